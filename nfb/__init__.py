@@ -1,0 +1,23 @@
+"""nfb: an open neurofeedback workstation.
+
+The engine (acquisition, DSP, protocol, reward, session) is headless and never imports Qt;
+the CLI, the tests and the GUI drive the same engine. Supervised use; not a medical device.
+"""
+
+from ._logging import set_log_level
+from ._version import __version__
+
+__all__ = ["__version__", "read_session", "set_log_level"]
+
+
+def __getattr__(name: str):
+    # Lazy so that ``import nfb`` stays cheap (MNE is slow to import).
+    if name == "read_session":
+        from .session.store import read_session
+
+        return read_session
+    if name == "list_sessions":
+        from .session.store import list_sessions
+
+        return list_sessions
+    raise AttributeError(f"module 'nfb' has no attribute {name!r}")

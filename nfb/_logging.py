@@ -1,0 +1,32 @@
+"""The ``nfb`` logger: MNE-style ``verbose`` control instead of print."""
+
+from __future__ import annotations
+
+import logging
+
+logger = logging.getLogger("nfb")
+logger.addHandler(logging.NullHandler())
+
+
+def set_log_level(verbose: bool | int | str | None = None) -> None:
+    """Set the level of the ``nfb`` logger and attach a stderr handler once.
+
+    Parameters
+    ----------
+    verbose : bool | int | str | None
+        ``True`` for INFO, ``False``/``None`` for WARNING, an int or a level name otherwise.
+    """
+    if verbose is None or verbose is False:
+        level = logging.WARNING
+    elif verbose is True:
+        level = logging.INFO
+    elif isinstance(verbose, str):
+        level = logging.getLevelName(verbose.upper())
+    else:
+        level = int(verbose)
+    logger.setLevel(level)
+    if not any(getattr(h, "_nfb", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler._nfb = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)

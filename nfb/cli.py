@@ -1,0 +1,55 @@
+"""The ``nfb`` command.
+
+Each subcommand lives in its own module under :mod:`nfb.commands` and exposes
+``add_parser(subparsers)`` and ``run(args) -> int``. This module only parses, sets up
+logging, and turns :class:`~nfb.errors.NfbError` into one line on stderr and an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from . import __version__
+from ._logging import set_log_level
+from .errors import NfbError
+
+#: Subcommands in the order ``nfb --help`` lists them.
+COMMANDS = ("devices", "check", "run", "replay", "export")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nfb",
+        description="Open neurofeedback workstation (supervised use; not a medical device).",
+    )
+    parser.add_argument("--version", action="version", version=f"nfb {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMANDS:
+        module = importlib.import_module(f"nfb.commands.{name}")
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``nfb`` command line and return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    set_log_level({0: "WARNING", 1: "INFO"}.get(args.verbose, "DEBUG"))
+    try:
+        return int(args.func(args) or 0)
+    except NfbError as err:
+        print(f"nfb {args.command}: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print(f"nfb {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
