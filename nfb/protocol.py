@@ -1,0 +1,351 @@
+"""Protocols: what to compute, what to reward, and the session script.
+
+A protocol is a TOML file in ``protocols/`` (see the README for the schema). It is validated
+on load against :data:`SCHEMA`; any value can be overridden from the command line
+(``--set reward.target_rate=0.7``); the protocol *as used* is recorded in the session.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .bands import resolve_bands
+from .dsp.envelope import ESTIMATORS
+from .dsp.features import BandRef, FeatureExpr
+from .errors import ConfigError
+
+INHIBIT_KINDS = ("amplitude", "emg", "flat", "railed", "band")
+
+
+def protocols_dir() -> Path:
+    """The folder of protocol presets (``NFB_PROTOCOLS_DIR`` or the project's ``protocols/``)."""
+    env = os.environ.get("NFB_PROTOCOLS_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "protocols"
+
+
+# --- schema -------------------------------------------------------------------------------
+# Each leaf: (kind, default, check, what is allowed). kinds: str, num, int, bool, list, any.
+def _pos(v):
+    return v > 0
+
+
+def _nonneg(v):
+    return v >= 0
+
+
+def _rate(v):
+    return 0 < v < 1
+
+
+_CHANNEL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*(-[A-Za-z][A-Za-z0-9]*)?$")
+
+
+def _channels_ok(v):
+    # one label or one bipolar pair as a string; or a list of plain labels to average
+    if isinstance(v, str):
+        return bool(_CHANNEL_RE.match(v))
+    return (
+        isinstance(v, list)
+        and 0 < len(v) <= 32
+        and all(isinstance(c, str) and _CHANNEL_RE.match(c) and "-" not in c for c in v)
+    )
+
+
+def _notch_ok(v):
+    return v == "mains" or v is False or (isinstance(v, int | float) and v in (50, 60))
+
+
+def _bandpass_ok(v):
+    return v is False or (
+        isinstance(v, list)
+        and len(v) == 2
+        and all(isinstance(x, int | float) and not isinstance(x, bool) for x in v)
+        and 0 < v[0] < v[1]
+    )
+
+
+def _threshold_ok(v):
+    return v == "auto" or (isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v))
+
+
+SCHEMA: dict[str, dict[str, tuple]] = {
+    "": {
+        "name": ("str", None, None, "a name"),
+        "description": ("str", "", None, "text"),
+    },
+    "signal": {
+        "channels": ("any", None, _channels_ok,
+                     'a 10-20 label, a list of labels (averaged) or a bipolar pair "Cz-Pz"'),
+        "notch_hz": ("any", "mains", _notch_ok, '50, 60, "mains" (the device\'s) or false'),
+        "bandpass_hz": ("any", [1, 40], _bandpass_ok, "[low_hz, high_hz] or false"),
+        "step_ms": ("num", 16, lambda v: 1 <= v <= 1000, "1 to 1000 ms between frames"),
+    },
+    "feedback": {
+        "feature": ("str", None, None, "an expression such as 'alpha / beta'"),
+        "direction": ("str", "up", lambda v: v in ("up", "down"), '"up" or "down"'),
+        "measure": ("str", "amplitude", lambda v: v in ("amplitude", "power"),
+                    '"amplitude" (µV) or "power" (µV²)'),
+        "estimator": ("str", "cfir", lambda v: v in ESTIMATORS, " or ".join(ESTIMATORS)),
+        "smooth_ms": ("num", 250, lambda v: 0 <= v <= 10000, "0 to 10000 ms"),
+        "zscore": ("bool", False, None, "true or false"),
+        "baseline": ("str", "eyes_open", lambda v: v in ("eyes_open", "eyes_closed"),
+                     '"eyes_open" or "eyes_closed"'),
+        "mode": ("str", "visual+audio", lambda v: v in ("visual", "audio", "visual+audio"),
+                 '"visual", "audio" or "visual+audio"'),
+    },
+    "reward": {
+        "threshold": ("any", "auto", _threshold_ok, '"auto" or a number'),
+        "target_rate": ("num", 0.65, _rate, "a fraction between 0 and 1"),
+        "window_s": ("num", 30, lambda v: 1 <= v <= 600, "1 to 600 s"),
+        "update_s": ("num", 5, lambda v: 0.1 <= v <= 600, "0.1 to 600 s"),
+        "hold_ms": ("num", 250, lambda v: 0 <= v <= 10000, "0 to 10000 ms"),
+    },
+    "script": {
+        "baseline_eyes_open": ("num", 2, _nonneg, "minutes, >= 0"),
+        "baseline_eyes_closed": ("num", 2, _nonneg, "minutes, >= 0"),
+        "blocks": ("int", 6, lambda v: 1 <= v <= 100, "1 to 100"),
+        "block_min": ("num", 3, _pos, "minutes, > 0"),
+        "rest_min": ("num", 0.5, _nonneg, "minutes, >= 0"),
+        "eyes": ("str", "open", lambda v: v in ("open", "closed"), '"open" or "closed"'),
+    },
+}
+
+INHIBIT_SCHEMA: dict[str, dict[str, tuple]] = {
+    "amplitude": {"max_uv": ("num", 100, _pos, "µV > 0"), "hold_ms": ("num", 500, _nonneg, "ms")},
+    "emg": {
+        "max_uv": ("num", 10, _pos, "µV > 0"),
+        "band": ("any", "emg", lambda v: isinstance(v, str), "a band name"),
+        "hold_ms": ("num", 500, _nonneg, "ms"),
+    },
+    "flat": {"min_uv": ("num", 0.5, _pos, "µV > 0"), "window_s": ("num", 1, _pos, "s > 0")},
+    "railed": {
+        "fraction": ("num", 0.95, _rate, "a fraction of the ADC range between 0 and 1"),
+        "max_uv": ("num", 0, _nonneg, "µV (0 = from the device's ADC range)"),
+    },
+    "band": {
+        "band": ("str", None, None, "a band name"),
+        "max": ("any", "auto", _threshold_ok, '"auto" (baseline mean + max_z·sd) or a value'),
+        "max_z": ("num", 1.5, _pos, "> 0"),
+        "hold_ms": ("num", 250, _nonneg, "ms"),
+    },
+}
+
+_TYPES = {
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "num": (lambda v: isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v),
+            "a number"),
+    "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "any": (lambda v: True, ""),
+}
+
+
+def _check_table(table: dict, schema: dict, where: str, src: str) -> dict:
+    out = {}
+    unknown = set(table) - set(schema)
+    if unknown:
+        key = sorted(unknown)[0]
+        raise ConfigError(
+            f"{src}: unknown field '{where}{key}'; allowed: {', '.join(sorted(schema))}"
+        )
+    for key, (kind, default, check, allowed) in schema.items():
+        if key not in table:
+            if default is None:
+                raise ConfigError(f"{src}: missing field '{where}{key}' ({allowed})")
+            out[key] = copy.deepcopy(default)
+            continue
+        value = table[key]
+        ok_type, type_name = _TYPES[kind]
+        if not ok_type(value) or (check is not None and not check(value)):
+            raise ConfigError(
+                f"{src}: field '{where}{key}' must be {allowed or type_name}, got {value!r}"
+            )
+        out[key] = value
+    return out
+
+
+def validate(data: dict, src: str = "protocol") -> dict:
+    """Validate a protocol dict and return it with defaults filled in.
+
+    Raises
+    ------
+    ConfigError
+        One line naming ``src``, the field and what is allowed.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{src}: a protocol is a TOML table")
+    allowed_top = {"name", "description", "signal", "bands", "feedback", "reward", "inhibit",
+                   "script"}
+    unknown = set(data) - allowed_top
+    if unknown:
+        raise ConfigError(
+            f"{src}: unknown field '{sorted(unknown)[0]}'; allowed: {', '.join(sorted(allowed_top))}"
+        )
+    out = _check_table({k: data[k] for k in ("name", "description") if k in data},
+                       SCHEMA[""], "", src)
+    for section in ("signal", "feedback", "reward", "script"):
+        table = data.get(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{src}: '{section}' must be a table")
+        out[section] = _check_table(table, SCHEMA[section], f"{section}.", src)
+    bands = data.get("bands", {})
+    if not isinstance(bands, dict):
+        raise ConfigError(f"{src}: 'bands' must be a table of name = [low_hz, high_hz]")
+    resolve_bands(bands, sfreq=1e9, where=f"{src}: bands")  # edges; Nyquist checked per device
+    out["bands"] = bands
+    inhibits = data.get("inhibit", [])
+    if not isinstance(inhibits, list) or not all(isinstance(t, dict) for t in inhibits):
+        raise ConfigError(f"{src}: 'inhibit' must be an array of tables ([[inhibit]])")
+    out["inhibit"] = []
+    for i, table in enumerate(inhibits):
+        kind = table.get("kind")
+        if kind not in INHIBIT_KINDS:
+            raise ConfigError(
+                f"{src}: field 'inhibit[{i}].kind' must be one of {', '.join(INHIBIT_KINDS)}, "
+                f"got {kind!r}"
+            )
+        rest = {k: v for k, v in table.items() if k != "kind"}
+        out["inhibit"].append(
+            {"kind": kind, **_check_table(rest, INHIBIT_SCHEMA[kind], f"inhibit[{i}].", src)}
+        )
+    # the expression and band names are checked here too, so errors surface at load time
+    names = resolve_bands(bands, sfreq=1e9)
+    FeatureExpr(out["feedback"]["feature"], names, where=f"{src}: feedback.feature")
+    for i, inh in enumerate(out["inhibit"]):
+        if inh["kind"] in ("band", "emg") and inh["band"] not in names:
+            raise ConfigError(
+                f"{src}: field 'inhibit[{i}].band' names unknown band {inh['band']!r}; "
+                f"known: {', '.join(sorted(names))}"
+            )
+    return out
+
+
+# --- overrides ----------------------------------------------------------------------------
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse ``key.path=value`` with the value in TOML syntax (bare words become strings)."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. reward.target_rate=0.7")
+    key, raw = text.split("=", 1)
+    path = [p for p in key.strip().split(".")]
+    if not all(path):
+        raise ConfigError(f"--set {text!r}: empty key component")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-+ ./@()]*", raw.strip()):
+            value = raw.strip()
+        else:
+            raise ConfigError(
+                f"--set {key}: {raw!r} is not a TOML value (quote strings, e.g. '\"O1\"')"
+            ) from None
+    return path, value
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Return a copy of ``data`` with each ``--set`` override applied (before validation)."""
+    data = copy.deepcopy(data)
+    for text in overrides or []:
+        path, value = parse_override(text)
+        node: Any = data
+        for i, part in enumerate(path[:-1]):
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ConfigError(f"--set {'.'.join(path)}: no item {part} in '{path[i - 1]}'")
+                node = node[int(part)]
+            else:
+                node = node.setdefault(part, {})
+                if not isinstance(node, dict | list):
+                    raise ConfigError(f"--set {'.'.join(path)}: '{part}' is not a table")
+        last = path[-1]
+        if isinstance(node, list):
+            if not last.isdigit() or int(last) >= len(node):
+                raise ConfigError(f"--set {'.'.join(path)}: no item {last}")
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return data
+
+
+# --- loading ------------------------------------------------------------------------------
+def list_protocols() -> list[Path]:
+    return sorted(protocols_dir().glob("*.toml"))
+
+
+def load_protocol(name_or_path: str | os.PathLike, overrides: list[str] | None = None) -> Protocol:
+    """Load a protocol preset by name (``alpha-up``) or by path, apply overrides, validate."""
+    text = str(name_or_path)
+    path = Path(text)
+    if not (text.endswith(".toml") or os.sep in text) or not path.exists():
+        candidate = protocols_dir() / f"{text}.toml"
+        if candidate.exists():
+            path = candidate
+        elif text.endswith(".toml") or os.sep in text:
+            raise ConfigError(f"protocol file {text} does not exist")
+        else:
+            names = ", ".join(p.stem for p in list_protocols())
+            raise ConfigError(f"unknown protocol {text!r}; available: {names}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: malformed TOML: {err}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read: {err}") from None
+    data = apply_overrides(data, overrides or [])
+    return Protocol(validate(data, src=str(path)), source=path, slug=path.stem)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A validated protocol.
+
+    Attributes
+    ----------
+    data : dict
+        The protocol as used (defaults filled in, overrides applied): what is recorded.
+    source : Path | None
+        The file it came from.
+    slug : str
+        Short name for folder names (the file stem).
+    """
+
+    data: dict
+    source: Path | None = None
+    slug: str = "protocol"
+
+    @classmethod
+    def from_dict(cls, data: dict, slug: str = "protocol") -> Protocol:
+        return cls(validate(data, src="protocol"), None, slug)
+
+    @property
+    def name(self) -> str:
+        return self.data["name"]
+
+    def __getitem__(self, section: str) -> Any:
+        return self.data[section]
+
+    def to_dict(self) -> dict:
+        return copy.deepcopy(self.data)
+
+    def main_channels(self) -> list[str]:
+        ch = self.data["signal"]["channels"]
+        return [ch] if isinstance(ch, str) else list(ch)
+
+    def feature(self, bands) -> FeatureExpr:
+        return FeatureExpr(self.data["feedback"]["feature"], bands)
+
+    def band_refs(self, bands) -> tuple[BandRef, ...]:
+        """All band references: the feature's and the band inhibits'."""
+        refs = list(self.feature(bands).refs)
+        for inh in self.data["inhibit"]:
+            if inh["kind"] == "band" and BandRef(inh["band"], None) not in refs:
+                refs.append(BandRef(inh["band"], None))
+        return tuple(refs)
