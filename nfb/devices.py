@@ -1,0 +1,470 @@
+"""Device profiles: one TOML file per board in ``devices/``, validated on load.
+
+A profile names a BrainFlow board (or ``"file"``: an EEG file played as a live device), the
+10-20 labels of its EEG rows, the mains frequency and how to connect::
+
+    description = "OpenBCI Cyton, 8 channels at 250 Hz, USB dongle."
+    board = "CYTON_BOARD"            # a BrainFlow BoardIds name (or board_id = 0)
+    channels = ["Fp1", "Fp2", "C3", "C4", "P7", "P8", "O1", "O2"]
+    sampling_rate = 250              # optional; checked against BrainFlow
+    mains_hz = 50                    # 50 or 60
+    [connection]
+    serial_port = "/dev/ttyUSB0"     # overridden per run with --serial-port
+
+Every mistake is a :class:`~nfb.errors.ConfigError` of one line naming the file, the field and
+what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import glob
+import math
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+from .sources import CONNECTION_PARAMS, BrainFlowSource, FileSource, Source, canonical_label
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+#: Top-level fields of a profile.
+FIELDS = ("description", "board", "board_id", "channels", "sampling_rate", "mains_hz", "connection")
+#: ``board`` value of the MNE file source.
+FILE_BOARD = "file"
+#: ``[connection]`` keys of the MNE file source.
+FILE_CONNECTION = ("file", "speed", "loop")
+#: Connection keys that must hold a value when the device is opened (else: optional).
+REQUIRED_WHEN_LISTED = ("serial_port", "file")
+
+_STR_KEYS = ("serial_port", "mac_address", "serial_number", "ip_address", "file", "other_info")
+_INT_KEYS = ("ip_port", "timeout")
+_MAC_RE = re.compile(r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$")
+_UUID_RE = re.compile(r"^[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}$")  # macOS BLE ids
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    """A validated device profile.
+
+    Attributes
+    ----------
+    name : str
+        The file stem (``"cyton"``).
+    description : str
+    board_id : int | None
+        BrainFlow ``BoardIds`` value; None for the MNE file source.
+    channels : tuple of str
+        10-20 labels in EEG-row order (empty for ``"file"``: taken from the file).
+    sampling_rate : float | None
+        Hz; None for ``"file"`` (taken from the file).
+    mains_hz : float
+        50 or 60.
+    connection : dict
+        ``serial_port``, ``mac_address``, ``serial_number``, ``timeout``, ``file``,
+        ``master_board``, ... as the board needs; ``""`` means not set.
+    path : Path | None
+        The TOML file.
+    """
+
+    name: str
+    description: str
+    board_id: int | None
+    channels: tuple[str, ...]
+    sampling_rate: float | None
+    mains_hz: float
+    connection: dict = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def board(self) -> str:
+        """BrainFlow board name (``"CYTON_BOARD"``), or ``"file"``."""
+        if self.board_id is None:
+            return FILE_BOARD
+        from .sources import board_name
+
+        return board_name(self.board_id)
+
+    def to_dict(self) -> dict:
+        """Return a JSON-serialisable dict."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "board": self.board,
+            "board_id": self.board_id,
+            "channels": list(self.channels),
+            "sampling_rate": self.sampling_rate,
+            "mains_hz": self.mains_hz,
+            "connection": dict(self.connection),
+            "path": str(self.path) if self.path is not None else None,
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding profiles
+
+
+def devices_dir() -> Path:
+    """The folder of device profiles: ``$NFB_DEVICES_DIR`` if set, else the repo's ``devices/``."""
+    env = os.environ.get("NFB_DEVICES_DIR")
+    if env:
+        return Path(env).expanduser()
+    return Path(__file__).resolve().parent.parent / "devices"
+
+
+def _available() -> list[str]:
+    d = devices_dir()
+    return sorted(p.stem for p in d.glob("*.toml")) if d.is_dir() else []
+
+
+def list_profiles() -> list[DeviceProfile]:
+    """Load every profile of :func:`devices_dir`, sorted by name."""
+    return [load_profile(str(devices_dir() / f"{name}.toml")) for name in _available()]
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _resolve(name_or_path: str) -> Path:
+    if not isinstance(name_or_path, (str, os.PathLike)) or not str(name_or_path).strip():
+        raise ConfigError(f"device must be a profile name or a .toml path, got {name_or_path!r}")
+    s = str(name_or_path)
+    if s.endswith(".toml") or os.sep in s or "/" in s:
+        path = Path(s).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"device file {s!r} does not exist")
+        return path
+    path = devices_dir() / f"{s}.toml"
+    if not path.is_file():
+        avail = _available()
+        close = difflib.get_close_matches(s, avail, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        listing = ", ".join(avail) or f"none in {devices_dir()}"
+        raise ConfigError(f"unknown device {s!r}{hint}; available: {listing}")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+
+
+def _board_names() -> list[str]:
+    from brainflow.board_shim import BoardIds
+
+    return [b.name for b in BoardIds]
+
+
+def _board_from_field(where: str, key: str, value) -> int | None:
+    from brainflow.board_shim import BoardIds
+
+    if key == "board_id":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: field 'board_id' must be an integer, got {value!r}")
+        try:
+            return int(BoardIds(value))
+        except ValueError:
+            raise ConfigError(
+                f"{where}: field 'board_id' {value} is not a BrainFlow board id"
+            ) from None
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: field 'board' must be a string, got {value!r}")
+    if value == FILE_BOARD:
+        return None
+    if value in BoardIds.__members__:
+        return int(BoardIds[value])
+    close = difflib.get_close_matches(value.upper(), _board_names(), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ConfigError(
+        f"{where}: field 'board' must be a BrainFlow BoardIds name such as CYTON_BOARD, "
+        f"GANGLION_BOARD, MUSE_2_BOARD, SYNTHETIC_BOARD, or 'file'; got {value!r}{hint}"
+    )
+
+
+def _descr(board_id: int) -> dict:
+    from brainflow.board_shim import BoardShim
+
+    return BoardShim.get_board_descr(board_id)
+
+
+def _check_connection(where: str, conn, board_id: int | None) -> dict:
+    from brainflow.board_shim import BoardIds
+
+    if not isinstance(conn, Mapping):
+        raise ConfigError(f"{where}: field 'connection' must be a table ([connection])")
+    allowed = FILE_CONNECTION if board_id is None else tuple(CONNECTION_PARAMS)
+    out: dict = {}
+    for key, value in conn.items():
+        if key not in allowed:
+            raise ConfigError(
+                f"{where}: unknown field 'connection.{key}'; allowed: {', '.join(allowed)}"
+            )
+        f = f"{where}: field 'connection.{key}'"
+        if key in _STR_KEYS:
+            if not isinstance(value, str):
+                raise ConfigError(f"{f} must be a string, got {value!r}")
+        elif key in _INT_KEYS:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{f} must be an integer >= 0, got {value!r}")
+        elif key == "master_board":
+            mb = _board_from_field(where, "board_id" if isinstance(value, int) else "board", value)
+            if mb is None or mb in (BoardIds.PLAYBACK_FILE_BOARD, BoardIds.STREAMING_BOARD):
+                raise ConfigError(f"{f} must name the board that recorded the file, got {value!r}")
+            value = BoardIds(mb).name
+        elif key == "speed":
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not (math.isfinite(value) and value > 0)
+            ):
+                raise ConfigError(f"{f} must be a number > 0, got {value!r}")
+            value = float(value)
+        elif key == "loop" and not isinstance(value, bool):
+            raise ConfigError(f"{f} must be true or false, got {value!r}")
+        out[key] = value
+    if out.get("mac_address"):
+        _check_mac(f"{where}: field 'connection.mac_address'", out["mac_address"])
+    return out
+
+
+def _check_mac(what: str, mac: str) -> None:
+    if not (_MAC_RE.match(mac) or _UUID_RE.match(mac)):
+        raise ConfigError(
+            f"{what} must look like 00:55:DA:B0:12:34 (or a macOS BLE UUID), got {mac!r}"
+        )
+
+
+def _check_channels(where: str, channels) -> tuple[str, ...]:
+    if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
+        raise ConfigError(
+            f"{where}: field 'channels' must be a list of 10-20 labels such as "
+            f'["Fp1", "Fp2", "C3"], got {channels!r}'
+        )
+    out = []
+    for label in channels:
+        canon = canonical_label(label)
+        if canon is None:
+            raise ConfigError(
+                f"{where}: field 'channels' has {label!r}, which is not a 10-20 label "
+                f"(allowed: 10-20/10-10 names such as Fp1, Fz, C3, Cz, P4, O2, TP9, AF7)"
+            )
+        if canon in out:
+            raise ConfigError(f"{where}: field 'channels' lists {canon!r} twice")
+        out.append(canon)
+    return tuple(out)
+
+
+def parse_profile(data: Mapping, *, name: str, path: Path | None = None) -> DeviceProfile:
+    """Validate the content of a profile TOML file and build the :class:`DeviceProfile`.
+
+    Parameters
+    ----------
+    data : mapping
+        The parsed TOML.
+    name : str
+        Profile name (the file stem).
+    path : Path | None
+        The file, named in error messages.
+    """
+    where = _display(path) if path is not None else f"device {name!r}"
+    for key in data:
+        if key not in FIELDS:
+            close = difflib.get_close_matches(key, FIELDS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{where}: unknown field {key!r}{hint}; allowed: {', '.join(FIELDS)}")
+    # description
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise ConfigError(f"{where}: field 'description' must be a string, got {description!r}")
+    # board
+    if ("board" in data) == ("board_id" in data):
+        raise ConfigError(
+            f"{where}: give exactly one of 'board' (a BrainFlow BoardIds name such as "
+            f"CYTON_BOARD, or 'file') and 'board_id' (an integer)"
+        )
+    key = "board" if "board" in data else "board_id"
+    board_id = _board_from_field(where, key, data[key])
+    # mains
+    mains = data.get("mains_hz", 50)
+    if isinstance(mains, bool) or mains not in (50, 60):
+        raise ConfigError(f"{where}: field 'mains_hz' must be 50 or 60, got {mains!r}")
+    # connection
+    connection = _check_connection(where, data.get("connection", {}), board_id)
+    # channels and rate, against BrainFlow's description of the board
+    rate = data.get("sampling_rate")
+    if rate is not None and (
+        isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0
+    ):
+        raise ConfigError(f"{where}: field 'sampling_rate' must be a number > 0, got {rate!r}")
+    if board_id is None:
+        if "channels" in data:
+            raise ConfigError(
+                f"{where}: field 'channels' is not allowed for board 'file' (labels come from "
+                f"the file)"
+            )
+        if rate is not None:
+            raise ConfigError(
+                f"{where}: field 'sampling_rate' is not allowed for board 'file' (the rate "
+                f"comes from the file)"
+            )
+        return DeviceProfile(name, description, None, (), None, float(mains), connection, path)
+    from brainflow.board_shim import BoardIds
+
+    data_board = board_id
+    if board_id in (BoardIds.PLAYBACK_FILE_BOARD, BoardIds.STREAMING_BOARD):
+        master = connection.setdefault("master_board", "SYNTHETIC_BOARD")
+        data_board = int(BoardIds[master])
+    descr = _descr(data_board)
+    board_label = BoardIds(data_board).name
+    n_eeg = len(descr.get("eeg_channels", ()))
+    if n_eeg == 0:
+        raise ConfigError(f"{where}: board {board_label} streams no EEG")
+    if "channels" in data:
+        channels = _check_channels(where, data["channels"])
+        if len(channels) != n_eeg:
+            raise ConfigError(
+                f"{where}: field 'channels' has {len(channels)} labels but {board_label} has "
+                f"{n_eeg} EEG channels; give {n_eeg}"
+            )
+    elif descr.get("eeg_names"):
+        channels = _check_channels(where, descr["eeg_names"].split(","))
+    else:
+        raise ConfigError(
+            f"{where}: field 'channels' is required for {board_label} (BrainFlow has no labels "
+            f"for it); give {n_eeg} 10-20 labels"
+        )
+    brainflow_rate = float(descr["sampling_rate"])
+    if rate is not None and float(rate) != brainflow_rate:
+        raise ConfigError(
+            f"{where}: field 'sampling_rate' is {rate:g} but {board_label} streams at "
+            f"{brainflow_rate:g} Hz"
+        )
+    return DeviceProfile(
+        name, description, board_id, channels, brainflow_rate, float(mains), connection, path
+    )
+
+
+def _serial_ports() -> list[str]:
+    pats = ("/dev/ttyUSB*", "/dev/ttyACM*", "/dev/cu.usbserial*", "/dev/cu.usbmodem*")
+    return sorted(p for pat in pats for p in glob.glob(pat))
+
+
+def _check_port_exists(what: str, port: str, error=ConfigError) -> None:
+    if port.startswith("/") and not os.path.exists(port):
+        found = ", ".join(_serial_ports()) or "none found"
+        raise error(f"{what} {port!r} does not exist (serial ports here: {found})")
+
+
+def load_profile(
+    name_or_path: str,
+    *,
+    serial_port: str | None = None,
+    mac: str | None = None,
+    file: str | None = None,
+    mains_hz: float | None = None,
+) -> DeviceProfile:
+    """Load and validate a device profile, with per-run overrides.
+
+    Parameters
+    ----------
+    name_or_path : str
+        A profile name in :func:`devices_dir` (``"cyton"``) or a path to a ``.toml`` file.
+    serial_port, mac, file : str | None
+        Override ``connection.serial_port`` / ``mac_address`` / ``file``; only for devices
+        that list that key, and the port or file must exist.
+    mains_hz : float | None
+        Override ``mains_hz`` (50 or 60).
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file or option, the field and what is allowed.
+    """
+    path = _resolve(name_or_path)
+    where = _display(path)
+    try:
+        with open(path, "rb") as fid:
+            data = tomllib.load(fid)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{where}: not valid TOML ({err})") from None
+    except OSError as err:
+        raise ConfigError(f"{where}: cannot read ({err.strerror})") from None
+    profile = parse_profile(data, name=path.stem, path=path)
+    # relative files in the profile are relative to the profile
+    conn = dict(profile.connection)
+    if conn.get("file") and not Path(conn["file"]).expanduser().is_absolute():
+        conn["file"] = str((path.parent / conn["file"]).resolve())
+    overrides = {"connection": conn}
+    uses = ", ".join(k for k in conn if k != "master_board") or "nothing"
+    for option, key, value in (
+        ("--serial-port", "serial_port", serial_port),
+        ("--mac", "mac_address", mac),
+        ("--file", "file", file),
+    ):
+        if value is None:
+            continue
+        if key not in conn:
+            raise ConfigError(
+                f"{option}: device {profile.name!r} has no {key} (its connection uses: {uses})"
+            )
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{option}: expected a non-empty value, got {value!r}")
+        if key == "serial_port":
+            _check_port_exists(f"{option}:", value)
+        elif key == "mac_address":
+            _check_mac(option, value)
+        elif key == "file":
+            p = Path(value).expanduser()
+            if not p.exists():
+                raise ConfigError(f"{option}: {value!r} does not exist")
+            if p.is_dir() and profile.board_id is not None:
+                raise ConfigError(f"{option}: {value!r} is a folder, expected a file")
+            value = str(p.resolve())
+        conn[key] = value
+    if mains_hz is not None:
+        if isinstance(mains_hz, bool) or mains_hz not in (50, 60):
+            raise ConfigError(f"--mains-hz: must be 50 or 60, got {mains_hz!r}")
+        overrides["mains_hz"] = float(mains_hz)
+    return dataclasses.replace(profile, **overrides)
+
+
+def open_source(profile: DeviceProfile) -> Source:
+    """Build the :class:`~nfb.sources.Source` of a profile (not yet opened).
+
+    Raises
+    ------
+    ConfigError
+        If a required connection value (serial port, file) is missing, or the file is gone.
+    """
+    conn = profile.connection
+    for key, option in (("serial_port", "--serial-port"), ("file", "--file")):
+        if key in conn and not conn[key]:
+            raise ConfigError(
+                f"device {profile.name!r} needs a {key.replace('_', ' ')}: pass {option}"
+            )
+    if conn.get("file") and not Path(conn["file"]).exists():
+        raise ConfigError(f"device {profile.name!r}: file {conn['file']!r} does not exist")
+    if profile.board_id is None:
+        return FileSource(
+            conn["file"],
+            speed=conn.get("speed", 1.0),
+            loop=conn.get("loop", False),
+            name=profile.name,
+        )
+    return BrainFlowSource(
+        profile.board_id,
+        connection=conn,
+        ch_names=profile.channels,
+        name=profile.name,
+    )
