@@ -1,0 +1,408 @@
+"""The acquisition thread: a :class:`~nfb.sources.Source` -> a :class:`~nfb.ringbuffer.RingBuffer`.
+
+:class:`Acquisition` owns the thread and the ring buffer, like mne-lsl's ``StreamLSL``. It polls
+the source about every ``poll_interval`` seconds, appends what arrived to the ring, counts
+samples lost on the way (from the board's package counter) and hands every block to
+``on_chunk``. A board that errors or stays silent for ``stall_timeout`` seconds becomes a state
+(``"disconnected"``, then ``"reconnecting"`` until the board is back): a lost board never kills
+the process, and the board is released on every way out.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from ._logging import logger
+from .errors import DeviceError
+from .ringbuffer import RingBuffer
+from .sources import BoardLayout, EndOfStream, Source
+
+#: States of an :class:`Acquisition`.
+STATES = ("idle", "connecting", "streaming", "disconnected", "reconnecting", "stopped", "failed")
+#: Kinds of events passed to ``on_event``.
+EVENTS = ("connected", "disconnected", "reconnecting", "reconnected", "dropped", "failed", "ended")
+
+OnChunk = Callable[[np.ndarray, int, float], None]
+OnEvent = Callable[[str, int, dict], None]
+
+
+# ---------------------------------------------------------------------------------------------
+# Drop detection
+
+
+def count_dropped(
+    counter: np.ndarray,
+    modulo: int | None,
+    *,
+    previous: float | None = None,
+    step: int = 1,
+    repeat: int = 1,
+) -> int:
+    """Count the samples missing from a package-counter sequence.
+
+    Parameters
+    ----------
+    counter : array, shape (n,)
+        Counter values of consecutive received samples.
+    modulo : int | None
+        The counter wraps at this value (256 for Cyton and the synthetic board); None if it
+        never wraps (a decrease is then a restart, not a loss).
+    previous : float | None
+        Counter value of the sample received just before ``counter[0]``, if any.
+    step : int
+        Counter increment from one counter value to the next (2 for Cyton + Daisy).
+    repeat : int
+        Consecutive samples sharing one counter value (2 for Ganglion, 12 for Muse); a repeated
+        value is then the same packet, and each missing value is ``repeat`` lost samples.
+
+    Returns
+    -------
+    n_lost : int
+        Samples lost between the first and last value. A gap of a whole multiple of the
+        modulo cannot be seen, and is counted as no loss.
+    """
+    c = np.asarray(counter, dtype=np.float64).ravel()
+    if previous is not None:
+        c = np.concatenate(([float(previous)], c))
+    c = c[np.isfinite(c)]
+    if c.size < 2:
+        return 0
+    d = np.diff(c)
+    if modulo:
+        d = np.mod(d, modulo)
+    else:
+        d[d < 0] = step  # a restart: unknown loss, none counted
+    ticks = np.rint(d / step)
+    lost = np.clip(ticks - 1, 0, None) * repeat
+    return int(lost.sum())
+
+
+class DropDetector:
+    """Stateful drop counter over successive blocks of one source (see :func:`count_dropped`)."""
+
+    def __init__(self, layout: BoardLayout) -> None:
+        self.layout = layout
+        self._previous: float | None = None
+
+    def reset(self) -> None:
+        """Forget the last counter value (after a reconnect the counter starts afresh)."""
+        self._previous = None
+
+    def update(self, block: np.ndarray) -> int:
+        """Return the samples lost before and inside ``block`` (n_rows, n)."""
+        row = self.layout.counter_row
+        if row is None or block.shape[1] == 0:
+            return 0
+        counter = block[row]
+        n = count_dropped(
+            counter,
+            self.layout.counter_modulo,
+            previous=self._previous,
+            step=self.layout.counter_step,
+            repeat=self.layout.counter_repeat,
+        )
+        last = counter[np.isfinite(counter)]
+        if last.size:
+            self._previous = float(last[-1])
+        return n
+
+
+# ---------------------------------------------------------------------------------------------
+# Acquisition
+
+
+class Acquisition:
+    """Owns the acquisition thread and the ring buffer.
+
+    Parameters
+    ----------
+    source : Source
+        What to acquire from (:class:`~nfb.sources.BrainFlowSource`,
+        :class:`~nfb.sources.FileSource`, ...), not yet opened.
+    buffer_seconds : float
+        Capacity of :attr:`ring`, in seconds of samples.
+    poll_interval : float
+        Seconds between two reads of the source.
+    on_chunk : callable | None
+        ``on_chunk(block, index, wall_time)`` with the new samples ``(n_rows, n)``, the absolute
+        index of the first one and the ``time.time()`` at which they were fetched; called in the
+        acquisition thread after the ring append. If it raises, the acquisition fails: the
+        exception is kept in :attr:`error`, the state becomes ``"failed"``, the board is
+        released.
+    on_event : callable | None
+        ``on_event(kind, sample_index, info)``, called in the acquisition thread; ``kind`` is one
+        of ``"connected"``, ``"disconnected"`` (info ``{"reason"}``), ``"reconnecting"``
+        (``{"attempt", "reason"}``), ``"reconnected"`` (``{"attempt", "outage_s"}``),
+        ``"dropped"`` (``{"count"}``), ``"failed"`` (``{"error"}``), ``"ended"`` (a finite source
+        such as a file that does not loop delivered everything; the state becomes
+        ``"stopped"``).
+    reconnect : bool
+        On a board error or a stall, close and re-open the source with back-off until it is
+        back or :meth:`stop` is called. If False the acquisition fails instead.
+    stall_timeout : float
+        Seconds without any sample that count as a lost board.
+
+    Attributes
+    ----------
+    ring : RingBuffer
+    layout : BoardLayout
+    state : str
+        One of :data:`STATES`.
+    n_samples : int
+        Samples received.
+    n_dropped : int
+        Samples lost, from the package counter.
+    error : BaseException | None
+        Why the acquisition failed.
+    """
+
+    #: Back-off between reconnection attempts: first delay and ceiling, in seconds.
+    backoff = (0.1, 2.0)
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        buffer_seconds: float = 60.0,
+        poll_interval: float = 0.01,
+        on_chunk: OnChunk | None = None,
+        on_event: OnEvent | None = None,
+        reconnect: bool = True,
+        stall_timeout: float = 3.0,
+    ) -> None:
+        for name, value in (
+            ("buffer_seconds", buffer_seconds),
+            ("poll_interval", poll_interval),
+            ("stall_timeout", stall_timeout),
+        ):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not (math.isfinite(value) and value > 0)
+            ):
+                raise ValueError(f"Acquisition: {name} must be a number > 0, got {value!r}")
+        for name, fn in (("on_chunk", on_chunk), ("on_event", on_event)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"Acquisition: {name} must be callable or None, got {fn!r}")
+        layout = getattr(source, "layout", None)
+        if not isinstance(layout, BoardLayout):
+            raise TypeError(f"Acquisition: source must have a BoardLayout .layout, got {source!r}")
+        self.source = source
+        self.layout = layout
+        self.poll_interval = float(poll_interval)
+        self.stall_timeout = float(stall_timeout)
+        self.reconnect = bool(reconnect)
+        self.on_chunk = on_chunk
+        self.on_event = on_event
+        capacity = max(1, round(buffer_seconds * layout.sfreq))
+        self.ring = RingBuffer(layout.n_rows, capacity)
+        self.state = "idle"
+        self.n_samples = 0
+        self.n_dropped = 0
+        self.n_reconnects = 0
+        self.error: BaseException | None = None
+        self._drops = DropDetector(layout)
+        self._stop_event = threading.Event()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"<Acquisition | {self.state}, {self.n_samples} samples, "
+            f"{self.n_dropped} dropped, {self.layout.sfreq:g} Hz>"
+        )
+
+    # -- public API ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the source and start the acquisition thread.
+
+        Raises
+        ------
+        DeviceError
+            If the source cannot be opened (wrong serial port, no dongle, ...); the source is
+            released and the state is ``"failed"``.
+        """
+        if self._thread is not None or self.state != "idle":
+            raise RuntimeError(f"Acquisition.start: already started (state {self.state!r})")
+        self._set_state("connecting")
+        try:
+            self.source.open()
+        except BaseException as err:
+            self._close_source()
+            self.error = err
+            self._set_state("failed")
+            raise
+        self._set_state("streaming")
+        self._thread = threading.Thread(target=self._run, name="nfb-acquisition", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and release the source; idempotent, safe from any thread."""
+        self._stop_event.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+        self._close_source()
+        if self.state not in ("failed", "stopped"):
+            self._set_state("stopped")
+
+    def insert_marker(self, value: float) -> None:
+        """Mark the next sample with ``value`` (non-zero) in the source's marker row.
+
+        Raises
+        ------
+        DeviceError
+            If the acquisition is not streaming.
+        """
+        if self.state != "streaming":
+            raise DeviceError(f"cannot insert a marker: acquisition is {self.state}")
+        self.source.insert_marker(value)
+
+    def wait_samples(self, n: int, timeout: float | None = None) -> bool:
+        """Block until ``n_samples >= n``; False on timeout or if the acquisition ended."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self.n_samples < n:
+                if self.state in ("stopped", "failed", "idle"):
+                    return False
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(remaining if remaining is not None else 0.5)
+            return True
+
+    @property
+    def is_alive(self) -> bool:
+        """True while the acquisition thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def __enter__(self) -> Acquisition:
+        if self.state == "idle":
+            self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- thread --------------------------------------------------------------------------------
+
+    def _set_state(self, state: str) -> None:
+        with self._cond:
+            self.state = state
+            self._cond.notify_all()
+
+    def _emit(self, kind: str, info: dict | None = None) -> None:
+        info = {} if info is None else info
+        logger.debug("acquisition event %s %s", kind, info)
+        if self.on_event is not None:
+            self.on_event(kind, self.ring.n_written, info)
+
+    def _close_source(self) -> None:
+        try:
+            self.source.close()
+        except Exception:  # a Source must not raise here; be safe anyway
+            logger.debug("source.close() raised", exc_info=True)
+
+    def _run(self) -> None:
+        try:
+            self._emit("connected", {})
+            self._loop()
+        except BaseException as err:
+            self.error = err
+            self._set_state("failed")
+            logger.error("acquisition failed: %s", err)
+            try:
+                self._emit("failed", {"error": str(err)})
+            except Exception:
+                logger.debug("on_event raised while reporting a failure", exc_info=True)
+        finally:
+            self._close_source()
+            if self.state not in ("failed", "stopped"):
+                self._set_state("stopped")
+
+    def _loop(self) -> None:
+        last_data = time.monotonic()
+        while not self._stop_event.is_set():
+            try:
+                block = self.source.read()
+                block = np.asarray(block, dtype=np.float64)
+                if block.ndim != 2 or block.shape[0] != self.layout.n_rows:
+                    raise DeviceError(
+                        f"source delivered shape {block.shape}, expected ({self.layout.n_rows}, n)"
+                    )
+            except EndOfStream as err:
+                logger.info("%s", err)
+                self._set_state("stopped")
+                self._emit("ended", {"reason": str(err)})
+                return
+            except Exception as err:
+                if not self._recover(str(err)):
+                    return
+                last_data = time.monotonic()
+                continue
+            if block.shape[1]:
+                self._deliver(block)
+                last_data = time.monotonic()
+            elif time.monotonic() - last_data > self.stall_timeout:
+                if not self._recover(f"no samples for {self.stall_timeout:g} s"):
+                    return
+                last_data = time.monotonic()
+                continue
+            self._stop_event.wait(self.poll_interval)
+
+    def _deliver(self, block: np.ndarray) -> None:
+        wall = time.time()
+        dropped = self._drops.update(block)
+        index = self.ring.append(block)
+        with self._cond:
+            self.n_samples += block.shape[1]
+            self._cond.notify_all()
+        if dropped:
+            self.n_dropped += dropped
+            logger.warning("%d samples dropped before sample %d", dropped, index)
+            self._emit("dropped", {"count": dropped})
+        if self.on_chunk is not None:
+            self.on_chunk(block, index, wall)
+
+    def _recover(self, reason: str) -> bool:
+        """Handle a lost board; True once it streams again, False to end the thread."""
+        logger.warning("board lost: %s", reason)
+        self._set_state("disconnected")
+        self._emit("disconnected", {"reason": reason})
+        self._close_source()
+        if not self.reconnect:
+            self.error = DeviceError(reason)
+            self._set_state("failed")
+            self._emit("failed", {"error": reason})
+            return False
+        lost_at = time.monotonic()
+        delay, ceiling = self.backoff
+        attempt = 0
+        while not self._stop_event.is_set():
+            attempt += 1
+            self._set_state("reconnecting")
+            self._emit("reconnecting", {"attempt": attempt, "reason": reason})
+            try:
+                self.source.open()
+            except Exception as err:
+                reason = str(err)
+                logger.info("reconnect attempt %d failed: %s", attempt, reason)
+                self._close_source()
+                if self._stop_event.wait(delay):
+                    break
+                delay = min(delay * 2, ceiling)
+                continue
+            self._drops.reset()
+            self.n_reconnects += 1
+            self._set_state("streaming")
+            outage = time.monotonic() - lost_at
+            logger.warning("board back after %.1f s (attempt %d)", outage, attempt)
+            self._emit("reconnected", {"attempt": attempt, "outage_s": outage})
+            return True
+        return False
