@@ -1,0 +1,115 @@
+"""``nfb check``: acquire a few seconds from a device and report the signal quality."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+
+from ..acquisition import Acquisition
+from ..devices import DeviceProfile, load_profile, open_source
+from ..errors import ConfigError, DeviceError
+from ..quality import SignalCheck, check_signal
+
+#: Give up when no new sample arrived for this long (s).
+NO_DATA_TIMEOUT = 10.0
+#: Longest check (s).
+MAX_SECONDS = 600.0
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Create the ``check`` subparser."""
+    p = subparsers.add_parser(
+        "check",
+        help="check the signal quality of a device",
+        description=(
+            "Acquire a few seconds from a device and print, per channel, the 1-40 Hz RMS, the "
+            "mains noise, flat and railed channels and a verdict (good / check / bad). The "
+            "exit code is 0 whatever the verdict; non-zero only on errors."
+        ),
+    )
+    p.add_argument("--device", "-d", required=True, help="device profile name or .toml path")
+    p.add_argument("--seconds", type=float, default=5.0, help="seconds of EEG to check (default 5)")
+    p.add_argument("--serial-port", help="serial port of the board or dongle")
+    p.add_argument("--mac", help="Bluetooth MAC address of the board")
+    p.add_argument("--file", help="file to play (devices 'file' and 'brainflow-file')")
+    p.add_argument("--mains-hz", type=int, choices=(50, 60), help="mains frequency override")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=run)
+    return p
+
+
+def measure(
+    profile: DeviceProfile, seconds: float, *, no_data_timeout: float = NO_DATA_TIMEOUT
+) -> tuple[SignalCheck, dict]:
+    """Acquire ``seconds`` of samples from a profile's device and check them.
+
+    Seconds are counted by samples received, not by wall time.
+
+    Returns
+    -------
+    check : SignalCheck
+    stats : dict
+        ``samples`` received, ``dropped`` samples, ``device`` name.
+
+    Raises
+    ------
+    DeviceError
+        If the device cannot be opened, fails, or sends no data for ``no_data_timeout`` s.
+    """
+    source = open_source(profile)
+    layout = source.layout
+    need = math.ceil(seconds * layout.sfreq)
+    acq = Acquisition(
+        source,
+        buffer_seconds=seconds + 5.0,
+        reconnect=False,
+        stall_timeout=min(5.0, no_data_timeout),
+    )
+    with acq:
+        last_n, last_t = -1, time.monotonic()
+        while not acq.wait_samples(need, timeout=0.25):
+            if acq.state in ("failed", "stopped"):
+                break
+            if acq.n_samples != last_n:
+                last_n, last_t = acq.n_samples, time.monotonic()
+            elif time.monotonic() - last_t > no_data_timeout:
+                break
+    if acq.state == "failed" or acq.n_samples < layout.sfreq:
+        why = f": {acq.error}" if acq.error is not None else ""
+        got = acq.n_samples / layout.sfreq
+        raise DeviceError(
+            f"{profile.name}: no data; got {acq.n_samples} of {need} samples "
+            f"({got:.1f} of {seconds:g} s){why}"
+        )
+    data, _ = acq.ring.latest(min(need, acq.n_samples))
+    eeg = data[list(layout.eeg_rows)]
+    result = check_signal(
+        eeg, layout.sfreq, layout.ch_names, mains_hz=profile.mains_hz, rail_uv=layout.rail_uv
+    )
+    stats = {"device": profile.name, "samples": acq.n_samples, "dropped": acq.n_dropped}
+    return result, stats
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the check and print the table; 0 whatever the verdict."""
+    seconds = args.seconds
+    if not (math.isfinite(seconds) and 1.0 <= seconds <= MAX_SECONDS):
+        raise ConfigError(f"--seconds: must be between 1 and {MAX_SECONDS:g}, got {seconds:g}")
+    profile = load_profile(
+        args.device,
+        serial_port=args.serial_port,
+        mac=args.mac,
+        file=args.file,
+        mains_hz=getattr(args, "mains_hz", None),
+    )
+    result, stats = measure(profile, seconds)
+    if args.json:
+        print(json.dumps({**stats, "profile": profile.to_dict(), **result.to_dict()}, indent=2))
+    else:
+        print(f"Device: {profile.name} ({profile.board})")
+        print(result.format_table())
+        if stats["dropped"]:
+            print(f"Dropped: {stats['dropped']} samples lost on the link during the check.")
+    return 0
