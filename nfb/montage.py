@@ -1,7 +1,7 @@
 """10-20 channel labels: lookup and nearest-electrode substitution.
 
 A protocol names electrodes by 10-20 label; a device may lack them (a Muse has no O1). The
-nearest available electrode by the 3-D positions of MNE's ``standard_1020`` montage stands
+nearest available electrode by the 3-D positions of MNE's 10-20 template montage stands
 in, and the substitution is logged and recorded in the session.
 """
 
@@ -15,25 +15,33 @@ from ._logging import logger
 from .errors import ConfigError
 
 
-@lru_cache(maxsize=1)
-def _positions() -> dict[str, np.ndarray]:
+def standard_montage():
+    """MNE's 10-20 template montage (``colin27_1020``; ``standard_1020`` before MNE 1.13)."""
     import mne
 
-    pos = mne.channels.make_standard_montage("standard_1020").get_positions()["ch_pos"]
+    name = (
+        "colin27_1020"
+        if "colin27_1020" in mne.channels.get_builtin_montages()
+        else ("standard_1020")
+    )
+    return mne.channels.make_standard_montage(name)
+
+
+@lru_cache(maxsize=1)
+def _positions() -> dict[str, np.ndarray]:
+    pos = standard_montage().get_positions()["ch_pos"]
     return {name.lower(): np.asarray(p) for name, p in pos.items()}
 
 
 def canonical(label: str) -> str | None:
     """The montage's spelling of ``label`` (case-insensitive), or None if it is not 10-20."""
-    import mne
-
-    names = mne.channels.make_standard_montage("standard_1020").ch_names
-    lookup = {n.lower(): n for n in names}
+    lookup = {n.lower(): n for n in standard_montage().ch_names}
     return lookup.get(label.strip().lower())
 
 
-def nearest_channel(label: str, available: list[str] | tuple[str, ...],
-                    exclude: tuple[str, ...] = ()) -> tuple[str, float]:
+def nearest_channel(
+    label: str, available: list[str] | tuple[str, ...], exclude: tuple[str, ...] = ()
+) -> tuple[str, float]:
     """Return the available channel nearest to ``label`` and the distance in mm.
 
     An exact (case-insensitive) match wins with distance 0.
@@ -44,7 +52,7 @@ def nearest_channel(label: str, available: list[str] | tuple[str, ...],
     pos = _positions()
     if label.lower() not in pos:
         raise ConfigError(
-            f"signal.channels: {label!r} is not a 10-20 label (MNE standard_1020), "
+            f"signal.channels: {label!r} is not a 10-20 label, "
             "and the device has no channel of that name"
         )
     target = pos[label.lower()]

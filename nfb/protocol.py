@@ -11,10 +11,11 @@ import copy
 import math
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from .bands import resolve_bands
 from .dsp.envelope import ESTIMATORS
@@ -74,7 +75,9 @@ def _bandpass_ok(v):
 
 
 def _threshold_ok(v):
-    return v == "auto" or (isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v))
+    return v == "auto" or (
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    )
 
 
 SCHEMA: dict[str, dict[str, tuple]] = {
@@ -83,8 +86,12 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "description": ("str", "", None, "text"),
     },
     "signal": {
-        "channels": ("any", None, _channels_ok,
-                     'a 10-20 label, a list of labels (averaged) or a bipolar pair "Cz-Pz"'),
+        "channels": (
+            "any",
+            None,
+            _channels_ok,
+            'a 10-20 label, a list of labels (averaged) or a bipolar pair "Cz-Pz"',
+        ),
         "notch_hz": ("any", "mains", _notch_ok, '50, 60, "mains" (the device\'s) or false'),
         "bandpass_hz": ("any", [1, 40], _bandpass_ok, "[low_hz, high_hz] or false"),
         "step_ms": ("num", 16, lambda v: 1 <= v <= 1000, "1 to 1000 ms between frames"),
@@ -92,15 +99,27 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     "feedback": {
         "feature": ("str", None, None, "an expression such as 'alpha / beta'"),
         "direction": ("str", "up", lambda v: v in ("up", "down"), '"up" or "down"'),
-        "measure": ("str", "amplitude", lambda v: v in ("amplitude", "power"),
-                    '"amplitude" (µV) or "power" (µV²)'),
+        "measure": (
+            "str",
+            "amplitude",
+            lambda v: v in ("amplitude", "power"),
+            '"amplitude" (µV) or "power" (µV²)',
+        ),
         "estimator": ("str", "cfir", lambda v: v in ESTIMATORS, " or ".join(ESTIMATORS)),
         "smooth_ms": ("num", 250, lambda v: 0 <= v <= 10000, "0 to 10000 ms"),
         "zscore": ("bool", False, None, "true or false"),
-        "baseline": ("str", "eyes_open", lambda v: v in ("eyes_open", "eyes_closed"),
-                     '"eyes_open" or "eyes_closed"'),
-        "mode": ("str", "visual+audio", lambda v: v in ("visual", "audio", "visual+audio"),
-                 '"visual", "audio" or "visual+audio"'),
+        "baseline": (
+            "str",
+            "eyes_open",
+            lambda v: v in ("eyes_open", "eyes_closed"),
+            '"eyes_open" or "eyes_closed"',
+        ),
+        "mode": (
+            "str",
+            "visual+audio",
+            lambda v: v in ("visual", "audio", "visual+audio"),
+            '"visual", "audio" or "visual+audio"',
+        ),
     },
     "reward": {
         "threshold": ("any", "auto", _threshold_ok, '"auto" or a number'),
@@ -141,8 +160,10 @@ INHIBIT_SCHEMA: dict[str, dict[str, tuple]] = {
 
 _TYPES = {
     "str": (lambda v: isinstance(v, str), "a string"),
-    "num": (lambda v: isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v),
-            "a number"),
+    "num": (
+        lambda v: isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v),
+        "a number",
+    ),
     "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
     "bool": (lambda v: isinstance(v, bool), "true or false"),
     "any": (lambda v: True, ""),
@@ -183,15 +204,23 @@ def validate(data: dict, src: str = "protocol") -> dict:
     """
     if not isinstance(data, dict):
         raise ConfigError(f"{src}: a protocol is a TOML table")
-    allowed_top = {"name", "description", "signal", "bands", "feedback", "reward", "inhibit",
-                   "script"}
+    allowed_top = {
+        "name",
+        "description",
+        "signal",
+        "bands",
+        "feedback",
+        "reward",
+        "inhibit",
+        "script",
+    }
     unknown = set(data) - allowed_top
     if unknown:
-        raise ConfigError(
-            f"{src}: unknown field '{sorted(unknown)[0]}'; allowed: {', '.join(sorted(allowed_top))}"
-        )
-    out = _check_table({k: data[k] for k in ("name", "description") if k in data},
-                       SCHEMA[""], "", src)
+        allowed = ", ".join(sorted(allowed_top))
+        raise ConfigError(f"{src}: unknown field '{sorted(unknown)[0]}'; allowed: {allowed}")
+    out = _check_table(
+        {k: data[k] for k in ("name", "description") if k in data}, SCHEMA[""], "", src
+    )
     for section in ("signal", "feedback", "reward", "script"):
         table = data.get(section, {})
         if not isinstance(table, dict):

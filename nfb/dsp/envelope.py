@@ -108,8 +108,9 @@ class EnvelopeEstimator:
 class CFIREstimator(EnvelopeEstimator):
     name = "cfir"
 
-    def __init__(self, band, sfreq, n_signals, *, n_taps: int | None = None,
-                 delay_ms: float = 20.0) -> None:
+    def __init__(
+        self, band, sfreq, n_signals, *, n_taps: int | None = None, delay_ms: float = 20.0
+    ) -> None:
         super().__init__(band, sfreq, n_signals)
         self.n_taps = int(n_taps or round(0.5 * sfreq))
         self.delay_ms = float(delay_ms)
@@ -167,7 +168,7 @@ class FFTEstimator(EnvelopeEstimator):
 
     def __init__(self, band, sfreq, n_signals, *, window_s: float = 1.0) -> None:
         super().__init__(band, sfreq, n_signals)
-        self.n_window = int(round(window_s * sfreq))
+        self.n_window = round(window_s * sfreq)
         self._window = np.hanning(self.n_window)
         freqs = np.fft.rfftfreq(self.n_window, 1.0 / sfreq)
         self._bins = np.flatnonzero((freqs >= self.band[0]) & (freqs <= self.band[1]))
@@ -202,5 +203,7 @@ def make_estimator(
         "fft": FFTEstimator,
     }
     if kind not in classes:
-        raise ConfigError(f"feedback.estimator must be one of {', '.join(ESTIMATORS)}; got {kind!r}")
+        raise ConfigError(
+            f"feedback.estimator must be one of {', '.join(ESTIMATORS)}; got {kind!r}"
+        )
     return classes[kind](band, sfreq, n_signals, **params)

@@ -19,7 +19,9 @@ import numpy as np
 
 from ..errors import ConfigError
 
-_REF = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)(?:@([A-Za-z][A-Za-z0-9]*(?:-[A-Za-z][A-Za-z0-9]*)?))?")
+_REF = re.compile(
+    r"\b([A-Za-z_][A-Za-z0-9_]*)(?:@([A-Za-z][A-Za-z0-9]*(?:-[A-Za-z][A-Za-z0-9]*)?))?"
+)
 _FUNCS = {"ln": np.log, "log": np.log, "log10": np.log10, "sqrt": np.sqrt, "abs": np.abs}
 _BINOPS = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.divide}
 
@@ -95,9 +97,9 @@ class FeatureExpr:
                     f"{where}: only {', '.join(sorted(_FUNCS))} of one argument are allowed"
                 )
             self._check(node.args[0], where)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, int | float):
-            pass
-        elif isinstance(node, ast.Name) and node.id.startswith("_v"):
+        elif (isinstance(node, ast.Constant) and isinstance(node.value, int | float)) or (
+            isinstance(node, ast.Name) and node.id.startswith("_v")
+        ):
             pass
         else:
             raise ConfigError(
@@ -112,7 +114,9 @@ class FeatureExpr:
 
     def _eval(self, node, values):
         if isinstance(node, ast.BinOp):
-            return _BINOPS[type(node.op)](self._eval(node.left, values), self._eval(node.right, values))
+            return _BINOPS[type(node.op)](
+                self._eval(node.left, values), self._eval(node.right, values)
+            )
         if isinstance(node, ast.UnaryOp):
             v = self._eval(node.operand, values)
             return -v if isinstance(node.op, ast.USub) else v

@@ -133,6 +133,8 @@ class Pipeline:
         Band of the EMG inhibit, computed on the notched main derivation, or None.
     artifact_channels : sequence of int
         EEG rows watched for flat/railed/invalid samples.
+    extra_refs : sequence of BandRef
+        Bands computed beside the feature's (band inhibits).
     """
 
     def __init__(
@@ -152,6 +154,7 @@ class Pipeline:
         smooth_ms: float = 0.0,
         emg_band: tuple[float, float] | None = None,
         artifact_channels=(),
+        extra_refs=(),
     ) -> None:
         self.sfreq = float(sfreq)
         self.n_channels = int(n_channels)
@@ -162,8 +165,9 @@ class Pipeline:
         self._deriv_index = {d.name: i for i, d in enumerate(self.derivations)}
         # (band, derivation index) pairs actually needed, grouped by band
         self.refs: tuple[BandRef, ...] = feature.refs
+        all_refs = list(feature.refs) + [r for r in extra_refs if r not in feature.refs]
         by_band: dict[str, list[int]] = {}
-        for ref in self.refs:
+        for ref in all_refs:
             d = self._deriv_index["main" if ref.derivation is None else ref.derivation]
             if d not in by_band.setdefault(ref.band, []):
                 by_band[ref.band].append(d)
@@ -174,7 +178,7 @@ class Pipeline:
             )
             for band, idx in by_band.items()
         }
-        self.band_columns = tuple(ref.column for ref in self.refs)
+        self.band_columns = tuple(ref.column for ref in all_refs)
 
         n_deriv = len(self.derivations)
         sections = []
@@ -185,10 +189,9 @@ class Pipeline:
         self._filter = SosFilter(np.vstack(sections), n_deriv) if sections else None
         self._emg = None
         if emg_band is not None:
-            self._emg_notch = (
-                SosFilter(design_notch(notch_hz, self.sfreq), 1) if notch_hz else None
-            )
-            self._emg = make_estimator("cfir", emg_band, self.sfreq, 1)
+            self._emg_notch = SosFilter(design_notch(notch_hz, self.sfreq), 1) if notch_hz else None
+            # EMG needs rejection, not latency: an IIR band-pass keeps the EEG rhythms out
+            self._emg = make_estimator("butter", emg_band, self.sfreq, 1, order=4)
         self.artifact_channels = np.asarray(list(artifact_channels), dtype=int)
         self._raw_tail = _Tail(len(self.artifact_channels), self.step - 1)
         self._peak_tail = _Tail(1, self.step - 1)
@@ -260,13 +263,14 @@ class Pipeline:
         raw_max = rwin.max(axis=2) if len(positions) else np.empty((len(art), 0))
         nbad = bad.any(axis=0, keepdims=True).astype(np.float64)
         bwin = sliding_window_view(self._bad_tail.extend(nbad), self.step, axis=1)
-        n_invalid = bwin[0, positions].sum(axis=1).astype(np.int64) if len(positions) else (
-            np.empty(0, np.int64)
+        n_invalid = (
+            bwin[0, positions].sum(axis=1).astype(np.int64)
+            if len(positions)
+            else (np.empty(0, np.int64))
         )
 
         emg = None
         if self._emg is not None:
-            main = filtered[:0]  # placeholder to keep shapes obvious
             main = derived[:1]
             if self._emg_notch is not None:
                 main = self._emg_notch.process(main)

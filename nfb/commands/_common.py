@@ -1,0 +1,41 @@
+"""Arguments shared by several subcommands."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_device_args(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument(
+        "--device",
+        required=required,
+        metavar="NAME",
+        help="device profile name (see `nfb devices`) or a profile .toml path",
+    )
+    p.add_argument("--serial-port", metavar="PORT", help="override the profile's serial port")
+    p.add_argument("--mac", metavar="ADDR", help="override the profile's MAC address")
+    p.add_argument("--file", metavar="PATH", help="override the profile's file (file devices)")
+
+
+def add_protocol_args(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument(
+        "--protocol",
+        required=required,
+        metavar="NAME",
+        help="protocol preset name (protocols/*.toml) or a .toml path",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a protocol value, in TOML syntax "
+        '(e.g. reward.target_rate=0.7, \'signal.channels=["O1","O2"]\')',
+    )
+
+
+def load_device(args: argparse.Namespace):
+    from ..devices import load_profile
+
+    return load_profile(args.device, serial_port=args.serial_port, mac=args.mac, file=args.file)

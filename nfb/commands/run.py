@@ -1,0 +1,128 @@
+"""``nfb run``: a headless session on a device, with one compact live line."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+
+from ._common import add_device_args, add_protocol_args, load_device
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run a session headless (live line; prints the session folder)",
+        description="Run a neurofeedback session on a device without the GUI. "
+        "Ctrl-C stops it cleanly; the last line is the session folder.",
+    )
+    add_device_args(p)
+    add_protocol_args(p)
+    p.add_argument("--client", required=True, help="client id (letters, digits, - _ .)")
+    p.add_argument(
+        "--duration",
+        type=float,
+        metavar="SECONDS",
+        help="stop after this many seconds of signal, whatever the script says",
+    )
+    p.add_argument(
+        "--sessions-dir",
+        metavar="DIR",
+        help="session store (default $NFB_SESSIONS_DIR or ./sessions)",
+    )
+    p.set_defaults(func=run)
+
+
+class LiveLine:
+    """The one line of terminal chrome: rewritten in place on a TTY, every 5 s otherwise."""
+
+    def __init__(self, stream=sys.stderr) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self._last = 0.0
+        self._width = 0
+
+    def show(self, snap, state: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.tty and not force and now - self._last < 5.0:
+            return
+        self._last = now
+        step = snap.step.label if snap.step else "starting"
+        t = max(snap.sample_index, 0)
+        rate = (
+            f"{snap.block_reward_rate * 100:3.0f}%" if snap.block_reward_rate is not None else "  -"
+        )
+        flags = " PAUSED" if snap.paused else ""
+        flags += " INHIBIT" if snap.inhibited else ""
+        flags += f" [{state}]" if state not in ("streaming", "stopped") else ""
+        text = (
+            f"{self._clock(t)}  {step:<20} {snap.step_elapsed_s:5.0f}/"
+            f"{snap.step_elapsed_s + snap.step_remaining_s:<4.0f}s  value {snap.value:8.3f}  "
+            f"thr {snap.threshold:8.3f}  reward {rate}{flags}"
+        )
+        if self.tty:
+            pad = max(0, self._width - len(text))
+            self.stream.write("\r" + text + " " * pad)
+            self._width = len(text)
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def _clock(self, sample_index: int) -> str:
+        secs = int(sample_index / self.sfreq) if getattr(self, "sfreq", None) else 0
+        return f"{secs // 60:02d}:{secs % 60:02d}"
+
+    def close(self) -> None:
+        if self.tty and self._width:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import NfbError
+    from ..protocol import load_protocol
+    from ..session.live import LiveSession, run_until_done
+    from ..session.recorder import validate_client
+
+    if args.duration is not None and not args.duration > 0:
+        raise _arg_error("--duration must be a number of seconds > 0")
+    validate_client(args.client)
+    profile = load_device(args)
+    protocol = load_protocol(args.protocol, args.overrides)
+    session = LiveSession(
+        profile, protocol, args.client, sessions_dir=args.sessions_dir, duration_s=args.duration
+    )
+    line = LiveLine()
+    line.sfreq = session.layout.sfreq
+    # SIGTERM stops cleanly like Ctrl-C: the board is released and the folder closed
+    previous = signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    reason = "user"
+    try:
+        session.start()
+        run_until_done(session, lambda snap: line.show(snap, session.state))
+        reason = "complete"
+    except KeyboardInterrupt:
+        reason = "interrupted"
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        status = session.stop(reason)
+        line.show(session.snapshot(), session.state, force=True) if session.runner else None
+        line.close()
+    if session.path is not None:
+        print(
+            f"session {status}: {session.runner.snapshot().sample_index + 1} samples",
+            file=sys.stderr,
+        )
+        print(session.path)
+    if session.error is not None:
+        raise (
+            session.error if isinstance(session.error, NfbError) else _arg_error(str(session.error))
+        )
+    return 130 if reason == "interrupted" else 0
+
+
+def _arg_error(msg: str):
+    from ..errors import ConfigError
+
+    return ConfigError(msg)

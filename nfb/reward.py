@@ -1,0 +1,212 @@
+"""Reward rules: inhibits, thresholds and the sustained-reward (hold) rule.
+
+Inhibits are evaluated on whole chunks of frames with sliding windows over carried history,
+so they are exact under any chunking. The threshold controller keeps the reward rate near a
+target by setting the threshold to the matching quantile of the recent training values.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ._logging import logger
+from .dsp.pipeline import FrameBlock
+
+
+def _hold(cond: np.ndarray, tail: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """True where ``cond`` was true in any of the last ``n`` frames (``n`` >= 1)."""
+    full = np.concatenate([tail, cond])
+    out = sliding_window_view(full, n)[-len(cond) :].any(axis=1) if len(cond) else cond
+    return out, full[len(full) - (n - 1) :] if n > 1 else full[:0]
+
+
+@dataclass
+class _Rule:
+    kind: str
+    frames_hold: int
+    tail: np.ndarray
+    params: dict
+
+
+class Inhibitor:
+    """Evaluate a protocol's inhibits on frame blocks.
+
+    Parameters
+    ----------
+    inhibits : list of dict
+        The protocol's ``[[inhibit]]`` tables (validated).
+    frame_rate : float
+        Frames per second.
+    rail_uv : float | None
+        The device's ADC range, for the ``railed`` inhibit.
+    """
+
+    def __init__(self, inhibits: list[dict], frame_rate: float, rail_uv: float | None) -> None:
+        self.rules: list[_Rule] = []
+        self.band_rules: list[_Rule] = []  # evaluated per frame: limits change mid-chunk
+        self.band_limits: dict[str, float] = {}  # band inhibits: limit once known
+        for inh in inhibits:
+            kind = inh["kind"]
+            params = dict(inh)
+            if kind == "railed":
+                limit = params["max_uv"] or (params["fraction"] * rail_uv if rail_uv else 0)
+                if not limit:
+                    logger.warning("railed inhibit disabled: the device's ADC range is unknown")
+                    continue
+                params["limit"] = limit
+            if kind == "flat":
+                hold = max(1, round(params["window_s"] * frame_rate))
+            else:
+                hold = max(1, round(params.get("hold_ms", 0) / 1000 * frame_rate) + 1)
+            name = f"band_{params['band']}" if kind == "band" else kind
+            if any(r.kind == name for r in (*self.rules, *self.band_rules)):
+                continue
+            rule = _Rule(name, hold, np.zeros(hold - 1, bool), params)
+            if kind == "band":
+                rule.params["countdown"] = 0
+                self.band_rules.append(rule)
+                if params["max"] != "auto":
+                    self.band_limits[params["band"]] = float(params["max"])
+            else:
+                self.rules.append(rule)
+        self.kinds = (*(r.kind for r in self.rules), "invalid", *(r.kind for r in self.band_rules))
+        self._flat_min: np.ndarray | None = None
+        self._flat_max: np.ndarray | None = None
+
+    def set_band_limits_from_baseline(self, stats: dict[str, dict]) -> None:
+        """Set ``max = "auto"`` band limits to baseline mean + max_z·sd."""
+        for rule in self.band_rules:
+            p = rule.params
+            if p["max"] == "auto" and p["band"] in stats:
+                s = stats[p["band"]]
+                self.band_limits[p["band"]] = s["mean"] + p["max_z"] * s["sd"]
+
+    def evaluate(self, fb: FrameBlock) -> dict[str, np.ndarray]:
+        """Signal-quality inhibits: per-kind boolean arrays (len(fb),), ``invalid`` included.
+
+        Band inhibits are not here: their limits come from the baseline and may change in the
+        middle of a chunk, so the runner asks :meth:`band_step` frame by frame.
+        """
+        out: dict[str, np.ndarray] = {}
+        for rule in self.rules:
+            p = rule.params
+            if rule.kind == "amplitude":
+                cond = fb.peak_uv > p["max_uv"]
+            elif rule.kind == "emg":
+                cond = fb.emg_uv > p["max_uv"]
+            elif rule.kind == "railed":
+                if fb.raw_max.shape[0]:
+                    cond = ((fb.raw_max >= p["limit"]) | (fb.raw_min <= -p["limit"])).any(axis=0)
+                else:
+                    cond = np.zeros(len(fb), bool)
+            else:  # flat
+                out[rule.kind] = self._flat(fb, rule)
+                continue
+            out[rule.kind], rule.tail = _hold(cond, rule.tail, rule.frames_hold)
+        out["invalid"] = fb.n_invalid > 0
+        return out
+
+    def band_step(self, bands: dict[str, np.ndarray], i: int) -> dict[str, bool]:
+        """Band inhibits for frame ``i`` of a block, with their hold, using current limits."""
+        out = {}
+        for rule in self.band_rules:
+            p = rule.params
+            limit = self.band_limits.get(p["band"])
+            if limit is not None and bands[p["band"]][i] > limit:
+                p["countdown"] = rule.frames_hold
+            out[rule.kind] = p["countdown"] > 0
+            if p["countdown"] > 0:
+                p["countdown"] -= 1
+        return out
+
+    def _flat(self, fb: FrameBlock, rule: _Rule) -> np.ndarray:
+        # peak-to-peak over the last `window_s` of frames, per channel; flat if any is tiny
+        n = rule.frames_hold
+        n_ch = fb.raw_min.shape[0]
+        if n_ch == 0 or len(fb) == 0:
+            return np.zeros(len(fb), bool)
+        if self._flat_min is None:
+            self._flat_min = np.full((n_ch, n - 1), np.inf)
+            self._flat_max = np.full((n_ch, n - 1), -np.inf)
+        lo = np.concatenate([self._flat_min, fb.raw_min], axis=1)
+        hi = np.concatenate([self._flat_max, fb.raw_max], axis=1)
+        self._flat_min, self._flat_max = (
+            lo[:, lo.shape[1] - (n - 1) :],
+            hi[:, hi.shape[1] - (n - 1) :],
+        )
+        wlo = sliding_window_view(lo, n, axis=1)[:, -len(fb) :].min(axis=2)
+        whi = sliding_window_view(hi, n, axis=1)[:, -len(fb) :].max(axis=2)
+        return ((whi - wlo) < rule.params["min_uv"]).any(axis=0)
+
+
+class ThresholdController:
+    """Automatic threshold that keeps the *held* reward rate near a target.
+
+    A reward needs the condition to hold for ``hold_frames`` frames, i.e. the minimum (for
+    ``up``; maximum for ``down``) of the last ``hold_frames`` values must pass the threshold.
+    The threshold is therefore the quantile of that running extreme over recent training
+    frames, which makes the reward rate itself, not the raw crossing rate, meet the target.
+
+    Parameters
+    ----------
+    direction : str
+        ``"up"`` rewards values above the threshold, ``"down"`` below.
+    target_rate : float
+        Wanted fraction of rewarded (non-inhibited) frames.
+    window_frames : int
+        How many recent training frames the quantile looks at.
+    update_frames : int
+        Training frames between updates.
+    hold_frames : int
+        Frames the condition must hold for a reward.
+    """
+
+    def __init__(
+        self,
+        direction: str,
+        target_rate: float,
+        window_frames: int,
+        update_frames: int,
+        hold_frames: int = 1,
+    ) -> None:
+        self.direction = direction
+        self.target_rate = float(target_rate)
+        self.hold_frames = max(1, int(hold_frames))
+        self.values: deque[float] = deque(maxlen=max(2, int(window_frames)))
+        self._recent: deque[float] = deque(maxlen=self.hold_frames)
+        self.update_frames = max(1, int(update_frames))
+        self._since = 0
+
+    def _extreme(self, window) -> float:
+        return min(window) if self.direction == "up" else max(window)
+
+    def quantile(self, held_values) -> float:
+        q = 1.0 - self.target_rate if self.direction == "up" else self.target_rate
+        return float(np.quantile(np.asarray(held_values, dtype=float), q))
+
+    def initial(self, values: np.ndarray) -> float:
+        """Threshold from a baseline's values (non-finite values are breaks, not data)."""
+        v = np.asarray(values, dtype=float)
+        v = v[np.isfinite(v)]
+        if len(v) >= self.hold_frames:
+            win = sliding_window_view(v, self.hold_frames)
+            v = win.min(axis=1) if self.direction == "up" else win.max(axis=1)
+        return self.quantile(v)
+
+    def observe(self, value: float, usable: bool) -> float | None:
+        """Add one training frame; return a new threshold when an update is due."""
+        if usable and np.isfinite(value):
+            self._recent.append(value)
+            if len(self._recent) == self.hold_frames:
+                self.values.append(self._extreme(self._recent))
+        else:
+            self._recent.clear()  # an inhibit breaks the run, as it does for the reward
+        self._since += 1
+        if self._since >= self.update_frames and len(self.values) >= 2:
+            self._since = 0
+            return self.quantile(self.values)
+        return None

@@ -1,0 +1,509 @@
+"""The session runner: a sample-clocked state machine over the protocol's script.
+
+The runner owns the pipeline, the inhibits and the threshold. It is fed raw board chunks and
+returns frame rows; everything it decides (step changes, thresholds, baseline statistics)
+is an event stamped with a sample index. Commands from the user (pause, resume, skip, stop,
+markers, manual thresholds) are queued from any thread and applied before the next frame,
+stamped with that frame's sample index, so a replay that re-applies them at the same indices
+reproduces the session bit for bit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._logging import logger
+from ..bands import resolve_bands
+from ..dsp.pipeline import Derivation, Pipeline
+from ..errors import ConfigError
+from ..montage import map_channels
+from ..protocol import Protocol
+from ..reward import Inhibitor, ThresholdController
+from .script import Step, build_script
+
+#: Event kinds that come from the user (or the driver) and are re-applied on replay.
+COMMAND_KINDS = ("pause", "resume", "skip", "stop", "marker", "threshold", "threshold_mode")
+
+
+def is_command(event: dict) -> bool:
+    """Whether a recorded event came from the user/driver (and is re-applied on replay)."""
+    kind = event.get("kind")
+    if kind == "threshold":
+        return event.get("source") == "manual"
+    if kind == "stop":
+        return event.get("reason") != "complete"
+    return kind in COMMAND_KINDS
+
+
+@dataclass
+class BlockStats:
+    block: int
+    start_sample: int
+    end_sample: int | None = None
+    n_frames: int = 0
+    n_reward: int = 0
+    n_inhibited: int = 0
+    value_sum: float = 0.0
+    n_value: int = 0
+
+    def to_dict(self) -> dict:
+        return {
+            "index": self.block,
+            "start_sample": self.start_sample,
+            "end_sample": self.end_sample,
+            "n_frames": self.n_frames,
+            "reward_rate": self.n_reward / self.n_frames if self.n_frames else None,
+            "inhibited_rate": self.n_inhibited / self.n_frames if self.n_frames else None,
+            "mean_value": self.value_sum / self.n_value if self.n_value else None,
+        }
+
+
+@dataclass
+class Snapshot:
+    """What a display needs, copied under the runner's lock."""
+
+    sample_index: int = -1
+    step: Step | None = None
+    step_elapsed_s: float = 0.0
+    step_remaining_s: float = 0.0
+    paused: bool = False
+    finished: bool = False
+    value: float = float("nan")
+    threshold: float = float("nan")
+    reward: bool = False
+    inhibited: bool = False
+    block_reward_rate: float | None = None
+    blocks: list[dict] = field(default_factory=list)
+
+
+class SessionRunner:
+    """Run a protocol's script on a stream of raw board chunks.
+
+    Parameters
+    ----------
+    protocol : Protocol
+        The protocol as used.
+    layout : BoardLayout
+        Row layout of the incoming chunks (``sfreq``, ``eeg_rows``, ``ch_names``, ``rail_uv``).
+    mains_hz : float
+        Used when the protocol's notch is ``"mains"``.
+    on_frames : callable | None
+        Called with each (m, n_columns) float64 array of frame rows.
+    on_event : callable | None
+        Called with each event dict (``sample_index``, ``kind``, ...).
+    max_samples : int | None
+        Stop (reason ``"duration"``) once this many samples have been processed.
+    scheduled : list of dict | None
+        Recorded command events to re-apply at their sample indices (replay).
+    """
+
+    def __init__(
+        self,
+        protocol: Protocol,
+        layout,
+        *,
+        mains_hz: float = 50.0,
+        on_frames=None,
+        on_event=None,
+        max_samples: int | None = None,
+        scheduled: list[dict] | None = None,
+    ) -> None:
+        self.protocol = protocol
+        self.layout = layout
+        self.sfreq = float(layout.sfreq)
+        self.on_frames = on_frames
+        self.on_event = on_event
+        self.max_samples = max_samples
+        p = protocol.data
+        sig, fb, rw = p["signal"], p["feedback"], p["reward"]
+
+        self.bands = resolve_bands(p["bands"], self.sfreq, where=f"{protocol.slug}: bands")
+        feature = protocol.feature(self.bands)
+        ch_names = list(layout.ch_names)
+        self.channel_map, derivations = self._derivations(sig["channels"], feature, ch_names)
+        self.step_samples = max(1, round(sig["step_ms"] / 1000.0 * self.sfreq))
+        self.frame_rate = self.sfreq / self.step_samples
+        notch = sig["notch_hz"]
+        notch = mains_hz if notch == "mains" else (notch or None)
+        artifact = sorted({t[0] for d in derivations for t in d.terms})
+        emg = next((i for i in p["inhibit"] if i["kind"] == "emg"), None)
+        extra = [r for r in protocol.band_refs(self.bands) if r not in feature.refs]
+        self.pipeline = Pipeline(
+            self.sfreq,
+            len(ch_names),
+            derivations,
+            self.bands,
+            feature,
+            step=self.step_samples,
+            notch_hz=notch,
+            bandpass_hz=tuple(sig["bandpass_hz"]) if sig["bandpass_hz"] else None,
+            estimator=fb["estimator"],
+            measure=fb["measure"],
+            smooth_ms=fb["smooth_ms"],
+            emg_band=self.bands[emg["band"]] if emg else None,
+            artifact_channels=artifact,
+            extra_refs=extra,
+        )
+        self.inhibitor = Inhibitor(p["inhibit"], self.frame_rate, layout.rail_uv)
+        self.direction = fb["direction"]
+        self.zscore = fb["zscore"]
+        self.baseline_for = "baseline_" + fb["baseline"]
+        self.threshold_mode = "auto" if rw["threshold"] == "auto" else "fixed"
+        self.threshold = np.nan if rw["threshold"] == "auto" else float(rw["threshold"])
+        self.hold_frames = max(1, round(rw["hold_ms"] / 1000.0 * self.frame_rate) + 1)
+        self.auto = ThresholdController(
+            self.direction,
+            rw["target_rate"],
+            window_frames=round(rw["window_s"] * self.frame_rate),
+            update_frames=round(rw["update_s"] * self.frame_rate),
+            hold_frames=self.hold_frames,
+        )
+        self.script = build_script(p["script"], self.sfreq)
+        if not self.script:
+            raise ConfigError(f"{protocol.slug}: the script has no steps")
+
+        self.band_columns = self.pipeline.band_columns
+        self.inhibit_kinds = self.inhibitor.kinds
+        self.columns: list[tuple[str, str]] = [
+            ("sample_index", "i8"),
+            ("time_s", "f8"),
+            ("wall_time", "f8"),
+            ("value", "f8"),
+            ("raw_value", "f8"),
+            ("threshold", "f8"),
+            ("reward", "?"),
+            ("inhibited", "?"),
+            ("step", "i8"),
+            *[(f"inhibit_{k}", "?") for k in self.inhibit_kinds],
+            *[(c, "f8") for c in self.band_columns],
+        ]
+
+        self._lock = threading.Lock()
+        self._pending: deque[dict] = deque()
+        self._scheduled = deque(
+            sorted((e for e in (scheduled or []) if is_command(e)), key=lambda e: e["sample_index"])
+        )
+        self._step_i = 0
+        self._elapsed = 0
+        self._paused = False
+        self.finished = False
+        self.status = "recording"
+        self._run = 0  # consecutive frames meeting the reward condition
+        self._baseline_values: dict[str, list] = {}
+        self.baseline: dict[str, dict] = {}
+        self._zs = (0.0, 1.0)
+        self.blocks: list[BlockStats] = []
+        self.thresholds: list[dict] = []
+        self._last_index = -1
+        self._snap = Snapshot()
+        self._started = False
+
+    # --- construction helpers --------------------------------------------------------------
+    def _derivations(self, channels, feature, ch_names):
+        index = {c: i for i, c in enumerate(ch_names)}
+        if isinstance(channels, str) and "-" in channels:
+            a, b = channels.split("-")
+            cmap = map_channels([a, b], ch_names, distinct=True)
+            main = Derivation("main", ((index[cmap[a]], 1.0), (index[cmap[b]], -1.0)))
+        else:
+            labels = [channels] if isinstance(channels, str) else list(channels)
+            cmap = map_channels(labels, ch_names)
+            chosen = list(dict.fromkeys(cmap[c] for c in labels))
+            main = Derivation("main", tuple((index[c], 1.0 / len(chosen)) for c in chosen))
+        derivs = [main]
+        for ref in feature.refs:
+            name = ref.derivation
+            if name is None or any(d.name == name for d in derivs):
+                continue
+            if "-" in name:
+                a, b = name.split("-")
+                m = map_channels([a, b], ch_names, distinct=True)
+                cmap.update(m)
+                derivs.append(Derivation(name, ((index[m[a]], 1.0), (index[m[b]], -1.0))))
+            else:
+                m = map_channels([name], ch_names)
+                cmap.update(m)
+                derivs.append(Derivation(name, ((index[m[name]], 1.0),)))
+        return cmap, derivs
+
+    # --- commands --------------------------------------------------------------------------
+    def command(self, kind: str, **info) -> None:
+        """Queue a command (thread-safe); applied before the next frame."""
+        if kind not in COMMAND_KINDS:
+            raise ValueError(f"unknown command {kind!r}; allowed: {', '.join(COMMAND_KINDS)}")
+        self._pending.append({"kind": kind, **info})
+
+    def _emit(self, event: dict) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def _apply(self, cmd: dict, s: int) -> None:
+        kind = cmd["kind"]
+        event = {**cmd, "sample_index": s}
+        if kind == "pause":
+            if self._paused:
+                return
+            self._paused = True
+        elif kind == "resume":
+            if not self._paused:
+                return
+            self._paused = False
+        elif kind == "skip":
+            self._emit(event)
+            self._next_step(s)
+            return
+        elif kind == "stop":
+            self._emit({"sample_index": s, "kind": "step_end", **self._step_info()})
+            self._emit(event)
+            self.finished = True
+            self.status = "stopped"
+            return
+        elif kind == "threshold":
+            value = float(cmd["value"])
+            event = {"sample_index": s, "kind": "threshold", "value": value, "source": "manual"}
+            self.threshold = value
+            self.threshold_mode = "manual"
+            self.thresholds.append(event)
+        elif kind == "threshold_mode":
+            self.threshold_mode = cmd["mode"]
+        self._emit(event)
+
+    def _take_commands(self, s: int) -> None:
+        while self._scheduled and self._scheduled[0]["sample_index"] <= s:
+            ev = dict(self._scheduled.popleft())
+            at = ev.pop("sample_index")
+            self._apply(ev, at)
+            if self.finished:
+                return
+        while self._pending and not self.finished:
+            self._apply(self._pending.popleft(), s)
+
+    # --- script ----------------------------------------------------------------------------
+    @property
+    def current_step(self) -> Step | None:
+        return self.script[self._step_i] if self._step_i < len(self.script) else None
+
+    def _step_info(self) -> dict:
+        st = self.current_step
+        return {"step": st.index, "name": st.name, "block": st.block, "label": st.label}
+
+    def _start_step(self, s: int) -> None:
+        st = self.current_step
+        self._elapsed = 0
+        self._run = 0
+        self._emit({"sample_index": s, "kind": "step_start", **self._step_info()})
+        if st.name == "block":
+            self.blocks.append(BlockStats(st.block, s))
+            if self.threshold_mode == "auto" and not np.isfinite(self.threshold):
+                logger.info("no baseline threshold; auto threshold starts after warm-up")
+
+    def _next_step(self, s: int) -> None:
+        st = self.current_step
+        self._emit({"sample_index": s, "kind": "step_end", **self._step_info()})
+        if st.name == "block" and self.blocks:
+            self.blocks[-1].end_sample = s
+        if st.is_baseline:
+            self._end_baseline(st, s)
+        self._step_i += 1
+        if self._step_i >= len(self.script):
+            self.finished = True
+            self.status = "complete"
+            self._emit({"sample_index": s, "kind": "stop", "reason": "complete"})
+            return
+        self._start_step(s)
+
+    def _end_baseline(self, st: Step, s: int) -> None:
+        collected = self._baseline_values.pop(st.name, {})
+        stats = {}
+        for key, vals in collected.items():
+            arr = np.asarray(vals, dtype=float)
+            arr = arr[np.isfinite(arr)]
+            if arr.size >= 2:
+                stats[key] = {
+                    "mean": float(arr.mean()),
+                    "sd": float(arr.std(ddof=1)),
+                    "n": int(arr.size),
+                }
+        self.baseline[st.name] = stats
+        self._emit({"sample_index": s, "kind": "baseline_stats", "name": st.name, "stats": stats})
+        later = [x.name for x in self.script[st.index + 1 :] if x.is_baseline]
+        designated = st.name == self.baseline_for or (
+            self.baseline_for not in [x.name for x in self.script] and not later
+        )
+        if not designated or "value" not in stats:
+            return
+        self.inhibitor.set_band_limits_from_baseline(stats)
+        v = stats["value"]
+        if self.zscore:
+            self._zs = (v["mean"], v["sd"] if v["sd"] > 0 else 1.0)
+        if self.threshold_mode == "auto":
+            base = (np.asarray(collected["value"], float) - self._zs[0]) / self._zs[1]
+            self._set_threshold(self.auto.initial(base), s, "baseline")
+
+    def _set_threshold(self, value: float, s: int, source: str) -> None:
+        if value == self.threshold:
+            return
+        self.threshold = value
+        event = {"sample_index": s, "kind": "threshold", "value": value, "source": source}
+        self.thresholds.append(event)
+        self._emit(event)
+
+    # --- processing ------------------------------------------------------------------------
+    def feed(self, eeg: np.ndarray, wall_time) -> np.ndarray:
+        """Process the next chunk of EEG rows (n_channels, n) in µV.
+
+        ``wall_time`` is the fetch time of the chunk (a float) or of each sample (an array).
+        Returns the frame rows produced (m, len(columns)).
+        """
+        start = self.pipeline.n_samples
+        fb = self.pipeline.process(eeg)
+        inh = self.inhibitor.evaluate(fb)
+        m = len(fb)
+        rows = np.empty((m, len(self.columns)))
+        if m == 0 or self.finished:
+            return rows[:0]
+        any_inh = np.zeros(m, bool)
+        for arr in inh.values():
+            any_inh |= arr
+        band_rules = bool(self.inhibitor.band_rules)
+        for rule in self.inhibitor.band_rules:
+            inh[rule.kind] = np.zeros(m, bool)
+        wall = np.asarray(wall_time, dtype=float)
+        walls = wall[fb.sample_index - start] if wall.ndim else np.full(m, float(wall))
+        raw_values = fb.feature
+        n_out = 0
+        with self._lock:
+            for i in range(m):
+                s = int(fb.sample_index[i])
+                if not self._started:
+                    self._started = True
+                    self._start_step(s)
+                self._take_commands(s)
+                if self.finished:
+                    break
+                if self.max_samples is not None and s + 1 > self.max_samples:
+                    self._apply({"kind": "stop", "reason": "duration"}, s)
+                    break
+                st = self.current_step
+                raw = float(raw_values[i])
+                value = (raw - self._zs[0]) / self._zs[1] if self.zscore else raw
+                inhibited = bool(any_inh[i])
+                if band_rules:
+                    for kind, flag in self.inhibitor.band_step(fb.bands, i).items():
+                        inh[kind][i] = flag
+                        inhibited |= flag
+                reward = False
+                if not self._paused:
+                    if st.is_baseline and not inhibited:
+                        bucket = self._baseline_values.setdefault(st.name, {})
+                        bucket.setdefault("value", []).append(raw)
+                        for col in self.band_columns:
+                            bucket.setdefault(col, []).append(float(fb.bands[col][i]))
+                    elif st.name == "block":
+                        reward = self._score(value, inhibited, s)
+                        blk = self.blocks[-1]
+                        blk.n_frames += 1
+                        blk.n_reward += reward
+                        blk.n_inhibited += inhibited
+                        if np.isfinite(value):
+                            blk.value_sum += value
+                            blk.n_value += 1
+                rows[n_out, 0] = s
+                rows[n_out, 1] = s / self.sfreq
+                rows[n_out, 2] = walls[i]
+                rows[n_out, 3] = value
+                rows[n_out, 4] = raw
+                rows[n_out, 5] = self.threshold
+                rows[n_out, 6] = reward
+                rows[n_out, 7] = inhibited
+                rows[n_out, 8] = st.index
+                n_out += 1
+                self._last_index = s
+                if not self._paused:
+                    self._elapsed += self.step_samples
+                    if self._elapsed >= st.duration:
+                        self._next_step(s)
+                        if self.finished:
+                            break
+            rows = rows[:n_out]
+            k = 9
+            for kind in self.inhibit_kinds:
+                rows[:, k] = inh[kind][:n_out]
+                k += 1
+            for col in self.band_columns:
+                rows[:, k] = fb.bands[col][:n_out]
+                k += 1
+            if n_out:
+                self._update_snapshot(rows[-1])
+        if n_out and self.on_frames is not None:
+            self.on_frames(rows)
+        return rows
+
+    def _score(self, value: float, inhibited: bool, s: int) -> bool:
+        if self.threshold_mode == "auto":
+            new = self.auto.observe(value, not inhibited)
+            if new is not None:
+                self._set_threshold(new, s, "auto")
+        thr = self.threshold
+        ok = (
+            not inhibited
+            and np.isfinite(value)
+            and np.isfinite(thr)
+            and (value > thr if self.direction == "up" else value < thr)
+        )
+        self._run = self._run + 1 if ok else 0
+        return self._run >= self.hold_frames
+
+    def finish(self, reason: str = "user") -> None:
+        """End the session now (driver side: acquisition stopped, Ctrl-C, duration, device)."""
+        with self._lock:
+            if self.finished:
+                return
+            s = self._last_index + self.step_samples
+            # recorded commands still due (replay) are applied first, at their own indices
+            while self._scheduled and not self.finished:
+                ev = dict(self._scheduled.popleft())
+                self._apply(ev, ev.pop("sample_index"))
+            if not self.finished and self._started:
+                self._apply({"kind": "stop", "reason": reason}, s)
+            self.finished = True
+            if self.status == "recording":
+                self.status = "stopped"
+            self._snap.finished = True
+
+    def _update_snapshot(self, row: np.ndarray) -> None:
+        st = self.current_step
+        blk = self.blocks[-1] if self.blocks and st is not None and st.name == "block" else None
+        self._snap = Snapshot(
+            sample_index=int(row[0]),
+            step=st,
+            step_elapsed_s=self._elapsed / self.sfreq,
+            step_remaining_s=max(0, (st.duration - self._elapsed)) / self.sfreq if st else 0.0,
+            paused=self._paused,
+            finished=self.finished,
+            value=float(row[3]),
+            threshold=float(row[5]),
+            reward=bool(row[6]),
+            inhibited=bool(row[7]),
+            block_reward_rate=(blk.n_reward / blk.n_frames) if blk and blk.n_frames else None,
+            blocks=[b.to_dict() for b in self.blocks],
+        )
+
+    def snapshot(self) -> Snapshot:
+        """The latest state for displays (cheap; safe from any thread)."""
+        return self._snap
+
+    def summary(self) -> dict:
+        """What goes into ``session.json`` at the end."""
+        return {
+            "blocks": [b.to_dict() for b in self.blocks],
+            "baseline": self.baseline,
+            "thresholds": self.thresholds,
+            "channel_map": self.channel_map,
+            "frame_rate": self.frame_rate,
+            "step_samples": self.step_samples,
+        }
