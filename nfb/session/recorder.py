@@ -1,0 +1,782 @@
+"""Crash-safe writer of a session folder.
+
+A session folder ``<sessions_dir>/<client>/<session_id>/`` holds ``session.json`` (metadata,
+replaced atomically whenever it changes), ``raw.f64`` and ``frames.f64`` (append-only
+little-endian float64 records) and ``events.jsonl`` (append-only, one JSON object a line).
+The format is documented in the README; :mod:`nfb.session.store` reads it.
+
+:class:`SessionRecorder` is fed from the acquisition thread. Appends never touch the disk in
+the caller's thread: they are serialised to bytes and handed to a writer thread through a
+queue. The writer passes each payload to the kernel at once (so a killed process loses only
+what is still queued) and fsyncs at least every ``sync_interval`` seconds (so a power cut
+loses about a second). A disk error does not raise in the acquisition thread: it becomes
+:attr:`SessionRecorder.error` and :attr:`SessionRecorder.failed`, later appends are dropped,
+and what was written stays on disk. While a recorder is open it holds an exclusive
+``flock`` on ``raw.f64``: that is how readers tell a live session from an interrupted one.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import queue
+import re
+import threading
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._logging import logger
+from .._version import __version__
+from ..errors import SessionError
+
+FORMAT = "nfb-session"
+FORMAT_VERSION = 1
+META_FILE = "session.json"
+RAW_FILE = "raw.f64"
+FRAMES_FILE = "frames.f64"
+EVENTS_FILE = "events.jsonl"
+#: Space kept aside while recording so that a full disk can still get a final session.json.
+RESERVE_FILE = ".reserve"
+RESERVE_BYTES = 64 * 1024
+
+#: Frame column kinds: stored as float64 on disk, converted to these dtypes on read.
+FRAME_KINDS: dict[str, type] = {"i8": np.int64, "f8": np.float64, "?": np.bool_}
+#: Columns every frames file starts with (in any order), before inhibits and band values.
+BASE_FRAME_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("sample_index", "i8"),
+    ("time_s", "f8"),
+    ("wall_time", "f8"),
+    ("value", "f8"),
+    ("threshold", "f8"),
+    ("reward", "?"),
+    ("inhibited", "?"),
+    ("step", "i8"),
+)
+#: Status values ``close`` accepts. ``"recording"`` is the status while open.
+FINAL_STATUSES = ("complete", "stopped", "failed")
+#: Keys the recorder owns: ``meta`` and ``update_meta`` may not set them.
+RESERVED_KEYS = frozenset(
+    {
+        "format",
+        "format_version",
+        "client",
+        "session_id",
+        "status",
+        "start_time",
+        "start_unix",
+        "end_time",
+        "end_unix",
+        "n_samples",
+        "n_frames",
+        "raw",
+        "frames",
+        "events",
+        "error",
+    }
+)
+
+_CLIENT_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}", re.ASCII)
+_CLIENT_RULE = "1-64 letters, digits, '-', '_' or '.', not starting with '.'"
+
+
+def validate_client(client: Any) -> str:
+    """Return ``client`` if it is a safe client id, else raise :class:`SessionError`.
+
+    A client id becomes a folder name, so it is restricted to 1–64 ASCII letters, digits,
+    ``-``, ``_`` and ``.``, not starting with ``.`` (no path separators, no ``..``).
+    """
+    if not isinstance(client, str) or _CLIENT_RE.fullmatch(client) is None:
+        raise SessionError(f"invalid client id {client!r}: use {_CLIENT_RULE}")
+    return client
+
+
+def protocol_slug(name: str) -> str:
+    """Return the folder-safe slug of a protocol name (``"Alpha/beta up"`` -> ``alpha-beta-up``)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", str(name).lower(), flags=re.ASCII).strip("-")
+    return slug[:40].rstrip("-") or "session"
+
+
+def default_sessions_dir() -> Path:
+    """Return the default session store: ``$NFB_SESSIONS_DIR``, else ``./sessions``."""
+    return Path(os.environ.get("NFB_SESSIONS_DIR") or "sessions")
+
+
+def raw_columns_from_layout(layout: Mapping[str, Any]) -> list[str]:
+    """Return the ``raw.f64`` column names of a board layout.
+
+    ``row<i>`` for each board row, EEG rows named by ``layout["ch_names"]``, then
+    ``fetch_time``.
+    """
+    names = [f"row{i}" for i in range(int(layout["n_rows"]))]
+    for row, label in zip(layout["eeg_rows"], layout["ch_names"], strict=True):
+        names[int(row)] = str(label)
+    return [*names, "fetch_time"]
+
+
+def software_versions() -> dict[str, str | None]:
+    """Return the versions of nfb and the libraries that shape a recording."""
+    out: dict[str, str | None] = {"nfb": __version__}
+    for name in ("numpy", "scipy", "brainflow", "mne"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:  # pragma: no cover - all are dependencies
+            out[name] = None
+    return out
+
+
+def utc_iso(unix: float) -> str:
+    """Return a unix time as ISO 8601 UTC with microseconds."""
+    return datetime.fromtimestamp(unix, timezone.utc).isoformat(timespec="microseconds")
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (Path, os.PathLike)):
+        return os.fspath(obj)
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def to_json(obj: Any, **kwargs: Any) -> str:
+    """Serialise ``obj`` to JSON, accepting NumPy scalars/arrays, paths and datetimes."""
+    return json.dumps(obj, default=_json_default, ensure_ascii=False, **kwargs)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:  # pragma: no cover - not supported on every platform
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically (tmp file, fsync, ``os.replace``), mode 0600.
+
+    Raises :class:`OSError` on failure; the previous file is then untouched.
+    """
+    path = Path(path)
+    data = (to_json(obj, indent=2) + "\n").encode("utf-8")
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        _write_all(fd, data)
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _make_private_dir(path: Path) -> None:
+    """Create ``path`` (mode 0700) or tighten an existing real directory to 0700."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        if path.is_symlink() or not path.is_dir():
+            raise SessionError(f"{path} exists and is not a folder") from None
+    os.chmod(path, 0o700)
+
+
+def _validate_frame_columns(frame_columns: Sequence[Sequence[str]]) -> list[list[str]]:
+    cols: list[list[str]] = []
+    for col in frame_columns:
+        if len(col) != 2 or not isinstance(col[0], str) or not col[0]:
+            raise ValueError(f"frame column {col!r} must be a (name, kind) pair")
+        name, kind = col
+        if kind not in FRAME_KINDS:
+            raise ValueError(
+                f"frame column {name!r} has kind {kind!r}; allowed: {', '.join(FRAME_KINDS)}"
+            )
+        cols.append([name, kind])
+    names = [c[0] for c in cols]
+    if len(set(names)) != len(names):
+        raise ValueError(f"frame column names must be unique, got {names}")
+    missing = [name for name, _ in BASE_FRAME_COLUMNS if name not in names]
+    if missing:
+        raise ValueError(f"frame columns lack the required {missing}")
+    kinds = dict(map(tuple, cols))
+    for name, kind in BASE_FRAME_COLUMNS:
+        if kinds[name] != kind:
+            raise ValueError(f"frame column {name!r} must have kind {kind!r}, not {kinds[name]!r}")
+    return cols
+
+
+def _validate_layout(layout: Any) -> None:
+    if not isinstance(layout, Mapping):
+        raise ValueError("meta['layout'] must be a dict (the board layout)")
+    for key in ("sfreq", "n_rows", "eeg_rows", "ch_names"):
+        if key not in layout:
+            raise ValueError(f"meta['layout'] lacks {key!r}")
+    if not float(layout["sfreq"]) > 0:
+        raise ValueError(f"meta['layout']['sfreq'] must be > 0, got {layout['sfreq']!r}")
+    if len(layout["eeg_rows"]) != len(layout["ch_names"]):
+        raise ValueError("meta['layout'] eeg_rows and ch_names differ in length")
+
+
+_OPEN: weakref.WeakSet[SessionRecorder] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_open_recorders() -> None:  # pragma: no cover - runs at interpreter exit
+    for rec in list(_OPEN):
+        with contextlib.suppress(Exception):
+            rec.flush(timeout=5.0)
+
+
+class SessionRecorder:
+    """Write one session folder; crash-safe and non-blocking for the caller.
+
+    Create with :meth:`create`. Use as a context manager, or call :meth:`close`.
+
+    Parameters
+    ----------
+    path : Path
+        The (new, empty) session folder.
+    meta : dict
+        The complete initial ``session.json`` content.
+    threaded : bool
+        ``True`` (live): appends are queued to a writer thread. ``False`` (offline replay):
+        appends write synchronously, and a disk error raises :class:`SessionError` at once
+        (it is also stored in :attr:`error`).
+    sync_interval : float
+        Seconds between fsyncs of the data files.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        meta: dict[str, Any],
+        *,
+        threaded: bool = True,
+        sync_interval: float = 0.5,
+    ) -> None:
+        self._path = Path(path)
+        self._meta = meta
+        self._meta_lock = threading.Lock()
+        self._threaded = bool(threaded)
+        self._sync_interval = float(sync_interval)
+        self._n_raw_cols = len(meta["raw"]["columns"])
+        self._n_frame_cols = len(meta["frames"]["columns"])
+        self.error: SessionError | None = None
+        self.failed = False
+        self._closed = False
+        self._n_samples = 0  # accepted from the caller
+        self._n_frames = 0
+        self._written = {"raw": 0, "frames": 0}  # records handed to the kernel
+        self._dirty: set[str] = set()
+        self._fds: dict[str, int] = {}
+        self._files = {"raw": RAW_FILE, "frames": FRAMES_FILE, "events": EVENTS_FILE}
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
+        try:
+            for key, name in self._files.items():
+                fd = os.open(self._path / name, flags, 0o600)
+                os.fchmod(fd, 0o600)
+                self._fds[key] = fd
+            fcntl.flock(self._fds["raw"], fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._make_reserve()
+            write_json_atomic(self._path / META_FILE, self._meta)
+        except OSError as err:
+            for fd in self._fds.values():
+                os.close(fd)
+            raise SessionError(f"cannot write {self._path}: {err.strerror or err}") from None
+        self._last_sync = time.monotonic()
+        self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        if self._threaded:
+            self._thread = threading.Thread(
+                target=self._run, name=f"nfb-recorder-{meta['session_id']}", daemon=True
+            )
+            self._thread.start()
+        _OPEN.add(self)
+        logger.info("Recording session %s", self._path)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def create(
+        cls,
+        sessions_dir: str | os.PathLike | None,
+        client: str,
+        protocol_name: str,
+        meta: Mapping[str, Any],
+        *,
+        raw_columns: Sequence[str] | None = None,
+        frame_columns: Sequence[Sequence[str]],
+        start: datetime | None = None,
+        threaded: bool = True,
+        sync_interval: float = 0.5,
+    ) -> SessionRecorder:
+        """Create a new session folder and start recording into it.
+
+        Parameters
+        ----------
+        sessions_dir : path-like | None
+            The session store; ``None`` for :func:`default_sessions_dir`. Created if missing.
+        client : str
+            The client id (see :func:`validate_client`); the folder ``<sessions_dir>/<client>``.
+        protocol_name : str
+            Used in the session id ``YYYYmmdd-HHMMSS-<slug>`` (UTC start time).
+        meta : dict
+            Initial metadata: at least ``layout`` (the board layout dict); usually ``device``,
+            ``protocol``, ``channel_map``, ``source``. Keys the recorder owns (``status``,
+            ``n_samples``, ``raw``...) are refused.
+        raw_columns : list of str | None
+            Names of the board rows in row order (``"fetch_time"`` is appended if absent);
+            ``None`` derives them from ``meta["layout"]``.
+        frame_columns : list of (str, str)
+            ``(name, kind)`` of each frame column, kind ``"i8"``, ``"f8"`` or ``"?"``; must
+            include the base columns (:data:`BASE_FRAME_COLUMNS`).
+        start : datetime | None
+            Session start (naive means UTC); ``None`` for now.
+        threaded : bool
+            See :class:`SessionRecorder`.
+        sync_interval : float
+            Seconds between fsyncs.
+
+        Returns
+        -------
+        recorder : SessionRecorder
+            The open recorder; its folder is :attr:`path`. An existing folder is never reused:
+            ``-2``, ``-3``... is appended to the session id instead.
+        """
+        client = validate_client(client)
+        if not isinstance(meta, Mapping):
+            raise TypeError(f"meta must be a dict, got {type(meta).__name__}")
+        reserved = sorted(RESERVED_KEYS.intersection(meta))
+        if reserved:
+            raise ValueError(f"meta may not set {reserved}: the recorder owns them")
+        _validate_layout(meta.get("layout"))
+        layout = meta["layout"]
+        if raw_columns is None:
+            raw_columns = raw_columns_from_layout(layout)
+        raw_columns = [str(c) for c in raw_columns]
+        if not raw_columns or raw_columns[-1] != "fetch_time":
+            raw_columns.append("fetch_time")
+        if len(set(raw_columns)) != len(raw_columns):
+            raise ValueError(f"raw column names must be unique, got {raw_columns}")
+        if len(raw_columns) - 1 != int(layout["n_rows"]):
+            raise ValueError(
+                f"{len(raw_columns) - 1} raw columns for a layout of {layout['n_rows']} rows"
+            )
+        frame_cols = _validate_frame_columns(frame_columns)
+
+        if start is None:
+            start = datetime.now(timezone.utc)
+        elif start.tzinfo is None:
+            start = start.replace(tzinfo=timezone.utc)
+        start_unix = start.timestamp()
+
+        root = Path(sessions_dir) if sessions_dir is not None else default_sessions_dir()
+        try:
+            root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            client_dir = root / client
+            _make_private_dir(client_dir)
+            base = f"{start.astimezone(timezone.utc):%Y%m%d-%H%M%S}-{protocol_slug(protocol_name)}"
+            session_id = base
+            for n in range(2, 10_000):
+                try:
+                    os.mkdir(client_dir / session_id, 0o700)
+                    break
+                except FileExistsError:
+                    session_id = f"{base}-{n}"
+            else:  # pragma: no cover
+                raise SessionError(f"too many sessions named {base} in {client_dir}")
+            path = client_dir / session_id
+            os.chmod(path, 0o700)
+        except OSError as err:
+            raise SessionError(
+                f"cannot create a session in {root}: {err.strerror or err}"
+            ) from None
+
+        full: dict[str, Any] = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "software": software_versions(),
+            "client": client,
+            "session_id": session_id,
+            "status": "recording",
+            "start_time": utc_iso(start_unix),
+            "start_unix": start_unix,
+            "end_time": None,
+            "end_unix": None,
+            "n_samples": 0,
+            "n_frames": 0,
+            "device": {},
+            "layout": None,
+            "channel_map": {},
+            "protocol": {"name": protocol_name},
+            "raw": {"file": RAW_FILE, "columns": raw_columns},
+            "frames": {"file": FRAMES_FILE, "columns": frame_cols},
+            "events": {"file": EVENTS_FILE},
+            "blocks": [],
+            "baseline": {},
+            "notes": "",
+            "ratings": {"anxiety_before": None, "anxiety_after": None},
+            "source": {"kind": "live"},
+        }
+        # a JSON round trip copies meta and fails early on what cannot be serialised
+        full.update(json.loads(to_json(dict(meta))))
+        return cls(path, full, threaded=threaded, sync_interval=sync_interval)
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def path(self) -> Path:
+        """The session folder."""
+        return self._path
+
+    @property
+    def session_id(self) -> str:
+        """The session id (the folder name)."""
+        return self._meta["session_id"]
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """A copy of the current metadata."""
+        with self._meta_lock:
+            return json.loads(to_json(self._meta))
+
+    @property
+    def n_samples(self) -> int:
+        """Samples accepted so far (queued or written)."""
+        return self._n_samples
+
+    @property
+    def n_frames(self) -> int:
+        """Frames accepted so far (queued or written)."""
+        return self._n_frames
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def append_samples(self, block: np.ndarray, fetch_time: float) -> None:
+        """Append a chunk of board samples.
+
+        Parameters
+        ----------
+        block : array, shape (n_rows, n_samples)
+            All board rows in the board's row order (BrainFlow's ``get_board_data`` layout).
+        fetch_time : float
+            Unix wall time at which nfb fetched this chunk; stored as the last column.
+        """
+        self._check_open()
+        block = np.asarray(block)
+        if block.ndim != 2 or block.shape[0] != self._n_raw_cols - 1:
+            raise ValueError(
+                f"samples must have shape ({self._n_raw_cols - 1}, n), got {block.shape}"
+            )
+        n = block.shape[1]
+        if n == 0 or self.failed:
+            return
+        rec = np.empty((n, self._n_raw_cols), dtype="<f8")
+        rec[:, :-1] = block.T
+        rec[:, -1] = fetch_time
+        self._n_samples += n
+        self._submit("raw", (rec.tobytes(), n))
+
+    def append_frames(self, rows: np.ndarray) -> None:
+        """Append frames.
+
+        Parameters
+        ----------
+        rows : array, shape (n_frames, n_frame_columns)
+            One row per frame, columns as given to :meth:`create` (booleans as 0/1).
+        """
+        self._check_open()
+        rows = np.asarray(rows, dtype="<f8")
+        if rows.ndim == 1:
+            rows = rows[np.newaxis]
+        if rows.ndim != 2 or rows.shape[1] != self._n_frame_cols:
+            raise ValueError(f"frames must have shape (n, {self._n_frame_cols}), got {rows.shape}")
+        if rows.shape[0] == 0 or self.failed:
+            return
+        self._n_frames += rows.shape[0]
+        self._submit("frames", (np.ascontiguousarray(rows).tobytes(), rows.shape[0]))
+
+    def append_event(self, event: Mapping[str, Any]) -> None:
+        """Append one event: a dict with ``sample_index`` (int), ``kind`` (str) and extra keys."""
+        self._check_open()
+        if not isinstance(event, Mapping):
+            raise TypeError(f"event must be a dict, got {type(event).__name__}")
+        idx = event.get("sample_index")
+        if isinstance(idx, (bool, np.bool_)) or not isinstance(idx, (int, np.integer)):
+            raise ValueError(f"event sample_index must be an int, got {idx!r}")
+        kind = event.get("kind")
+        if not isinstance(kind, str) or not kind:
+            raise ValueError(f"event kind must be a non-empty str, got {kind!r}")
+        if self.failed:
+            return
+        line = to_json({**event, "sample_index": int(idx)}) + "\n"
+        self._submit("events", (line.encode("utf-8"), 1))
+
+    def update_meta(self, **fields: Any) -> None:
+        """Update ``session.json`` fields (``blocks``, ``baseline``, ``notes``, ``ratings``...).
+
+        The new content is written atomically by the writer; recorder-owned keys are refused.
+        """
+        self._check_open()
+        reserved = sorted(RESERVED_KEYS.intersection(fields))
+        if reserved:
+            raise ValueError(f"update_meta may not set {reserved}: the recorder owns them")
+        copied = json.loads(to_json(fields))
+        with self._meta_lock:
+            self._meta.update(copied)
+        if not self.failed:
+            self._submit("meta", None)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Block until everything appended so far is written and fsynced.
+
+        Parameters
+        ----------
+        timeout : float | None
+            Give up after this many seconds (threaded mode); ``None`` waits as long as needed.
+
+        Returns
+        -------
+        done : bool
+            ``False`` if the timeout expired first.
+        """
+        if self._closed:
+            return True
+        if self._threaded:
+            done = threading.Event()
+            self._queue.put(("flush", done))
+            return done.wait(timeout)
+        self._sync()
+        return True
+
+    def close(self, status: str = "complete", *, end: datetime | None = None) -> None:
+        """Finish the session: write pending data, set the final status, release the folder.
+
+        Parameters
+        ----------
+        status : ``"complete"`` | ``"stopped"`` | ``"failed"``
+            The final status; ``"failed"`` regardless if a disk error occurred.
+        end : datetime | None
+            End time stored in ``end_time``; ``None`` for now.
+        """
+        if status not in FINAL_STATUSES:
+            raise ValueError(f"status must be one of {FINAL_STATUSES}, got {status!r}")
+        if self._closed:
+            return
+        self._closed = True
+        end_unix = time.time() if end is None else _as_utc(end).timestamp()
+        if self._threaded:
+            self._queue.put(("stop", (status, end_unix)))
+            assert self._thread is not None
+            self._thread.join()
+        else:
+            self._finish(status, end_unix)
+        _OPEN.discard(self)
+        logger.info("Session %s closed: %s", self._path, self._meta["status"])
+
+    def __enter__(self) -> SessionRecorder:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close("complete")
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.close("stopped")
+        else:
+            self.close("failed")
+
+    def __repr__(self) -> str:
+        state = "failed" if self.failed else ("closed" if self._closed else "recording")
+        return f"<SessionRecorder {self._path} | {state}, {self._n_samples} samples>"
+
+    # ------------------------------------------------------------------ internals
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"the recorder of {self._path} is closed")
+
+    def _submit(self, key: str, payload: Any) -> None:
+        if self._threaded:
+            self._queue.put((key, payload))
+            return
+        self._handle(key, payload)
+        if self.error is not None:
+            raise self.error
+        if time.monotonic() - self._last_sync >= self._sync_interval:
+            self._sync()
+            if self.error is not None:
+                raise self.error
+
+    def _run(self) -> None:
+        """Writer thread: write queued payloads, fsync every ``sync_interval`` seconds."""
+        while True:
+            timeout = max(0.0, self._last_sync + self._sync_interval - time.monotonic())
+            try:
+                key, payload = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                self._sync()
+                continue
+            try:
+                if key == "stop":
+                    self._finish(*payload)
+                    return
+                if key == "flush":
+                    self._sync()
+                    payload.set()
+                    continue
+                self._handle(key, payload)
+                if time.monotonic() - self._last_sync >= self._sync_interval:
+                    self._sync()
+            except Exception as err:  # pragma: no cover - a bug must not hang close()
+                logger.exception("Recorder writer error")
+                self._fail(err, self._path)
+                if key == "flush":
+                    payload.set()
+                elif key == "stop":
+                    return
+
+    def _handle(self, key: str, payload: Any) -> None:
+        if self.failed:
+            return
+        if key == "meta":
+            self._write_meta()
+            return
+        data, count = payload
+        try:
+            _write_all(self._fds[key], data)
+        except OSError as err:
+            self._fail(err, self._path / self._files[key])
+            return
+        self._dirty.add(key)
+        if key in self._written:
+            self._written[key] += count
+
+    def _sync(self) -> None:
+        self._last_sync = time.monotonic()
+        if self.failed:
+            return
+        for key in sorted(self._dirty):
+            try:
+                os.fsync(self._fds[key])
+            except OSError as err:
+                self._fail(err, self._path / self._files[key])
+                return
+        self._dirty.clear()
+
+    def _write_meta(self) -> None:
+        self._sync()  # data on disk first: session.json never claims more
+        if self.failed:
+            return
+        with self._meta_lock:
+            self._meta["n_samples"] = self._written["raw"]
+            self._meta["n_frames"] = self._written["frames"]
+            snapshot = json.loads(to_json(self._meta))
+        try:
+            write_json_atomic(self._path / META_FILE, snapshot)
+        except OSError as err:
+            self._fail(err, self._path / META_FILE)
+
+    def _finish(self, status: str, end_unix: float) -> None:
+        ok = not self.failed
+        if ok:
+            self._sync()
+        if self.failed:
+            status = "failed"
+        with self._meta_lock:
+            self._meta["status"] = status
+            self._meta["end_unix"] = end_unix
+            self._meta["end_time"] = utc_iso(end_unix)
+        if ok and not self.failed:
+            self._write_meta()
+        else:
+            self._write_failed_meta()
+        self._release()
+
+    def _release(self) -> None:
+        for fd in self._fds.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)  # closing raw.f64 releases the flock
+        self._fds = {}
+        with contextlib.suppress(OSError):
+            (self._path / RESERVE_FILE).unlink(missing_ok=True)
+
+    def _make_reserve(self) -> None:
+        fd = os.open(self._path / RESERVE_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            try:
+                os.posix_fallocate(fd, 0, RESERVE_BYTES)
+            except OSError:  # pragma: no cover - filesystems without fallocate
+                _write_all(fd, bytes(RESERVE_BYTES))
+        finally:
+            os.close(fd)
+
+    def _fail(self, err: BaseException, path: Path) -> None:
+        """Record a disk error once: set ``error``/``failed``, mark session.json failed."""
+        if self.failed:
+            return
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        self.error = SessionError(f"cannot write {path}: {reason}")
+        self.failed = True
+        logger.error("%s; recording stopped, data so far kept", self.error)
+        with self._meta_lock:
+            self._meta["status"] = "failed"
+            self._meta["error"] = str(self.error)
+        self._write_failed_meta()
+
+    def _write_failed_meta(self) -> None:
+        """Best effort: free the reserve, then write session.json with the on-disk counts."""
+        with contextlib.suppress(OSError):
+            (self._path / RESERVE_FILE).unlink(missing_ok=True)
+        counts = {}
+        for key, n_cols in (("raw", self._n_raw_cols), ("frames", self._n_frame_cols)):
+            try:
+                counts[key] = (self._path / self._files[key]).stat().st_size // (8 * n_cols)
+            except OSError:  # pragma: no cover
+                counts[key] = self._written[key]
+        with self._meta_lock:
+            self._meta["status"] = "failed"
+            self._meta["n_samples"] = counts["raw"]
+            self._meta["n_frames"] = counts["frames"]
+            snapshot = json.loads(to_json(self._meta))
+        try:
+            write_json_atomic(self._path / META_FILE, snapshot)
+        except OSError as err:
+            if err.errno != errno.ENOSPC:
+                logger.error("cannot write %s: %s", self._path / META_FILE, err.strerror)
+
+
+def _as_utc(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
