@@ -1,0 +1,130 @@
+"""Export a recorded session to the file formats of the EEG ecosystem.
+
+- ``fif``: MNE's FIF (:meth:`mne.io.Raw.save`), EEG in volts, montage and annotations.
+- ``edf``: EDF via :func:`mne.export.export_raw` (edfio), annotations as EDF annotations.
+- ``brainflow``: all board rows in the board's row order via
+  :meth:`brainflow.data_filter.DataFilter.write_file`, so that BrainFlow's playback-file board
+  (``master_board`` = the layout's ``board_id``) streams it as if it were the board.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .._logging import logger
+from ..errors import NfbError, SessionError
+from .store import RecordedSession, read_session
+
+#: Export formats and the file extensions that imply them.
+FORMATS = ("fif", "edf", "brainflow")
+_EXTENSIONS = {
+    ".fif": "fif",
+    ".fif.gz": "fif",
+    ".edf": "edf",
+    ".csv": "brainflow",
+    ".tsv": "brainflow",
+    ".txt": "brainflow",
+}
+
+
+def _infer_format(out: Path) -> str:
+    name = out.name.lower()
+    for ext, fmt in sorted(_EXTENSIONS.items(), key=lambda kv: -len(kv[0])):
+        if name.endswith(ext):
+            return fmt
+    raise NfbError(
+        f"cannot tell the export format from {out.name!r}: pass a format "
+        f"({', '.join(FORMATS)}) or use an extension ({', '.join(_EXTENSIONS)})"
+    )
+
+
+def export_session(
+    session: str | os.PathLike | RecordedSession,
+    out: str | os.PathLike,
+    fmt: str | None = None,
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Export a session.
+
+    Parameters
+    ----------
+    session : path-like | RecordedSession
+        The session folder, or a session already read.
+    out : path-like
+        The output file.
+    fmt : ``"fif"`` | ``"edf"`` | ``"brainflow"`` | None
+        The format; ``None`` infers it from the extension of ``out`` (``.fif``, ``.edf``,
+        ``.csv``/``.tsv``/``.txt`` for BrainFlow).
+    overwrite : bool
+        Replace an existing ``out``.
+
+    Returns
+    -------
+    out : Path
+        The file written.
+    """
+    out = Path(out).expanduser()
+    if fmt is None:
+        fmt = _infer_format(out)
+    if fmt not in FORMATS:
+        raise NfbError(f"unknown export format {fmt!r}; allowed: {', '.join(FORMATS)}")
+    if not isinstance(session, RecordedSession):
+        session = read_session(session)
+    if out.exists() and not overwrite:
+        raise NfbError(f"{out} already exists; use --overwrite (overwrite=True) to replace it")
+    if out.is_dir():
+        raise NfbError(f"{out} is a folder; give a file name")
+    if not out.parent.is_dir():
+        raise NfbError(f"cannot write {out}: folder {out.parent} does not exist")
+    if session.n_samples == 0:
+        raise SessionError(f"{session.path} has no samples to export")
+
+    if fmt == "brainflow":
+        _export_brainflow(session, out)
+    else:
+        raw = session.raw
+        try:
+            if fmt == "fif":
+                raw.save(out, overwrite=True, verbose="error")
+            else:
+                import mne
+
+                mne.export.export_raw(out, raw, fmt="edf", overwrite=True, verbose="error")
+        except OSError as err:
+            raise NfbError(f"cannot write {out}: {err.strerror or err}") from None
+    logger.info("Exported %s to %s (%s)", session.path, out, fmt)
+    return out
+
+
+def _export_brainflow(session: RecordedSession, out: Path) -> None:
+    from brainflow.board_shim import BoardShim
+    from brainflow.data_filter import DataFilter
+    from brainflow.exit_codes import BrainFlowError
+
+    board_id = session.layout.get("board_id")
+    if isinstance(board_id, bool) or not isinstance(board_id, int):
+        raise NfbError(
+            f"{session.path} cannot be exported for BrainFlow: its layout has no BrainFlow "
+            f"board_id (got {board_id!r})"
+        )
+    try:
+        n_rows = int(BoardShim.get_board_descr(board_id)["num_rows"])
+    except BrainFlowError:
+        raise NfbError(
+            f"{session.path} cannot be exported for BrainFlow: board_id {board_id} is not a "
+            "BrainFlow board"
+        ) from None
+    samples = session.samples
+    if samples.shape[0] != n_rows:
+        raise NfbError(
+            f"{session.path} cannot be exported for BrainFlow: {samples.shape[0]} rows recorded, "
+            f"board {board_id} has {n_rows}"
+        )
+    try:
+        DataFilter.write_file(np.ascontiguousarray(samples), os.fspath(out), "w")
+    except BrainFlowError as err:
+        raise NfbError(f"cannot write {out}: {err}") from None
