@@ -342,3 +342,38 @@ def test_disk_full(tiny_disk, threaded):
     np.testing.assert_array_equal(frames, truth.frames[: frames.shape[0]])
     assert session.events == truth.events[: len(session.events)]
     assert not (rec.path / ".reserve").exists()
+
+
+def test_explicit_folder(tmp_path, umask_zero):
+    """``folder=`` records into a chosen folder (a replay's --out), never a used one."""
+    cols = frame_columns()
+    out = tmp_path / "out" / "replayed"
+    rec = SessionRecorder.create(None, "c", "Alpha up", _meta(), frame_columns=cols, folder=out)
+    rec.close()
+    assert rec.path == out and _mode(out) == 0o700
+    assert rec.meta["session_id"].endswith("-alpha-up")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    rec = SessionRecorder.create(None, "c", "p", _meta(), frame_columns=cols, folder=empty)
+    rec.close()
+    assert read_session(empty).status == "complete"
+    before = _digest(out)
+    for used in (out, tmp_path / "out" / "replayed" / "session.json"):
+        with pytest.raises(SessionError, match="already exists and is not an empty folder"):
+            SessionRecorder.create(None, "c", "p", _meta(), frame_columns=cols, folder=used)
+    assert _digest(out) == before
+
+
+def test_fetch_time_per_sample(tmp_path):
+    rec = SessionRecorder.create(
+        tmp_path, "c", "p", _meta(), frame_columns=frame_columns(), threaded=False
+    )
+    block = np.arange(32 * 4, dtype=float).reshape(32, 4)
+    rec.append_samples(block, np.array([1.0, 2.0, np.nan, 4.0]))
+    rec.append_samples(block, 5.0)
+    with pytest.raises(ValueError, match="fetch_time"):
+        rec.append_samples(block, np.zeros(3))
+    rec.close()
+    session = read_session(rec.path)
+    np.testing.assert_array_equal(session.fetch_time, [1, 2, np.nan, 4, 5, 5, 5, 5])
+    np.testing.assert_array_equal(session.samples, np.hstack([block, block]))

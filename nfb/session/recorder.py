@@ -214,6 +214,45 @@ def _make_private_dir(path: Path) -> None:
     os.chmod(path, 0o700)
 
 
+def _new_session_folder(root: Path, client: str, base: str) -> Path:
+    """Create ``root/client/base`` (or ``base-2``, ``base-3``...: never an existing one)."""
+    try:
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        client_dir = root / client
+        _make_private_dir(client_dir)
+        session_id = base
+        for n in range(2, 10_000):
+            try:
+                os.mkdir(client_dir / session_id, 0o700)
+                break
+            except FileExistsError:
+                session_id = f"{base}-{n}"
+        else:  # pragma: no cover
+            raise SessionError(f"too many sessions named {base} in {client_dir}")
+        path = client_dir / session_id
+        os.chmod(path, 0o700)
+    except OSError as err:
+        raise SessionError(f"cannot create a session in {root}: {err.strerror or err}") from None
+    return path
+
+
+def _claim_folder(path: Path) -> Path:
+    """Create ``path`` (0700) for a session, or take it if it is an empty folder."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            if path.is_symlink() or not path.is_dir() or any(path.iterdir()):
+                raise SessionError(
+                    f"{path} already exists and is not an empty folder; choose a new one"
+                ) from None
+        os.chmod(path, 0o700)
+    except OSError as err:
+        raise SessionError(f"cannot create {path}: {err.strerror or err}") from None
+    return path
+
+
 def _validate_frame_columns(frame_columns: Sequence[Sequence[str]]) -> list[list[str]]:
     cols: list[list[str]] = []
     for col in frame_columns:
@@ -341,6 +380,7 @@ class SessionRecorder:
         start: datetime | None = None,
         threaded: bool = True,
         sync_interval: float = 0.5,
+        folder: str | os.PathLike | None = None,
     ) -> SessionRecorder:
         """Create a new session folder and start recording into it.
 
@@ -368,6 +408,10 @@ class SessionRecorder:
             See :class:`SessionRecorder`.
         sync_interval : float
             Seconds between fsyncs.
+        folder : path-like | None
+            Record into this folder instead of ``<sessions_dir>/<client>/<session_id>`` (e.g.
+            the output of a replay); it must not exist or be empty. ``session_id`` in
+            ``session.json`` is still ``YYYYmmdd-HHMMSS-<slug>``.
 
         Returns
         -------
@@ -402,27 +446,13 @@ class SessionRecorder:
             start = start.replace(tzinfo=timezone.utc)
         start_unix = start.timestamp()
 
-        root = Path(sessions_dir) if sessions_dir is not None else default_sessions_dir()
-        try:
-            root.mkdir(mode=0o700, parents=True, exist_ok=True)
-            client_dir = root / client
-            _make_private_dir(client_dir)
-            base = f"{start.astimezone(timezone.utc):%Y%m%d-%H%M%S}-{protocol_slug(protocol_name)}"
-            session_id = base
-            for n in range(2, 10_000):
-                try:
-                    os.mkdir(client_dir / session_id, 0o700)
-                    break
-                except FileExistsError:
-                    session_id = f"{base}-{n}"
-            else:  # pragma: no cover
-                raise SessionError(f"too many sessions named {base} in {client_dir}")
-            path = client_dir / session_id
-            os.chmod(path, 0o700)
-        except OSError as err:
-            raise SessionError(
-                f"cannot create a session in {root}: {err.strerror or err}"
-            ) from None
+        base = f"{start.astimezone(timezone.utc):%Y%m%d-%H%M%S}-{protocol_slug(protocol_name)}"
+        if folder is not None:
+            path, session_id = _claim_folder(Path(folder)), base
+        else:
+            root = Path(sessions_dir) if sessions_dir is not None else default_sessions_dir()
+            path = _new_session_folder(root, client, base)
+            session_id = path.name
 
         full: dict[str, Any] = {
             "format": FORMAT,
@@ -486,15 +516,16 @@ class SessionRecorder:
         """Whether :meth:`close` was called."""
         return self._closed
 
-    def append_samples(self, block: np.ndarray, fetch_time: float) -> None:
+    def append_samples(self, block: np.ndarray, fetch_time: float | np.ndarray) -> None:
         """Append a chunk of board samples.
 
         Parameters
         ----------
         block : array, shape (n_rows, n_samples)
             All board rows in the board's row order (BrainFlow's ``get_board_data`` layout).
-        fetch_time : float
-            Unix wall time at which nfb fetched this chunk; stored as the last column.
+        fetch_time : float | array, shape (n_samples,)
+            Unix wall time at which nfb fetched this chunk, stored as the last column; or one
+            per sample (a replay carrying the source's fetch times, NaN where unknown).
         """
         self._check_open()
         block = np.asarray(block)
@@ -503,11 +534,14 @@ class SessionRecorder:
                 f"samples must have shape ({self._n_raw_cols - 1}, n), got {block.shape}"
             )
         n = block.shape[1]
+        fetch = np.asarray(fetch_time, dtype=np.float64)
+        if fetch.ndim > 1 or (fetch.ndim == 1 and fetch.shape[0] != n):
+            raise ValueError(f"fetch_time must be a float or have shape ({n},), got {fetch.shape}")
         if n == 0 or self.failed:
             return
         rec = np.empty((n, self._n_raw_cols), dtype="<f8")
         rec[:, :-1] = block.T
-        rec[:, -1] = fetch_time
+        rec[:, -1] = fetch
         self._n_samples += n
         self._submit("raw", (rec.tobytes(), n))
 
