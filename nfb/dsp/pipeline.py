@@ -239,6 +239,8 @@ class Pipeline:
         positions = np.arange(first, n, self.step)
         sample_index = (start + positions).astype(np.int64)
 
+        if n == 0:  # an empty poll: nothing is due and no state changes
+            return self._empty_block()
         eeg, bad = self._hold_nonfinite(eeg)
         derived = np.vstack([d.apply(eeg) for d in self.derivations])
         filtered = self._filter.process(derived) if self._filter else derived
@@ -285,6 +287,20 @@ class Pipeline:
             raw_min=raw_min,
             raw_max=raw_max,
             n_invalid=n_invalid,
+            band_columns=self.band_columns,
+        )
+
+    def _empty_block(self) -> FrameBlock:
+        empty = np.empty(0)
+        return FrameBlock(
+            sample_index=np.empty(0, np.int64),
+            bands={c: empty for c in self.band_columns},
+            feature=empty,
+            peak_uv=empty,
+            emg_uv=empty if self._emg is not None else None,
+            raw_min=np.empty((len(self.artifact_channels), 0)),
+            raw_max=np.empty((len(self.artifact_channels), 0)),
+            n_invalid=np.empty(0, np.int64),
             band_columns=self.band_columns,
         )
 

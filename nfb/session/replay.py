@@ -1,0 +1,234 @@
+"""Offline replay: run recorded samples through a protocol as fast as the machine allows.
+
+The source is a session folder, an EEG file MNE reads (EDF, BDF, FIF, BrainVision...) or a
+BrainFlow CSV. With the session's own protocol the replayed frames equal the recorded ones
+bit for bit: the pipeline is chunk-invariant, and every user command (pause, skip, stop,
+markers, manual thresholds) is re-applied at the sample index at which it was recorded.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .._logging import logger
+from ..errors import ConfigError, SessionError
+from ..protocol import Protocol, apply_overrides, load_protocol, validate
+from ..sources import BoardLayout, read_brainflow_file, read_eeg_file
+from .recorder import SessionRecorder
+from .runner import SessionRunner
+from .store import read_session
+
+#: Recorded events that are facts about the recording, copied into a replay as they are.
+CARRIED_KINDS = ("dropped", "disconnected", "reconnecting", "reconnected", "annotation")
+#: Commands that still make sense when the protocol (hence the script) is different.
+RESCORE_COMMANDS = ("pause", "resume", "stop", "marker")
+
+
+@dataclass
+class ReplaySource:
+    """Samples to replay and what is known about them."""
+
+    path: Path
+    kind: str  # "session", "eeg" or "brainflow"
+    samples: np.ndarray  # (n_rows, n)
+    fetch_time: np.ndarray  # (n,), NaN where unknown
+    layout: BoardLayout
+    events: list[dict]
+    meta: dict
+    start_unix: float | None
+
+
+def open_replay_source(path, *, device: str | None = None) -> ReplaySource:
+    """Read what ``nfb replay`` can replay.
+
+    Parameters
+    ----------
+    path : path-like
+        A session folder, an MNE-readable EEG file or a BrainFlow CSV (``.csv``).
+    device : str | None
+        Device profile of a BrainFlow CSV (its row layout); default ``synthetic``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise SessionError(f"{path} does not exist")
+    if path.is_dir():
+        rec = read_session(path)
+        events = rec.events
+        return ReplaySource(
+            path, "session", rec.samples, rec.fetch_time,
+            BoardLayout.from_dict(rec.meta["layout"]), events, rec.meta,
+            rec.meta.get("start_unix"),
+        )
+    if path.suffix.lower() == ".csv":
+        from ..devices import load_profile
+
+        profile = load_profile(device or "synthetic")
+        if profile.board_id is None:
+            raise ConfigError(f"--device {profile.name}: a BrainFlow CSV needs a BrainFlow board")
+        eeg = read_brainflow_file(path, profile.board_id, profile.channels or None)
+        kind, meta = "brainflow", {"device": profile.to_dict()}
+    else:
+        eeg = read_eeg_file(path)
+        kind, meta = "eeg", {"device": {"name": "file", "file": str(path)}}
+    n = eeg.data.shape[1]
+    sfreq = eeg.layout.sfreq
+    start = eeg.meas_date.timestamp() if eeg.meas_date is not None else None
+    events = [
+        {"sample_index": int(round(onset * sfreq)), "kind": "annotation", "onset_s": onset,
+         "duration_s": duration, "description": desc}
+        for onset, duration, desc in eeg.annotations
+    ]
+    return ReplaySource(path, kind, eeg.data, np.full(n, np.nan), eeg.layout, events, meta,
+                        start)
+
+
+def resolve_protocol(src: ReplaySource, protocol: str | None,
+                     overrides: list[str]) -> tuple[Protocol, bool]:
+    """The protocol to replay with, and whether it is the session's own (unchanged)."""
+    if protocol is not None:
+        return load_protocol(protocol, overrides), False
+    if src.kind != "session":
+        raise ConfigError(f"{src.path}: a file has no protocol of its own; pass --protocol")
+    data = src.meta.get("protocol")
+    if not isinstance(data, dict):
+        raise SessionError(f"{src.path}: session.json has no protocol to replay")
+    slug = src.meta.get("protocol_slug", "protocol")
+    own = validate(data, src=f"{src.path}/session.json: protocol")
+    if overrides:
+        return Protocol(validate(apply_overrides(own, overrides), "--set"), None, slug), False
+    return Protocol(own, None, slug), True
+
+
+def replay(source, out, *, protocol: str | None = None, overrides: list[str] | None = None,
+           device: str | None = None, mains_hz: float | None = None,
+           chunk_seconds: float = 60.0, progress: bool | None = None) -> Path:
+    """Replay ``source`` through a protocol into the new session folder ``out``.
+
+    Parameters
+    ----------
+    source : path-like
+        Session folder, EEG file or BrainFlow CSV.
+    out : path-like
+        The output session folder; must not exist (or be an empty folder).
+    protocol : str | None
+        Protocol name or path; default the session's own.
+    overrides : list of str
+        ``--set`` overrides.
+    device : str | None
+        Device profile for a BrainFlow CSV.
+    mains_hz : float | None
+        Mains frequency for ``notch_hz = "mains"`` (default: the recording's device, or 50).
+    chunk_seconds : float
+        Samples fed at a time; the output does not depend on it.
+    progress : bool | None
+        Show a progress bar (default: when stderr is a terminal).
+
+    Returns
+    -------
+    out : Path
+        The output folder (reads with :func:`nfb.read_session`).
+    """
+    src = open_replay_source(source, device=device)
+    proto, own = resolve_protocol(src, protocol, overrides or [])
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise SessionError(f"--out {out} already exists and is not empty; choose a new folder")
+    if mains_hz is None:
+        mains_hz = float((src.meta.get("device") or {}).get("mains_hz") or 50.0)
+    if own:
+        scheduled = src.events
+    else:
+        scheduled = [e for e in src.events if e.get("kind") in RESCORE_COMMANDS]
+    frames_out: list[np.ndarray] = []
+    events_out: list[dict] = []
+    runner = SessionRunner(proto, src.layout, mains_hz=mains_hz, scheduled=scheduled,
+                           on_frames=frames_out.append, on_event=events_out.append)
+    client = str(src.meta.get("client") or "replay")
+    recorder = SessionRecorder.create(
+        None, client, proto.slug,
+        {
+            "device": src.meta.get("device") or {},
+            "layout": src.layout.to_dict(),
+            "channel_map": runner.channel_map,
+            "protocol": proto.to_dict(),
+            "protocol_slug": proto.slug,
+            "frame_rate": runner.frame_rate,
+            "source": {"kind": "replay", "path": str(src.path), "format": src.kind,
+                       "own_protocol": own,
+                       "session_id": src.meta.get("session_id")},
+        },
+        frame_columns=runner.columns,
+        start=_utc(src.start_unix),
+        threaded=False,
+        folder=out,
+    )
+    n = src.samples.shape[1]
+    chunk = max(1, int(chunk_seconds * src.layout.sfreq))
+    eeg_rows = list(src.layout.eeg_rows)
+    bar = _progress(n, src.path.name, progress)
+    carried = [e for e in src.events if e.get("kind") in CARRIED_KINDS]
+    try:
+        with recorder:
+            for start in range(0, n, chunk):
+                block = src.samples[:, start : start + chunk]
+                fetch = src.fetch_time[start : start + chunk]
+                recorder.append_samples(block, fetch)
+                runner.feed(block[eeg_rows], fetch)
+                _drain(recorder, frames_out, events_out, carried, upto=start + block.shape[1])
+                bar.update(block.shape[1])
+                if runner.finished:
+                    break
+            runner.finish("end_of_recording")
+            _drain(recorder, frames_out, events_out, carried, upto=math.inf)
+            summary = runner.summary()
+            recorder.update_meta(blocks=summary["blocks"], baseline=summary["baseline"],
+                                 thresholds=summary["thresholds"])
+            status = runner.status if runner.status != "recording" else "stopped"
+            recorder.close(status)
+    finally:
+        bar.close()
+    logger.info("replayed %s -> %s (%s)", src.path, out, status)
+    return out
+
+
+def _drain(recorder, frames_out, events_out, carried, upto) -> None:
+    for rows in frames_out:
+        recorder.append_frames(rows)
+    frames_out.clear()
+    # carried events interleave with the runner's by sample index
+    while carried and carried[0]["sample_index"] < upto:
+        recorder.append_event(carried.pop(0))
+    for ev in events_out:
+        recorder.append_event(ev)
+    events_out.clear()
+
+
+def _utc(unix):
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(unix, timezone.utc) if unix is not None else None
+
+
+class _NoBar:
+    def update(self, n):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress(total: int, name: str, show: bool | None):
+    if show is None:
+        show = sys.stderr.isatty() and not os.environ.get("NFB_NO_PROGRESS")
+    if not show:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="sample", unit_scale=True, desc=f"replay {name}",
+                file=sys.stderr, leave=False)

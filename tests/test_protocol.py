@@ -1,0 +1,125 @@
+"""Protocols: presets, validation with one-line errors, overrides, channel mapping."""
+
+import numpy as np
+import pytest
+
+from nfb.errors import ConfigError
+from nfb.montage import map_channels
+from nfb.protocol import apply_overrides, list_protocols, load_protocol
+from nfb.session.runner import SessionRunner
+from nfb.sources import BoardLayout
+
+PRESETS = ["alpha-up", "alpha-beta-up", "smr-up", "alpha-theta", "frontal-asymmetry"]
+
+
+def layout(ch_names, sfreq=250.0):
+    n = len(ch_names)
+    return BoardLayout(board_id=None, sfreq=sfreq, n_rows=n + 3, eeg_rows=tuple(range(1, n + 1)),
+                       ch_names=tuple(ch_names), counter_row=0, counter_modulo=None,
+                       timestamp_row=n + 1, marker_row=n + 2, rail_uv=187500.0)
+
+
+MUSE = layout(["TP9", "AF7", "AF8", "TP10"], 256.0)
+CYTON = layout(["Fp1", "Fp2", "C3", "C4", "P7", "P8", "O1", "O2"])
+GANGLION = layout(["Fp1", "Fp2", "O1", "O2"], 200.0)
+DAISY = layout(["Fp1", "Fp2", "C3", "C4", "P7", "P8", "O1", "O2", "F7", "F8", "F3", "F4",
+                "T7", "T8", "P3", "P4"], 125.0)
+
+
+def test_required_presets_exist():
+    names = {p.stem for p in list_protocols()}
+    assert set(PRESETS) <= names
+
+
+@pytest.mark.parametrize("name", PRESETS)
+@pytest.mark.parametrize("board", [MUSE, CYTON, GANGLION, DAISY], ids=["muse", "cyton",
+                                                                      "ganglion", "daisy"])
+def test_every_preset_runs_on_every_board(name, board):
+    proto = load_protocol(name, ["script.baseline_eyes_open=0.05", "script.block_min=0.1"])
+    runner = SessionRunner(proto, board)
+    # every requested label is mapped to a channel the board has
+    assert set(runner.channel_map.values()) <= set(board.ch_names)
+    rng = np.random.default_rng(0)
+    rows = runner.feed(rng.standard_normal((len(board.ch_names), int(board.sfreq * 5))) * 10, 0)
+    assert len(rows) > 0 and np.isfinite(rows[:, 3]).any()
+
+
+def test_muse_maps_occipital_to_temporal_and_says_so(caplog):
+    mapping = map_channels(["O1", "O2"], MUSE.ch_names)
+    assert mapping == {"O1": "TP9", "O2": "TP10"}
+    assert "no O1" in caplog.text
+
+
+def test_bipolar_pair_never_collapses():
+    mapping = map_channels(["Cz", "Pz"], GANGLION.ch_names, distinct=True)
+    assert mapping["Cz"] != mapping["Pz"]
+
+
+def test_overrides_use_toml_syntax_and_are_recorded():
+    proto = load_protocol("alpha-beta-up", ["reward.target_rate=0.7",
+                                            'signal.channels=["O1","O2"]',
+                                            "feedback.estimator=fft", "inhibit.0.max_uv=80"])
+    assert proto.data["reward"]["target_rate"] == 0.7
+    assert proto.data["signal"]["channels"] == ["O1", "O2"]
+    assert proto.data["feedback"]["estimator"] == "fft"
+    assert proto.data["inhibit"][0]["max_uv"] == 80
+    assert proto.to_dict()["reward"]["target_rate"] == 0.7
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needle"),
+    [
+        (["reward.target_rate=1.5"], "reward.target_rate"),
+        (["reward.target_rate=abc"], "reward.target_rate"),
+        (["feedback.estimator=wavelet"], "feedback.estimator"),
+        (["feedback.direction=sideways"], "feedback.direction"),
+        (["signal.notch_hz=55"], "signal.notch_hz"),
+        (["signal.bandpass_hz=[40, 1]"], "signal.bandpass_hz"),
+        (["signal.channels=[]"], "signal.channels"),
+        (["signal.channels=\"../etc\""], "signal.channels"),
+        (["script.blocks=0"], "script.blocks"),
+        (["reward.nonsense=1"], "reward.nonsense"),
+        (["feedback.feature=\"alpha / gamma2\""], "gamma2"),
+        (["inhibit.9.max_uv=1"], "inhibit"),
+        (["novalue"], "KEY=VALUE"),
+        (["bands.alpha=[12, 8]"], "alpha"),
+    ],
+)
+def test_bad_values_name_the_field(overrides, needle):
+    with pytest.raises(ConfigError) as err:
+        load_protocol("alpha-beta-up", overrides)
+    msg = str(err.value)
+    assert needle in msg and "\n" not in msg
+
+
+def test_unknown_protocol_lists_the_available_ones():
+    with pytest.raises(ConfigError, match="unknown protocol 'nope'; available: .*alpha-up"):
+        load_protocol("nope")
+
+
+def test_malformed_toml_names_the_file(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\n[signal\nchannels = ["Pz"]\n')
+    with pytest.raises(ConfigError, match="bad.toml: malformed TOML"):
+        load_protocol(str(bad))
+
+
+def test_missing_field_names_the_field(tmp_path):
+    bad = tmp_path / "nofeature.toml"
+    bad.write_text('name = "x"\n[signal]\nchannels = ["Pz"]\n')
+    with pytest.raises(ConfigError, match="missing field 'feedback.feature'"):
+        load_protocol(str(bad))
+
+
+def test_bad_inhibit_kind(tmp_path):
+    bad = tmp_path / "inh.toml"
+    bad.write_text('name = "x"\n[signal]\nchannels = ["Pz"]\n[feedback]\nfeature = "alpha"\n'
+                   '[[inhibit]]\nkind = "sneeze"\n')
+    with pytest.raises(ConfigError, match=r"inhibit\[0\]\.kind' must be one of"):
+        load_protocol(str(bad))
+
+
+def test_apply_overrides_does_not_touch_the_original():
+    data = {"reward": {"target_rate": 0.5}}
+    apply_overrides(data, ["reward.target_rate=0.6"])
+    assert data["reward"]["target_rate"] == 0.5

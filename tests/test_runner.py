@@ -1,0 +1,139 @@
+"""The session runner: script, baseline, thresholds, commands, inhibits; replay exactness."""
+
+import numpy as np
+import pytest
+
+from nfb.protocol import load_protocol
+from nfb.session.runner import SessionRunner
+from nfb.sources import BoardLayout
+
+FS = 250.0
+LAYOUT = BoardLayout(board_id=-1, sfreq=FS, n_rows=3, eeg_rows=(0, 1), ch_names=("Pz", "Cz"),
+                     counter_row=None, counter_modulo=None, timestamp_row=None, marker_row=2,
+                     rail_uv=1000.0)
+SHORT = ["script.baseline_eyes_open=0.2", "script.baseline_eyes_closed=0.1",
+         "script.blocks=2", "script.block_min=0.5", "script.rest_min=0.1"]
+
+
+def eeg(seconds, seed=0):
+    rng = np.random.default_rng(seed)
+    n = int(seconds * FS)
+    t = np.arange(n) / FS
+    alpha = (10 + 6 * np.sin(2 * np.pi * 0.1 * t)) * np.sin(2 * np.pi * 10 * t)
+    return rng.standard_normal((2, n)) * 4 + alpha
+
+
+def run(proto, data, chunks=None, commands=(), scheduled=None):
+    events = []
+    r = SessionRunner(proto, LAYOUT, on_event=events.append, scheduled=scheduled)
+    rng = np.random.default_rng(5)
+    rows, i = [], 0
+    pending = sorted(commands)
+    while i < data.shape[1] and not r.finished:
+        n = int(rng.integers(1, 60)) if chunks is None else chunks
+        while pending and pending[0][0] <= i:
+            _, kind, info = pending.pop(0)
+            r.command(kind, **info)
+        rows.append(r.feed(data[:, i : i + n], 1000.0 + i / FS))
+        i += n
+    r.finish("end")
+    return r, np.vstack(rows), events
+
+
+def test_script_runs_in_order_and_sets_the_threshold_from_baseline():
+    proto = load_protocol("alpha-beta-up", SHORT)
+    r, rows, events = run(proto, eeg(120))
+    starts = [(e["name"], e["sample_index"]) for e in events if e["kind"] == "step_start"]
+    assert [s[0] for s in starts] == ["baseline_eyes_open", "baseline_eyes_closed", "block",
+                                     "rest", "block"]
+    # step boundaries fall on the script's sample counts (frames every 4 samples)
+    assert starts[1][1] - starts[0][1] == pytest.approx(0.2 * 60 * FS, abs=4)
+    assert r.status == "complete"
+    thr = [e for e in events if e["kind"] == "threshold"]
+    assert thr[0]["source"] == "baseline"
+    assert thr[0]["sample_index"] == starts[1][1]  # at the end of the eyes-open baseline
+    assert len(r.summary()["blocks"]) == 2
+    # no rewards outside blocks
+    steps = rows[:, 8].astype(int)
+    block_steps = [r.script.index(s) for s in r.script if s.name == "block"]
+    assert not rows[~np.isin(steps, block_steps), 6].any()
+
+
+def test_auto_threshold_keeps_reward_rate_near_target():
+    proto = load_protocol("alpha-beta-up", SHORT + ["script.block_min=2", "script.blocks=1",
+                                                    "reward.target_rate=0.65"])
+    r, rows, _ = run(proto, eeg(300, seed=3))
+    rate = r.summary()["blocks"][0]["reward_rate"]
+    assert 0.5 < rate < 0.8
+
+
+def test_fixed_threshold_is_used_as_given():
+    proto = load_protocol("alpha-beta-up", SHORT + ["reward.threshold=1e9"])
+    r, rows, _ = run(proto, eeg(120))
+    assert np.all(rows[:, 5] == 1e9)
+    assert not rows[:, 6].any()
+
+
+def test_commands_are_stamped_and_replay_reproduces_the_session_bit_for_bit():
+    proto = load_protocol("smr-up", SHORT)
+    data = eeg(150, seed=1)
+    commands = [
+        (3000, "marker", {"label": "yawn", "note": "client yawned"}),
+        (5000, "pause", {}),
+        (6000, "resume", {}),
+        (8000, "threshold", {"value": 4.0}),
+        (9000, "skip", {}),
+        (16000, "stop", {"reason": "user"}),
+    ]
+    live, live_rows, live_events = run(proto, data, commands=commands)
+    kinds = [e["kind"] for e in live_events]
+    for kind in ("marker", "pause", "resume", "skip", "stop"):
+        assert kind in kinds
+    assert live.status == "stopped"
+    manual = [e for e in live_events if e["kind"] == "threshold" and e["source"] == "manual"]
+    assert manual and manual[0]["value"] == 4.0
+    # pause: the step clock does not advance while paused
+    pause = next(e["sample_index"] for e in live_events if e["kind"] == "pause")
+    resume = next(e["sample_index"] for e in live_events if e["kind"] == "resume")
+    assert resume > pause
+    # replay in one big chunk with the recorded commands
+    replay, rows, events = run(proto, data, chunks=data.shape[1], scheduled=live_events)
+    assert rows.shape == live_rows.shape
+    keep = [c for c in range(rows.shape[1]) if c != 2]  # wall_time differs by construction
+    assert rows[:, keep].tobytes() == live_rows[:, keep].tobytes()
+    strip = [{k: v for k, v in e.items()} for e in events]
+    assert strip == live_events
+
+
+def test_amplitude_and_invalid_inhibits_withhold_the_reward():
+    proto = load_protocol("alpha-beta-up", SHORT + ["reward.threshold=-1"])
+    data = eeg(120)
+    data[0, 15000:15050] += 400  # a movement artefact in block 2 (samples 13500-21000)
+    data[1, 20000:20010] = np.nan
+    r, rows, _ = run(proto, data)
+    names = [c for c, _ in r.columns]
+    art = rows[(rows[:, 0] >= 15000) & (rows[:, 0] < 15100)]  # artefact + hold
+    assert art[:, names.index("inhibit_amplitude")].all()
+    assert not art[:, names.index("reward")].any()
+    bad = rows[np.abs(rows[:, 0] - 20005) < 5]
+    assert bad[:, names.index("inhibit_invalid")].all()
+    assert r.summary()["blocks"][1]["inhibited_rate"] > 0
+
+
+def test_flat_channel_is_inhibited():
+    proto = load_protocol("alpha-beta-up", SHORT + ["reward.threshold=-1"])
+    data = eeg(120)
+    data[:, 16000:17000] = 5.0  # both channels stuck
+    r, rows, _ = run(proto, data)
+    names = [c for c, _ in r.columns]
+    stuck = rows[(rows[:, 0] > 16300) & (rows[:, 0] < 16990)]
+    assert stuck[:, names.index("inhibit_flat")].all()
+
+
+def test_duration_cap_stops_at_the_sample_count():
+    proto = load_protocol("alpha-beta-up", SHORT)
+    events = []
+    r = SessionRunner(proto, LAYOUT, on_event=events.append, max_samples=2500)
+    rows = r.feed(eeg(20), 0.0)
+    assert rows[-1, 0] < 2500 <= rows[-1, 0] + 4 + 1
+    assert events[-1] == {"kind": "stop", "reason": "duration", "sample_index": 2503}
