@@ -55,7 +55,7 @@ class Inhibitor:
             if kind == "railed":
                 limit = params["max_uv"] or (params["fraction"] * rail_uv if rail_uv else 0)
                 if not limit:
-                    logger.warning("railed inhibit disabled: the device's ADC range is unknown")
+                    logger.info("railed inhibit disabled: the device's ADC range is unknown")
                     continue
                 params["limit"] = limit
             if kind == "flat":

@@ -1,0 +1,40 @@
+# The two commands of the README. Both bootstrap .venv on a fresh machine.
+#   make demo   install nfb and run a short session on BrainFlow's synthetic board
+#   make test   install nfb with its test extras and run the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+SESSIONS ?= sessions
+
+# a real but short session: baselines of 6 s, two blocks of 12 s, a rest of 3 s
+DEMO_SCRIPT = --set script.baseline_eyes_open=0.1 --set script.baseline_eyes_closed=0.1 \
+              --set script.blocks=2 --set script.block_min=0.2 --set script.rest_min=0.05
+
+.PHONY: demo test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e ".[test]"
+	@touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/nfb run --device synthetic --protocol alpha-beta-up --client demo \
+		--sessions-dir $(SESSIONS) $(DEMO_SCRIPT)
+
+test: $(VENV)/.installed-test
+	$(BIN)/ruff check nfb tests
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check nfb tests
+	$(BIN)/ruff format --check nfb tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis
