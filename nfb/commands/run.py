@@ -37,7 +37,8 @@ def add_parser(sub) -> None:
 class LiveLine:
     """The one line of terminal chrome: rewritten in place on a TTY, every 5 s otherwise."""
 
-    def __init__(self, stream=sys.stderr) -> None:
+    def __init__(self, sfreq: float, stream=sys.stderr) -> None:
+        self.sfreq = sfreq
         self.stream = stream
         self.tty = stream.isatty()
         self._last = 0.0
@@ -70,7 +71,7 @@ class LiveLine:
         self.stream.flush()
 
     def _clock(self, sample_index: int) -> str:
-        secs = int(sample_index / self.sfreq) if getattr(self, "sfreq", None) else 0
+        secs = int(sample_index / self.sfreq)
         return f"{secs // 60:02d}:{secs % 60:02d}"
 
     def close(self) -> None:
@@ -93,8 +94,7 @@ def run(args: argparse.Namespace) -> int:
     session = LiveSession(
         profile, protocol, args.client, sessions_dir=args.sessions_dir, duration_s=args.duration
     )
-    line = LiveLine()
-    line.sfreq = session.layout.sfreq
+    line = LiveLine(session.layout.sfreq)
     # SIGTERM stops cleanly like Ctrl-C: the board is released and the folder closed
     previous = signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
     reason = "user"
