@@ -342,7 +342,12 @@ class Acquisition:
                 self._emit("ended", {"reason": str(err)})
                 return
             except Exception as err:
-                if not self._recover(str(err)):
+                # recover outside the handler: the traceback must not keep the old handle alive
+                lost = str(err) or type(err).__name__
+            else:
+                lost = None
+            if lost is not None:
+                if not self._recover(lost):
                     return
                 last_data = time.monotonic()
                 continue

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+from brainflow.board_shim import BoardIds, BoardShim, BrainFlowError, BrainFlowInputParams
 
 from ._logging import logger
 from .errors import ConfigError, DeviceError, NfbError, SessionError
@@ -200,7 +201,6 @@ _RAILS_UV: dict[str, float] = {
 
 def board_name(board_id: int) -> str:
     """BrainFlow's ``BoardIds`` name of a board id (``0`` -> ``"CYTON_BOARD"``)."""
-    from brainflow.board_shim import BoardIds
 
     try:
         return BoardIds(int(board_id)).name
@@ -218,7 +218,6 @@ def board_layout(board_id: int, ch_names: Sequence[str] | None = None) -> BoardL
     ch_names : sequence of str | None
         Labels of the EEG rows; default BrainFlow's ``eeg_names``, else ``EEG1``, ``EEG2``, ….
     """
-    from brainflow.board_shim import BoardShim, BrainFlowError
 
     try:
         descr = BoardShim.get_board_descr(int(board_id))
@@ -357,8 +356,6 @@ def configure_brainflow_logging() -> None:
     """Keep BrainFlow's own log quiet unless the ``nfb`` logger is at DEBUG."""
     import logging
 
-    from brainflow.board_shim import BoardShim
-
     try:
         if logger.isEnabledFor(logging.DEBUG):
             BoardShim.enable_dev_board_logger()
@@ -397,7 +394,6 @@ class BrainFlowSource:
         ch_names: Sequence[str] | None = None,
         name: str | None = None,
     ) -> None:
-        from brainflow.board_shim import BoardIds
 
         self.board_id = int(board_id)
         self.connection = {k: v for k, v in dict(connection or {}).items() if v not in ("", None)}
@@ -424,8 +420,6 @@ class BrainFlowSource:
         return f"<BrainFlowSource | {self.name} ({board_name(self.board_id)}), {state}>"
 
     def _params(self):
-        from brainflow.board_shim import BrainFlowInputParams
-
         params = BrainFlowInputParams()
         for key, value in self.connection.items():
             attr = CONNECTION_PARAMS[key]
@@ -453,7 +447,6 @@ class BrainFlowSource:
         DeviceError
             One line naming the device, its connection and BrainFlow's reason.
         """
-        from brainflow.board_shim import BoardShim, BrainFlowError
 
         with self._lock:
             if self._board is not None:
@@ -465,7 +458,7 @@ class BrainFlowSource:
                     f"(dongle plugged in? right --serial-port?)"
                 )
             configure_brainflow_logging()
-            board = BoardShim(self.board_id, self._params())
+            board = OwnedBoardShim(self.board_id, self._params())
             try:
                 board.prepare_session()
                 board.start_stream(max(int(self.layout.sfreq * 120), 10_000))
@@ -479,7 +472,6 @@ class BrainFlowSource:
 
     def read(self) -> np.ndarray:
         """Return all samples received since the last call, ``(n_rows, n)`` float64."""
-        from brainflow.board_shim import BrainFlowError
 
         with self._lock:
             board = self._board
@@ -499,7 +491,6 @@ class BrainFlowSource:
 
     def insert_marker(self, value: float) -> None:
         """Mark the next sample with ``value`` (non-zero)."""
-        from brainflow.board_shim import BrainFlowError
 
         value = _check_marker(value)
         with self._lock:
@@ -519,6 +510,31 @@ class BrainFlowSource:
             logger.info("released %s", self.name)
 
 
+class OwnedBoardShim(BoardShim):
+    """``BoardShim`` whose destructor releases only the session it prepared itself.
+
+    BrainFlow keys sessions by (board id, input params), and ``BoardShim.__del__`` releases
+    whatever session has that key: a stale handle (kept alive, say, by a traceback) collected
+    after a re-open would release the *new* session. Release sessions explicitly; the
+    destructor only cleans up a handle that still owns one.
+    """
+
+    _owned = False
+
+    def prepare_session(self) -> None:
+        super().prepare_session()
+        self._owned = True
+
+    def release_session(self) -> None:
+        self._owned = False
+        super().release_session()
+
+    def __del__(self) -> None:
+        if self._owned:
+            with contextlib.suppress(Exception):
+                self.release_session()
+
+
 def _release(board) -> None:
     # releasing must never raise
     for method in ("stop_stream", "release_session"):
@@ -527,8 +543,6 @@ def _release(board) -> None:
 
 
 def _board_id_from_name(name: str) -> int:
-    from brainflow.board_shim import BoardIds
-
     try:
         return int(BoardIds[name.strip().upper()])
     except KeyError:
@@ -645,7 +659,6 @@ def read_brainflow_file(
     EEGRecording
         Non-zero markers become annotations; ``meas_date`` is the first timestamp.
     """
-    from brainflow.board_shim import BrainFlowError
     from brainflow.data_filter import DataFilter
 
     path = Path(path)
