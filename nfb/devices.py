@@ -460,7 +460,7 @@ def open_source(profile: DeviceProfile) -> Source:
             conn["file"],
             speed=conn.get("speed", 1.0),
             loop=conn.get("loop", False),
-            name=profile.name,
+            name=Path(conn["file"]).name,
         )
     return BrainFlowSource(
         profile.board_id,

@@ -353,12 +353,14 @@ def _brainflow_reason(err: BaseException) -> str:
 
 
 def configure_brainflow_logging() -> None:
-    """Keep BrainFlow's own log quiet unless the ``nfb`` logger is at DEBUG."""
+    """Keep BrainFlow's own log quiet unless ``nfb`` is verbose (INFO: info, DEBUG: trace)."""
     import logging
 
     try:
         if logger.isEnabledFor(logging.DEBUG):
             BoardShim.enable_dev_board_logger()
+        elif logger.isEnabledFor(logging.INFO):
+            BoardShim.enable_board_logger()
         else:
             BoardShim.disable_board_logger()
     except Exception:  # pragma: no cover - logging must never stop acquisition

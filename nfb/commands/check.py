@@ -110,6 +110,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"Device: {profile.name} ({profile.board})")
         print(result.format_table())
+        if result.seconds < seconds - 1 / result.sfreq:
+            print(
+                f"Note: only {result.seconds:.1f} of {seconds:g} s were checked: the source ended."
+            )
         if stats["dropped"]:
             print(f"Dropped: {stats['dropped']} samples lost on the link during the check.")
     return 0
