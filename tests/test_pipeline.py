@@ -32,11 +32,19 @@ def _pipeline(estimator):
         Derivation("F3", ((3, 1.0),)),
         Derivation("Cz-Pz", ((0, 1.0), (1, -1.0))),
     ]
-    expr = FeatureExpr(
-        "alpha / beta + ln(alpha@F4) - ln(alpha@F3) + theta@Cz-Pz", DEFAULT_BANDS
+    expr = FeatureExpr("alpha / beta + ln(alpha@F4) - ln(alpha@F3) + theta@Cz-Pz", DEFAULT_BANDS)
+    return Pipeline(
+        FS,
+        4,
+        derivs,
+        DEFAULT_BANDS,
+        expr,
+        step=4,
+        estimator=estimator,
+        smooth_ms=250,
+        emg_band=(55, 95),
+        artifact_channels=[0, 1, 2, 3],
     )
-    return Pipeline(FS, 4, derivs, DEFAULT_BANDS, expr, step=4, estimator=estimator,
-                    smooth_ms=250, emg_band=(55, 95), artifact_channels=[0, 1, 2, 3])
 
 
 def _run(estimator, sizes):
@@ -92,13 +100,26 @@ def test_sine_in_noise_gives_its_amplitude(estimator):
     t = np.arange(n) / FS
     amp = 25.0
     x = amp * np.sin(2 * np.pi * 10 * t + 0.3) + rng.standard_normal(n) * 3.0
-    p = Pipeline(FS, 1, [Derivation("main", ((0, 1.0),))], DEFAULT_BANDS,
-                 FeatureExpr("alpha", DEFAULT_BANDS), estimator=estimator)
+    p = Pipeline(
+        FS,
+        1,
+        [Derivation("main", ((0, 1.0),))],
+        DEFAULT_BANDS,
+        FeatureExpr("alpha", DEFAULT_BANDS),
+        estimator=estimator,
+    )
     fb = p.process(x[None])
     settled = fb.bands["alpha"][fb.sample_index > 3 * FS]
     assert np.median(settled) == pytest.approx(amp, rel=0.05)
-    power = Pipeline(FS, 1, [Derivation("main", ((0, 1.0),))], DEFAULT_BANDS,
-                     FeatureExpr("alpha", DEFAULT_BANDS), estimator=estimator, measure="power")
+    power = Pipeline(
+        FS,
+        1,
+        [Derivation("main", ((0, 1.0),))],
+        DEFAULT_BANDS,
+        FeatureExpr("alpha", DEFAULT_BANDS),
+        estimator=estimator,
+        measure="power",
+    )
     pb = power.process(x[None])
     assert np.median(pb.bands["alpha"][pb.sample_index > 3 * FS]) == pytest.approx(
         amp**2 / 2, rel=0.1
@@ -114,8 +135,14 @@ def test_alpha_rich_stretch_scores_higher_than_alpha_poor():
     beta = 5 * np.sin(2 * np.pi * 17 * t)
     alpha = np.where(t < 15, 4.0, 30.0) * np.sin(2 * np.pi * 10.5 * t)
     x = background + beta + alpha + rng.standard_normal(n) * 2
-    p = Pipeline(FS, 1, [Derivation("main", ((0, 1.0),))], DEFAULT_BANDS,
-                 FeatureExpr("alpha / beta", DEFAULT_BANDS), smooth_ms=250)
+    p = Pipeline(
+        FS,
+        1,
+        [Derivation("main", ((0, 1.0),))],
+        DEFAULT_BANDS,
+        FeatureExpr("alpha / beta", DEFAULT_BANDS),
+        smooth_ms=250,
+    )
     fb = p.process(x[None])
     t_frame = fb.sample_index / FS
     poor = fb.feature[(t_frame > 3) & (t_frame < 15)]
@@ -125,8 +152,17 @@ def test_alpha_rich_stretch_scores_higher_than_alpha_poor():
 
 @pytest.mark.parametrize(
     "text",
-    ["", "alpha +", "alpha ** 2", "__import__('os')", "alpha.real", "nosuchband", "exp(alpha)",
-     "alpha if beta else theta", "[alpha]"],
+    [
+        "",
+        "alpha +",
+        "alpha ** 2",
+        "__import__('os')",
+        "alpha.real",
+        "nosuchband",
+        "exp(alpha)",
+        "alpha if beta else theta",
+        "[alpha]",
+    ],
 )
 def test_bad_feature_expressions_are_refused(text):
     with pytest.raises(ConfigError) as err:

@@ -14,16 +14,44 @@ PRESETS = ["alpha-up", "alpha-beta-up", "smr-up", "alpha-theta", "frontal-asymme
 
 def layout(ch_names, sfreq=250.0):
     n = len(ch_names)
-    return BoardLayout(board_id=None, sfreq=sfreq, n_rows=n + 3, eeg_rows=tuple(range(1, n + 1)),
-                       ch_names=tuple(ch_names), counter_row=0, counter_modulo=None,
-                       timestamp_row=n + 1, marker_row=n + 2, rail_uv=187500.0)
+    return BoardLayout(
+        board_id=None,
+        sfreq=sfreq,
+        n_rows=n + 3,
+        eeg_rows=tuple(range(1, n + 1)),
+        ch_names=tuple(ch_names),
+        counter_row=0,
+        counter_modulo=None,
+        timestamp_row=n + 1,
+        marker_row=n + 2,
+        rail_uv=187500.0,
+    )
 
 
 MUSE = layout(["TP9", "AF7", "AF8", "TP10"], 256.0)
 CYTON = layout(["Fp1", "Fp2", "C3", "C4", "P7", "P8", "O1", "O2"])
 GANGLION = layout(["Fp1", "Fp2", "O1", "O2"], 200.0)
-DAISY = layout(["Fp1", "Fp2", "C3", "C4", "P7", "P8", "O1", "O2", "F7", "F8", "F3", "F4",
-                "T7", "T8", "P3", "P4"], 125.0)
+DAISY = layout(
+    [
+        "Fp1",
+        "Fp2",
+        "C3",
+        "C4",
+        "P7",
+        "P8",
+        "O1",
+        "O2",
+        "F7",
+        "F8",
+        "F3",
+        "F4",
+        "T7",
+        "T8",
+        "P3",
+        "P4",
+    ],
+    125.0,
+)
 
 
 def test_required_presets_exist():
@@ -32,8 +60,9 @@ def test_required_presets_exist():
 
 
 @pytest.mark.parametrize("name", PRESETS)
-@pytest.mark.parametrize("board", [MUSE, CYTON, GANGLION, DAISY], ids=["muse", "cyton",
-                                                                      "ganglion", "daisy"])
+@pytest.mark.parametrize(
+    "board", [MUSE, CYTON, GANGLION, DAISY], ids=["muse", "cyton", "ganglion", "daisy"]
+)
 def test_every_preset_runs_on_every_board(name, board):
     proto = load_protocol(name, ["script.baseline_eyes_open=0.05", "script.block_min=0.1"])
     runner = SessionRunner(proto, board)
@@ -56,9 +85,15 @@ def test_bipolar_pair_never_collapses():
 
 
 def test_overrides_use_toml_syntax_and_are_recorded():
-    proto = load_protocol("alpha-beta-up", ["reward.target_rate=0.7",
-                                            'signal.channels=["O1","O2"]',
-                                            "feedback.estimator=fft", "inhibit.0.max_uv=80"])
+    proto = load_protocol(
+        "alpha-beta-up",
+        [
+            "reward.target_rate=0.7",
+            'signal.channels=["O1","O2"]',
+            "feedback.estimator=fft",
+            "inhibit.0.max_uv=80",
+        ],
+    )
     assert proto.data["reward"]["target_rate"] == 0.7
     assert proto.data["signal"]["channels"] == ["O1", "O2"]
     assert proto.data["feedback"]["estimator"] == "fft"
@@ -76,10 +111,10 @@ def test_overrides_use_toml_syntax_and_are_recorded():
         (["signal.notch_hz=55"], "signal.notch_hz"),
         (["signal.bandpass_hz=[40, 1]"], "signal.bandpass_hz"),
         (["signal.channels=[]"], "signal.channels"),
-        (["signal.channels=\"../etc\""], "signal.channels"),
+        (['signal.channels="../etc"'], "signal.channels"),
         (["script.blocks=0"], "script.blocks"),
         (["reward.nonsense=1"], "reward.nonsense"),
-        (["feedback.feature=\"alpha / gamma2\""], "gamma2"),
+        (['feedback.feature="alpha / gamma2"'], "gamma2"),
         (["inhibit.9.max_uv=1"], "inhibit"),
         (["novalue"], "KEY=VALUE"),
         (["bands.alpha=[12, 8]"], "alpha"),
@@ -113,8 +148,10 @@ def test_missing_field_names_the_field(tmp_path):
 
 def test_bad_inhibit_kind(tmp_path):
     bad = tmp_path / "inh.toml"
-    bad.write_text('name = "x"\n[signal]\nchannels = ["Pz"]\n[feedback]\nfeature = "alpha"\n'
-                   '[[inhibit]]\nkind = "sneeze"\n')
+    bad.write_text(
+        'name = "x"\n[signal]\nchannels = ["Pz"]\n[feedback]\nfeature = "alpha"\n'
+        '[[inhibit]]\nkind = "sneeze"\n'
+    )
     with pytest.raises(ConfigError, match=r"inhibit\[0\]\.kind' must be one of"):
         load_protocol(str(bad))
 

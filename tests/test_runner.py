@@ -8,11 +8,25 @@ from nfb.session.runner import SessionRunner
 from nfb.sources import BoardLayout
 
 FS = 250.0
-LAYOUT = BoardLayout(board_id=-1, sfreq=FS, n_rows=3, eeg_rows=(0, 1), ch_names=("Pz", "Cz"),
-                     counter_row=None, counter_modulo=None, timestamp_row=None, marker_row=2,
-                     rail_uv=1000.0)
-SHORT = ["script.baseline_eyes_open=0.2", "script.baseline_eyes_closed=0.1",
-         "script.blocks=2", "script.block_min=0.5", "script.rest_min=0.1"]
+LAYOUT = BoardLayout(
+    board_id=-1,
+    sfreq=FS,
+    n_rows=3,
+    eeg_rows=(0, 1),
+    ch_names=("Pz", "Cz"),
+    counter_row=None,
+    counter_modulo=None,
+    timestamp_row=None,
+    marker_row=2,
+    rail_uv=1000.0,
+)
+SHORT = [
+    "script.baseline_eyes_open=0.2",
+    "script.baseline_eyes_closed=0.1",
+    "script.blocks=2",
+    "script.block_min=0.5",
+    "script.rest_min=0.1",
+]
 
 
 def eeg(seconds, seed=0):
@@ -44,8 +58,13 @@ def test_script_runs_in_order_and_sets_the_threshold_from_baseline():
     proto = load_protocol("alpha-beta-up", SHORT)
     r, rows, events = run(proto, eeg(120))
     starts = [(e["name"], e["sample_index"]) for e in events if e["kind"] == "step_start"]
-    assert [s[0] for s in starts] == ["baseline_eyes_open", "baseline_eyes_closed", "block",
-                                     "rest", "block"]
+    assert [s[0] for s in starts] == [
+        "baseline_eyes_open",
+        "baseline_eyes_closed",
+        "block",
+        "rest",
+        "block",
+    ]
     # step boundaries fall on the script's sample counts (frames every 4 samples)
     assert starts[1][1] - starts[0][1] == pytest.approx(0.2 * 60 * FS, abs=4)
     assert r.status == "complete"
@@ -60,16 +79,18 @@ def test_script_runs_in_order_and_sets_the_threshold_from_baseline():
 
 
 def test_auto_threshold_keeps_reward_rate_near_target():
-    proto = load_protocol("alpha-beta-up", SHORT + ["script.block_min=2", "script.blocks=1",
-                                                    "reward.target_rate=0.65"])
-    r, rows, _ = run(proto, eeg(300, seed=3))
+    proto = load_protocol(
+        "alpha-beta-up",
+        [*SHORT, "script.block_min=2", "script.blocks=1", "reward.target_rate=0.65"],
+    )
+    r, _rows, _ = run(proto, eeg(300, seed=3))
     rate = r.summary()["blocks"][0]["reward_rate"]
     assert 0.5 < rate < 0.8
 
 
 def test_fixed_threshold_is_used_as_given():
-    proto = load_protocol("alpha-beta-up", SHORT + ["reward.threshold=1e9"])
-    r, rows, _ = run(proto, eeg(120))
+    proto = load_protocol("alpha-beta-up", [*SHORT, "reward.threshold=1e9"])
+    _r, rows, _ = run(proto, eeg(120))
     assert np.all(rows[:, 5] == 1e9)
     assert not rows[:, 6].any()
 
@@ -97,7 +118,7 @@ def test_commands_are_stamped_and_replay_reproduces_the_session_bit_for_bit():
     resume = next(e["sample_index"] for e in live_events if e["kind"] == "resume")
     assert resume > pause
     # replay in one big chunk with the recorded commands
-    replay, rows, events = run(proto, data, chunks=data.shape[1], scheduled=live_events)
+    _replay, rows, events = run(proto, data, chunks=data.shape[1], scheduled=live_events)
     assert rows.shape == live_rows.shape
     keep = [c for c in range(rows.shape[1]) if c != 2]  # wall_time differs by construction
     assert rows[:, keep].tobytes() == live_rows[:, keep].tobytes()
@@ -106,7 +127,7 @@ def test_commands_are_stamped_and_replay_reproduces_the_session_bit_for_bit():
 
 
 def test_amplitude_and_invalid_inhibits_withhold_the_reward():
-    proto = load_protocol("alpha-beta-up", SHORT + ["reward.threshold=-1"])
+    proto = load_protocol("alpha-beta-up", [*SHORT, "reward.threshold=-1"])
     data = eeg(120)
     data[0, 15000:15050] += 400  # a movement artefact in block 2 (samples 13500-21000)
     data[1, 20000:20010] = np.nan
@@ -121,7 +142,7 @@ def test_amplitude_and_invalid_inhibits_withhold_the_reward():
 
 
 def test_flat_channel_is_inhibited():
-    proto = load_protocol("alpha-beta-up", SHORT + ["reward.threshold=-1"])
+    proto = load_protocol("alpha-beta-up", [*SHORT, "reward.threshold=-1"])
     data = eeg(120)
     data[:, 16000:17000] = 5.0  # both channels stuck
     r, rows, _ = run(proto, data)

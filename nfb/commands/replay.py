@@ -17,19 +17,31 @@ def add_parser(sub) -> None:
     )
     p.add_argument("source", metavar="SOURCE", help="session folder, EEG file or BrainFlow CSV")
     add_protocol_args(p, required=False)
-    p.add_argument("--out", required=True, metavar="DIR",
-                   help="new session folder to write (must not exist)")
-    p.add_argument("--device", metavar="NAME",
-                   help="device profile of a BrainFlow CSV (default synthetic)")
-    p.add_argument("--mains-hz", type=float, choices=(50.0, 60.0),
-                   help="mains frequency for the notch (default: the recording's, or 50)")
+    p.add_argument(
+        "--out", required=True, metavar="DIR", help="new session folder to write (must not exist)"
+    )
+    p.add_argument(
+        "--device", metavar="NAME", help="device profile of a BrainFlow CSV (default synthetic)"
+    )
+    p.add_argument(
+        "--mains-hz",
+        type=float,
+        choices=(50.0, 60.0),
+        help="mains frequency for the notch (default: the recording's, or 50)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..session.replay import replay
 
-    out = replay(args.source, args.out, protocol=args.protocol, overrides=args.overrides,
-                 device=args.device, mains_hz=args.mains_hz)
+    out = replay(
+        args.source,
+        args.out,
+        protocol=args.protocol,
+        overrides=args.overrides,
+        device=args.device,
+        mains_hz=args.mains_hz,
+    )
     print(out)
     return 0

@@ -61,8 +61,13 @@ def open_replay_source(path, *, device: str | None = None) -> ReplaySource:
         rec = read_session(path)
         events = rec.events
         return ReplaySource(
-            path, "session", rec.samples, rec.fetch_time,
-            BoardLayout.from_dict(rec.meta["layout"]), events, rec.meta,
+            path,
+            "session",
+            rec.samples,
+            rec.fetch_time,
+            BoardLayout.from_dict(rec.meta["layout"]),
+            events,
+            rec.meta,
             rec.meta.get("start_unix"),
         )
     if path.suffix.lower() == ".csv":
@@ -80,16 +85,21 @@ def open_replay_source(path, *, device: str | None = None) -> ReplaySource:
     sfreq = eeg.layout.sfreq
     start = eeg.meas_date.timestamp() if eeg.meas_date is not None else None
     events = [
-        {"sample_index": int(round(onset * sfreq)), "kind": "annotation", "onset_s": onset,
-         "duration_s": duration, "description": desc}
+        {
+            "sample_index": round(onset * sfreq),
+            "kind": "annotation",
+            "onset_s": onset,
+            "duration_s": duration,
+            "description": desc,
+        }
         for onset, duration, desc in eeg.annotations
     ]
-    return ReplaySource(path, kind, eeg.data, np.full(n, np.nan), eeg.layout, events, meta,
-                        start)
+    return ReplaySource(path, kind, eeg.data, np.full(n, np.nan), eeg.layout, events, meta, start)
 
 
-def resolve_protocol(src: ReplaySource, protocol: str | None,
-                     overrides: list[str]) -> tuple[Protocol, bool]:
+def resolve_protocol(
+    src: ReplaySource, protocol: str | None, overrides: list[str]
+) -> tuple[Protocol, bool]:
     """The protocol to replay with, and whether it is the session's own (unchanged)."""
     if protocol is not None:
         return load_protocol(protocol, overrides), False
@@ -105,9 +115,17 @@ def resolve_protocol(src: ReplaySource, protocol: str | None,
     return Protocol(own, None, slug), True
 
 
-def replay(source, out, *, protocol: str | None = None, overrides: list[str] | None = None,
-           device: str | None = None, mains_hz: float | None = None,
-           chunk_seconds: float = 60.0, progress: bool | None = None) -> Path:
+def replay(
+    source,
+    out,
+    *,
+    protocol: str | None = None,
+    overrides: list[str] | None = None,
+    device: str | None = None,
+    mains_hz: float | None = None,
+    chunk_seconds: float = 60.0,
+    progress: bool | None = None,
+) -> Path:
     """Replay ``source`` through a protocol into the new session folder ``out``.
 
     Parameters
@@ -141,17 +159,22 @@ def replay(source, out, *, protocol: str | None = None, overrides: list[str] | N
         raise SessionError(f"--out {out} already exists and is not empty; choose a new folder")
     if mains_hz is None:
         mains_hz = float((src.meta.get("device") or {}).get("mains_hz") or 50.0)
-    if own:
-        scheduled = src.events
-    else:
-        scheduled = [e for e in src.events if e.get("kind") in RESCORE_COMMANDS]
+    scheduled = src.events if own else [e for e in src.events if e.get("kind") in RESCORE_COMMANDS]
     frames_out: list[np.ndarray] = []
     events_out: list[dict] = []
-    runner = SessionRunner(proto, src.layout, mains_hz=mains_hz, scheduled=scheduled,
-                           on_frames=frames_out.append, on_event=events_out.append)
+    runner = SessionRunner(
+        proto,
+        src.layout,
+        mains_hz=mains_hz,
+        scheduled=scheduled,
+        on_frames=frames_out.append,
+        on_event=events_out.append,
+    )
     client = str(src.meta.get("client") or "replay")
     recorder = SessionRecorder.create(
-        None, client, proto.slug,
+        None,
+        client,
+        proto.slug,
         {
             "device": src.meta.get("device") or {},
             "layout": src.layout.to_dict(),
@@ -159,9 +182,13 @@ def replay(source, out, *, protocol: str | None = None, overrides: list[str] | N
             "protocol": proto.to_dict(),
             "protocol_slug": proto.slug,
             "frame_rate": runner.frame_rate,
-            "source": {"kind": "replay", "path": str(src.path), "format": src.kind,
-                       "own_protocol": own,
-                       "session_id": src.meta.get("session_id")},
+            "source": {
+                "kind": "replay",
+                "path": str(src.path),
+                "format": src.kind,
+                "own_protocol": own,
+                "session_id": src.meta.get("session_id"),
+            },
         },
         frame_columns=runner.columns,
         start=_utc(src.start_unix),
@@ -187,8 +214,11 @@ def replay(source, out, *, protocol: str | None = None, overrides: list[str] | N
             runner.finish("end_of_recording")
             _drain(recorder, frames_out, events_out, carried, upto=math.inf)
             summary = runner.summary()
-            recorder.update_meta(blocks=summary["blocks"], baseline=summary["baseline"],
-                                 thresholds=summary["thresholds"])
+            recorder.update_meta(
+                blocks=summary["blocks"],
+                baseline=summary["baseline"],
+                thresholds=summary["thresholds"],
+            )
             status = runner.status if runner.status != "recording" else "stopped"
             recorder.close(status)
     finally:
@@ -230,5 +260,11 @@ def _progress(total: int, name: str, show: bool | None):
         return _NoBar()
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="sample", unit_scale=True, desc=f"replay {name}",
-                file=sys.stderr, leave=False)
+    return tqdm(
+        total=total,
+        unit="sample",
+        unit_scale=True,
+        desc=f"replay {name}",
+        file=sys.stderr,
+        leave=False,
+    )
