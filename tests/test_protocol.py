@@ -128,21 +128,21 @@ def test_bad_values_name_the_field(overrides, needle):
 
 
 def test_unknown_protocol_lists_the_available_ones():
-    with pytest.raises(ConfigError, match="unknown protocol 'nope'; available: .*alpha-up"):
+    with pytest.raises(ConfigError, match=r"unknown protocol 'nope'; available: .*alpha-up"):
         load_protocol("nope")
 
 
 def test_malformed_toml_names_the_file(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "x"\n[signal\nchannels = ["Pz"]\n')
-    with pytest.raises(ConfigError, match="bad.toml: malformed TOML"):
+    with pytest.raises(ConfigError, match=r"bad\.toml: malformed TOML"):
         load_protocol(str(bad))
 
 
 def test_missing_field_names_the_field(tmp_path):
     bad = tmp_path / "nofeature.toml"
     bad.write_text('name = "x"\n[signal]\nchannels = ["Pz"]\n')
-    with pytest.raises(ConfigError, match="missing field 'feedback.feature'"):
+    with pytest.raises(ConfigError, match=r"missing field 'feedback\.feature'"):
         load_protocol(str(bad))
 
 
