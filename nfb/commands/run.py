@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 import time
@@ -86,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
     from ..session.live import LiveSession, run_until_done
     from ..session.recorder import validate_client
 
-    if args.duration is not None and not args.duration > 0:
-        raise _arg_error("--duration must be a number of seconds > 0")
+    if args.duration is not None and not (math.isfinite(args.duration) and args.duration > 0):
+        raise _arg_error(f"--duration must be a number of seconds > 0, got {args.duration:g}")
     validate_client(args.client)
     profile = load_device(args)
     protocol = load_protocol(args.protocol, args.overrides)
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         line.close()
     if session.path is not None:
         print(
-            f"session {status}: {session.runner.snapshot().sample_index + 1} samples",
+            f"session {status}: {session.recorder.n_samples} samples",
             file=sys.stderr,
         )
         print(session.path)
