@@ -441,6 +441,7 @@ def _bad_cases():
         "client-separator": lambda c: (with_(client="a/b"), ["a/b"]),
         "negative-duration": lambda c: (with_(duration="-1"), ["--duration"]),
         "infinite-duration": lambda c: (with_(duration="inf"), ["--duration"]),
+        "sub-second-duration": lambda c: (with_(duration="1e-9"), ["--duration"]),
         "replay-not-a-session": lambda c: (
             ["replay", c["not_session"], "--out", c["tmp"] / "out"],
             [str(c["not_session"])],

@@ -87,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
     from ..session.live import LiveSession, run_until_done
     from ..session.recorder import validate_client
 
-    if args.duration is not None and not (math.isfinite(args.duration) and args.duration > 0):
-        raise _arg_error(f"--duration must be a number of seconds > 0, got {args.duration:g}")
+    if args.duration is not None and not (math.isfinite(args.duration) and args.duration >= 1):
+        raise _arg_error(f"--duration must be a number of seconds >= 1, got {args.duration:g}")
     validate_client(args.client)
     profile = load_device(args)
     protocol = load_protocol(args.protocol, args.overrides)
