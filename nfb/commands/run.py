@@ -50,7 +50,7 @@ class LiveLine:
         if not self.tty and not force and now - self._last < 5.0:
             return
         self._last = now
-        step = snap.step.label if snap.step else "starting"
+        step = snap.step.label if snap.step else ("finished" if snap.finished else "starting")
         t = max(snap.sample_index, 0)
         rate = (
             f"{snap.block_reward_rate * 100:3.0f}%" if snap.block_reward_rate is not None else "  -"
