@@ -8,6 +8,7 @@ import argparse
 def add_device_args(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument(
         "--device",
+        "-d",
         required=required,
         metavar="NAME",
         help="device profile name (see `nfb devices`) or a profile .toml path",
@@ -15,6 +16,12 @@ def add_device_args(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("--serial-port", metavar="PORT", help="override the profile's serial port")
     p.add_argument("--mac", metavar="ADDR", help="override the profile's MAC address")
     p.add_argument("--file", metavar="PATH", help="override the profile's file (file devices)")
+    p.add_argument(
+        "--mains-hz",
+        type=int,
+        choices=(50, 60),
+        help="override the profile's mains frequency (the notch of the protocols)",
+    )
 
 
 def add_protocol_args(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -38,4 +45,10 @@ def add_protocol_args(p: argparse.ArgumentParser, required: bool = True) -> None
 def load_device(args: argparse.Namespace):
     from ..devices import load_profile
 
-    return load_profile(args.device, serial_port=args.serial_port, mac=args.mac, file=args.file)
+    return load_profile(
+        args.device,
+        serial_port=args.serial_port,
+        mac=args.mac,
+        file=args.file,
+        mains_hz=args.mains_hz,
+    )

@@ -8,9 +8,10 @@ import math
 import time
 
 from ..acquisition import Acquisition
-from ..devices import DeviceProfile, load_profile, open_source
+from ..devices import DeviceProfile, open_source
 from ..errors import ConfigError, DeviceError
 from ..quality import SignalCheck, check_signal
+from ._common import add_device_args, load_device
 
 #: Give up when no new sample arrived for this long (s).
 NO_DATA_TIMEOUT = 10.0
@@ -29,12 +30,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "exit code is 0 whatever the verdict; non-zero only on errors."
         ),
     )
-    p.add_argument("--device", "-d", required=True, help="device profile name or .toml path")
+    add_device_args(p)
     p.add_argument("--seconds", type=float, default=5.0, help="seconds of EEG to check (default 5)")
-    p.add_argument("--serial-port", help="serial port of the board or dongle")
-    p.add_argument("--mac", help="Bluetooth MAC address of the board")
-    p.add_argument("--file", help="file to play (devices 'file' and 'brainflow-file')")
-    p.add_argument("--mains-hz", type=int, choices=(50, 60), help="mains frequency override")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
     return p
@@ -97,13 +94,7 @@ def run(args: argparse.Namespace) -> int:
     seconds = args.seconds
     if not (math.isfinite(seconds) and 1.0 <= seconds <= MAX_SECONDS):
         raise ConfigError(f"--seconds: must be between 1 and {MAX_SECONDS:g}, got {seconds:g}")
-    profile = load_profile(
-        args.device,
-        serial_port=args.serial_port,
-        mac=args.mac,
-        file=args.file,
-        mains_hz=getattr(args, "mains_hz", None),
-    )
+    profile = load_device(args)
     result, stats = measure(profile, seconds)
     if args.json:
         print(json.dumps({**stats, "profile": profile.to_dict(), **result.to_dict()}, indent=2))
