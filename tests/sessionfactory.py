@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from brainflow.board_shim import BoardShim
 
-from nfb.session.recorder import SessionRecorder, write_json_atomic
+from nfb.session.recorder import BASE_FRAME_COLUMNS, SessionRecorder, write_json_atomic
 
 #: Default session start: fixed, so that session ids are reproducible.
 START = datetime(2024, 5, 17, 9, 30, 0, tzinfo=timezone.utc)
@@ -67,16 +67,7 @@ def synthetic_layout(sfreq: float | None = None, board_id: int = -1) -> dict[str
 
 def frame_columns(bands=BANDS, inhibits=INHIBITS) -> list[tuple[str, str]]:
     """Return the frame columns of a session with these bands and inhibits."""
-    cols = [
-        ("sample_index", "i8"),
-        ("time_s", "f8"),
-        ("wall_time", "f8"),
-        ("value", "f8"),
-        ("threshold", "f8"),
-        ("reward", "?"),
-        ("inhibited", "?"),
-        ("step", "i8"),
-    ]
+    cols = list(BASE_FRAME_COLUMNS)
     cols += [(f"inhibit_{kind}", "?") for kind in inhibits]
     cols += [(band, "f8") for band in bands]
     return cols

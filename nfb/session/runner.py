@@ -23,7 +23,27 @@ from ..errors import ConfigError
 from ..montage import map_channels
 from ..protocol import Protocol
 from ..reward import Inhibitor, ThresholdController
+from .recorder import BASE_FRAME_COLUMNS
 from .script import Step, build_script
+
+#: The columns every frame row starts with: the session format's base columns, then the
+#: feature before z-scoring. Inhibit flags and band values follow.
+FRAME_COLUMNS: tuple[tuple[str, str], ...] = (*BASE_FRAME_COLUMNS, ("raw_value", "f8"))
+_COLUMN = {name: i for i, (name, _) in enumerate(FRAME_COLUMNS)}
+_SAMPLE, _TIME, _WALL, _VALUE, _THRESHOLD, _REWARD, _INHIBITED, _STEP, _RAW = (
+    _COLUMN[name]
+    for name in (
+        "sample_index",
+        "time_s",
+        "wall_time",
+        "value",
+        "threshold",
+        "reward",
+        "inhibited",
+        "step",
+        "raw_value",
+    )
+)
 
 #: Event kinds that come from the user (or the driver) and are re-applied on replay.
 COMMAND_KINDS = ("pause", "resume", "skip", "stop", "marker", "threshold", "threshold_mode")
@@ -169,15 +189,7 @@ class SessionRunner:
         self.band_columns = self.pipeline.band_columns
         self.inhibit_kinds = self.inhibitor.kinds
         self.columns: list[tuple[str, str]] = [
-            ("sample_index", "i8"),
-            ("time_s", "f8"),
-            ("wall_time", "f8"),
-            ("value", "f8"),
-            ("raw_value", "f8"),
-            ("threshold", "f8"),
-            ("reward", "?"),
-            ("inhibited", "?"),
-            ("step", "i8"),
+            *FRAME_COLUMNS,
             *[(f"inhibit_{k}", "?") for k in self.inhibit_kinds],
             *[(c, "f8") for c in self.band_columns],
         ]
@@ -412,15 +424,16 @@ class SessionRunner:
                         if np.isfinite(value):
                             blk.value_sum += value
                             blk.n_value += 1
-                rows[n_out, 0] = s
-                rows[n_out, 1] = s / self.sfreq
-                rows[n_out, 2] = walls[i]
-                rows[n_out, 3] = value
-                rows[n_out, 4] = raw
-                rows[n_out, 5] = self.threshold
-                rows[n_out, 6] = reward
-                rows[n_out, 7] = inhibited
-                rows[n_out, 8] = st.index
+                row = rows[n_out]
+                row[_SAMPLE] = s
+                row[_TIME] = s / self.sfreq
+                row[_WALL] = walls[i]
+                row[_VALUE] = value
+                row[_RAW] = raw
+                row[_THRESHOLD] = self.threshold
+                row[_REWARD] = reward
+                row[_INHIBITED] = inhibited
+                row[_STEP] = st.index
                 n_out += 1
                 self._last_index = s
                 if not self._paused:
@@ -430,7 +443,7 @@ class SessionRunner:
                         if self.finished:
                             break
             rows = rows[:n_out]
-            k = 9
+            k = len(FRAME_COLUMNS)
             for kind in self.inhibit_kinds:
                 rows[:, k] = inh[kind][:n_out]
                 k += 1
@@ -479,16 +492,16 @@ class SessionRunner:
         st = self.current_step
         blk = self.blocks[-1] if self.blocks and st is not None and st.name == "block" else None
         self._snap = Snapshot(
-            sample_index=int(row[0]),
+            sample_index=int(row[_SAMPLE]),
             step=st,
             step_elapsed_s=self._elapsed / self.sfreq,
             step_remaining_s=max(0, (st.duration - self._elapsed)) / self.sfreq if st else 0.0,
             paused=self._paused,
             finished=self.finished,
-            value=float(row[3]),
-            threshold=float(row[5]),
-            reward=bool(row[6]),
-            inhibited=bool(row[7]),
+            value=float(row[_VALUE]),
+            threshold=float(row[_THRESHOLD]),
+            reward=bool(row[_REWARD]),
+            inhibited=bool(row[_INHIBITED]),
             block_reward_rate=(blk.n_reward / blk.n_frames) if blk and blk.n_frames else None,
             blocks=[b.to_dict() for b in self.blocks],
         )
