@@ -40,7 +40,10 @@ def canonical(label: str) -> str | None:
 
 
 def nearest_channel(
-    label: str, available: list[str] | tuple[str, ...], exclude: tuple[str, ...] = ()
+    label: str,
+    available: list[str] | tuple[str, ...],
+    exclude: tuple[str, ...] = (),
+    where: str = "signal.channels",
 ) -> tuple[str, float]:
     """Return the available channel nearest to ``label`` and the distance in mm.
 
@@ -52,8 +55,7 @@ def nearest_channel(
     pos = _positions()
     if label.lower() not in pos:
         raise ConfigError(
-            f"signal.channels: {label!r} is not a 10-20 label, "
-            "and the device has no channel of that name"
+            f"{where}: {label!r} is not a 10-20 label, and the device has no channel of that name"
         )
     target = pos[label.lower()]
     best, best_d = None, np.inf
@@ -65,14 +67,18 @@ def nearest_channel(
             best, best_d = ch, d
     if best is None:
         raise ConfigError(
-            f"signal.channels: no channel of this device ({', '.join(available)}) has a "
+            f"{where}: no channel of this device ({', '.join(available)}) has a "
             f"10-20 position to stand in for {label!r}"
         )
     return best, best_d * 1000.0
 
 
 def map_channels(
-    requested: list[str], available: list[str] | tuple[str, ...], *, distinct: bool = False
+    requested: list[str],
+    available: list[str] | tuple[str, ...],
+    *,
+    distinct: bool = False,
+    where: str = "signal.channels",
 ) -> dict[str, str]:
     """Map each requested label to an available one, nearest by 10-20 position.
 
@@ -84,16 +90,20 @@ def map_channels(
         The device's channel labels.
     distinct : bool
         Require the mapped channels to differ (a bipolar pair must not collapse to one).
+    where : str
+        The protocol field the labels come from, for errors.
 
     Returns
     -------
     mapping : dict
         Requested label to available label (identity entries included).
     """
+    if distinct and len({r.lower() for r in requested}) < len(requested):
+        raise ConfigError(f"{where}: {'-'.join(requested)} names the same electrode twice")
     mapping: dict[str, str] = {}
     used: tuple[str, ...] = ()
     for label in requested:
-        ch, dist = nearest_channel(label, available, exclude=used if distinct else ())
+        ch, dist = nearest_channel(label, available, exclude=used if distinct else (), where=where)
         mapping[label] = ch
         if distinct:
             used = (*used, ch)

@@ -53,7 +53,8 @@ _CHANNEL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*(-[A-Za-z][A-Za-z0-9]*)?$")
 def _channels_ok(v):
     # one label or one bipolar pair as a string; or a list of plain labels to average
     if isinstance(v, str):
-        return bool(_CHANNEL_RE.match(v))
+        pair = v.lower().split("-")
+        return bool(_CHANNEL_RE.match(v)) and len(set(pair)) == len(pair)
     return (
         isinstance(v, list)
         and 0 < len(v) <= 32
@@ -284,24 +285,26 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     data = copy.deepcopy(data)
     for text in overrides or []:
         path, value = parse_override(text)
+        key = ".".join(path)
         node: Any = data
-        for i, part in enumerate(path[:-1]):
+        for part in path[:-1]:
             if isinstance(node, list):
-                if not part.isdigit() or int(part) >= len(node):
-                    raise ConfigError(f"--set {'.'.join(path)}: no item {part} in '{path[i - 1]}'")
-                node = node[int(part)]
+                node = node[_list_index(node, part, key)]
             else:
                 node = node.setdefault(part, {})
-                if not isinstance(node, dict | list):
-                    raise ConfigError(f"--set {'.'.join(path)}: '{part}' is not a table")
-        last = path[-1]
+            if not isinstance(node, dict | list):
+                raise ConfigError(f"--set {key}: '{part}' is a value, not a table or a list")
         if isinstance(node, list):
-            if not last.isdigit() or int(last) >= len(node):
-                raise ConfigError(f"--set {'.'.join(path)}: no item {last}")
-            node[int(last)] = value
+            node[_list_index(node, path[-1], key)] = value
         else:
-            node[last] = value
+            node[path[-1]] = value
     return data
+
+
+def _list_index(items: list, part: str, key: str) -> int:
+    if not part.isdigit() or int(part) >= len(items):
+        raise ConfigError(f"--set {key}: no item {part!r} (the list has {len(items)}, from 0)")
+    return int(part)
 
 
 # --- loading ------------------------------------------------------------------------------
@@ -363,10 +366,6 @@ class Protocol:
 
     def to_dict(self) -> dict:
         return copy.deepcopy(self.data)
-
-    def main_channels(self) -> list[str]:
-        ch = self.data["signal"]["channels"]
-        return [ch] if isinstance(ch, str) else list(ch)
 
     def feature(self, bands) -> FeatureExpr:
         return FeatureExpr(self.data["feedback"]["feature"], bands)

@@ -17,6 +17,11 @@ from ._logging import logger
 from .dsp.pipeline import FrameBlock
 
 
+def hold_frames(hold_ms: float, frame_rate: float) -> int:
+    """Frames a condition must last to count as held for ``hold_ms`` (at least one)."""
+    return max(1, round(hold_ms / 1000.0 * frame_rate) + 1)
+
+
 def _hold(cond: np.ndarray, tail: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """True where ``cond`` was true in any of the last ``n`` frames (``n`` >= 1)."""
     full = np.concatenate([tail, cond])
@@ -61,7 +66,7 @@ class Inhibitor:
             if kind == "flat":
                 hold = max(1, round(params["window_s"] * frame_rate))
             else:
-                hold = max(1, round(params.get("hold_ms", 0) / 1000 * frame_rate) + 1)
+                hold = hold_frames(params.get("hold_ms", 0), frame_rate)
             name = f"band_{params['band']}" if kind == "band" else kind
             if any(r.kind == name for r in (*self.rules, *self.band_rules)):
                 continue
@@ -189,13 +194,17 @@ class ThresholdController:
         return float(np.quantile(np.asarray(held_values, dtype=float), q))
 
     def initial(self, values: np.ndarray) -> float:
-        """Threshold from a baseline's values (non-finite values are breaks, not data)."""
+        """Threshold from a baseline's values (non-finite values are left out)."""
         v = np.asarray(values, dtype=float)
         v = v[np.isfinite(v)]
         if len(v) >= self.hold_frames:
             win = sliding_window_view(v, self.hold_frames)
             v = win.min(axis=1) if self.direction == "up" else win.max(axis=1)
         return self.quantile(v)
+
+    def break_run(self) -> None:
+        """A pause or a new step: the next held value needs a fresh run of frames."""
+        self._recent.clear()
 
     def observe(self, value: float, usable: bool) -> float | None:
         """Add one training frame; return a new threshold when an update is due."""

@@ -469,6 +469,9 @@ class BrainFlowSource:
                 raise DeviceError(
                     f"cannot open {self.name}{self._where()}: {_brainflow_reason(err)}"
                 ) from None
+            except BaseException:  # Ctrl-C while opening: never leave a prepared board
+                _release(board)
+                raise
             self._board = board
             logger.info("opened %s%s", self.name, self._where())
 

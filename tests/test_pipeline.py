@@ -175,3 +175,47 @@ def test_feature_expression_evaluates_with_band_references():
     assert [r.column for r in expr.refs] == ["alpha@F4", "alpha@F3"]
     vals = {expr.refs[0]: np.array([np.e**2]), expr.refs[1]: np.array([np.e])}
     assert expr.evaluate(vals)[0] == pytest.approx(1.0)
+
+
+def test_stream_starting_with_a_non_finite_feature_is_chunk_invariant():
+    # a board that starts with zeros gives alpha/beta = 0/0 for the first frames
+    x = _stream()
+    x[:, :300] = 0.0
+
+    def frames(sizes):
+        p = Pipeline(
+            FS,
+            4,
+            [Derivation("main", ((0, 1.0),))],
+            DEFAULT_BANDS,
+            FeatureExpr("alpha / beta", DEFAULT_BANDS),
+            smooth_ms=250,
+        )
+        out, i = [], 0
+        for size in sizes:
+            out.append(p.process(x[:, i : i + size]))
+            i += size
+        return (
+            np.concatenate([b.feature for b in out]),
+            np.concatenate([b.n_invalid for b in out]),
+        )
+
+    whole, invalid = frames([N])
+    split, _ = frames([100, 7, N - 107])
+    assert whole.tobytes() == split.tobytes()
+    assert invalid[0] > 0  # the 0/0 frames are invalid, so they cannot be rewarded
+    assert np.isfinite(whole[-100:]).all()
+
+
+def test_notch_on_a_125_hz_board_at_60_hz_mains():
+    p = Pipeline(
+        125.0,
+        1,
+        [Derivation("main", ((0, 1.0),))],
+        DEFAULT_BANDS,
+        FeatureExpr("alpha", DEFAULT_BANDS),
+        notch_hz=60.0,
+    )
+    t = np.arange(2500) / 125.0
+    fb = p.process((30 * np.sin(2 * np.pi * 60 * t))[None])
+    assert np.median(fb.peak_uv[-100:]) < 3.0  # the 60 Hz line is gone

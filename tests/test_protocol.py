@@ -63,9 +63,10 @@ def test_required_presets_exist():
 @pytest.mark.parametrize(
     "board", [MUSE, CYTON, GANGLION, DAISY], ids=["muse", "cyton", "ganglion", "daisy"]
 )
-def test_every_preset_runs_on_every_board(name, board):
+@pytest.mark.parametrize("mains", [50, 60])
+def test_every_preset_runs_on_every_board(name, board, mains):
     proto = load_protocol(name, ["script.baseline_eyes_open=0.05", "script.block_min=0.1"])
-    runner = SessionRunner(proto, board)
+    runner = SessionRunner(proto, board, mains_hz=mains)
     # every requested label is mapped to a channel the board has
     assert set(runner.channel_map.values()) <= set(board.ch_names)
     rng = np.random.default_rng(0)
@@ -118,11 +119,23 @@ def test_overrides_use_toml_syntax_and_are_recorded():
         (["inhibit.9.max_uv=1"], "inhibit"),
         (["novalue"], "KEY=VALUE"),
         (["bands.alpha=[12, 8]"], "alpha"),
+        (['signal.channels="Cz-Cz"'], "signal.channels"),
+        (['feedback.feature="alpha@Cz-Cz"'], "same electrode twice"),
+        (["signal.bandpass_hz.0.x=1"], "is a value"),
+        (["signal=1"], "'signal' must be a table"),
+        (
+            [
+                "feedback.zscore=true",
+                "script.baseline_eyes_open=0",
+                "script.baseline_eyes_closed=0",
+            ],
+            "needs a baseline",
+        ),
     ],
 )
 def test_bad_values_name_the_field(overrides, needle):
     with pytest.raises(ConfigError) as err:
-        load_protocol("alpha-beta-up", overrides)
+        SessionRunner(load_protocol("alpha-beta-up", overrides), CYTON)
     msg = str(err.value)
     assert needle in msg and "\n" not in msg
 

@@ -163,3 +163,71 @@ def test_duration_cap_stops_at_the_sample_count():
     rows = r.feed(eeg(20), 0.0)
     assert rows[-1, 0] < 2500 <= rows[-1, 0] + 4 + 1
     assert events[-1] == {"kind": "stop", "reason": "duration", "sample_index": 2503}
+
+
+def test_commands_are_validated_at_the_edge():
+    from nfb.errors import ConfigError, SessionError
+
+    r = SessionRunner(load_protocol("alpha-beta-up", SHORT), LAYOUT)
+    for kind, info in [
+        ("threshold", {"value": "abc"}),
+        ("threshold", {"value": float("nan")}),
+        ("threshold", {}),
+        ("threshold_mode", {"mode": "sideways"}),
+        ("marker", {"label": 3}),
+        ("dance", {}),
+    ]:
+        with pytest.raises(ConfigError):
+            r.command(kind, **info)
+    bad = [{"sample_index": 10, "kind": "threshold", "value": "abc", "source": "manual"}]
+    with pytest.raises(SessionError, match="sample 10"):
+        SessionRunner(load_protocol("alpha-beta-up", SHORT), LAYOUT, scheduled=bad)
+
+
+def test_a_pause_restarts_the_hold():
+    proto = load_protocol(
+        "alpha-beta-up",
+        [
+            *SHORT,
+            "reward.threshold=-1",
+            "reward.hold_ms=2000",
+            "script.baseline_eyes_open=0",
+            "script.baseline_eyes_closed=0",
+        ],
+    )
+    r = SessionRunner(proto, LAYOUT)
+    data = eeg(60)
+    hold = r.hold_frames
+    rows1 = r.feed(data[:, : (hold - 20) * 4], 0.0)  # a run that is 20 frames short
+    assert not col(r, rows1, "reward").any()
+    r.command("pause")
+    r.feed(data[:, (hold - 20) * 4 : (hold + 200) * 4], 0.0)
+    r.command("resume")
+    rows = r.feed(data[:, (hold + 200) * 4 :], 0.0)
+    reward = col(r, rows, "reward").astype(bool)
+    assert reward.any()
+    # the first reward after the pause needs a whole new run, not the 20 missing frames
+    assert np.argmax(reward) >= hold - 1
+
+
+def test_baseline_falls_back_and_skips_the_warmup():
+    # the protocol's reference is the eyes-closed baseline; skip it at once: eyes open stands in
+    proto = load_protocol(
+        "alpha-beta-up", [*SHORT, 'feedback.baseline="eyes_closed"', "feedback.zscore=true"]
+    )
+    events = []
+    r = SessionRunner(proto, LAYOUT, on_event=events.append)
+    data = eeg(120)
+    ec_start = round(0.2 * 60 * FS)
+    r.feed(data[:, : ec_start + 40], 0.0)
+    r.command("skip")
+    r.feed(data[:, ec_start + 40 :], 0.0)
+    stats = r.baseline["baseline_eyes_open"]["value"]
+    # the first warm-up samples are not in the baseline
+    frame_index = np.arange(r.step_samples - 1, ec_start, r.step_samples)
+    assert stats["n"] == np.sum(frame_index >= r.pipeline.warmup_samples)
+    first = next(e for e in events if e["kind"] == "threshold")
+    assert first["source"] == "baseline"
+    values = col(r, r.feed(np.zeros((2, 0)), 0.0), "value")
+    assert values.size == 0
+    assert r._zs[0] == pytest.approx(stats["mean"])  # z-scored against eyes open

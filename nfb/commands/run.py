@@ -106,9 +106,16 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         reason = "interrupted"
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        status = session.stop(reason)
-        line.show(session.snapshot(), session.state, force=True) if session.runner else None
+        # a second Ctrl-C must not interrupt the clean-up that closes the folder and the board
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            status = session.stop(reason)
+        finally:
+            signal.signal(signal.SIGINT, previous_int)
+            signal.signal(signal.SIGTERM, previous)
+        if session.runner is not None:
+            line.show(session.snapshot(), session.state, force=True)
         line.close()
     if session.path is not None:
         print(

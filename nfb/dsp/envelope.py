@@ -72,8 +72,8 @@ def design_cfir(
     return taps * (2.0 / gain)
 
 
-class _History:
-    """The last ``length`` samples of each signal, for FIR windows that span chunks."""
+class SampleHistory:
+    """The last ``length`` samples of each signal, for windows that span chunks."""
 
     def __init__(self, n_signals: int, length: int) -> None:
         self.length = length
@@ -113,12 +113,13 @@ class CFIREstimator(EnvelopeEstimator):
     ) -> None:
         super().__init__(band, sfreq, n_signals)
         self.n_taps = int(n_taps or round(0.5 * sfreq))
+        self.window_length = self.n_taps
         self.delay_ms = float(delay_ms)
         taps = design_cfir(self.band, self.sfreq, self.n_taps, delay_ms * sfreq / 1000.0)
         # windows hold samples oldest..newest, so the taps are applied reversed
         self._re = np.ascontiguousarray(taps.real[::-1])
         self._im = np.ascontiguousarray(taps.imag[::-1])
-        self._hist = _History(n_signals, self.n_taps - 1)
+        self._hist = SampleHistory(n_signals, self.n_taps - 1)
 
     def process(self, x, start, positions):
         full = self._hist.extend(x)
@@ -169,6 +170,7 @@ class FFTEstimator(EnvelopeEstimator):
     def __init__(self, band, sfreq, n_signals, *, window_s: float = 1.0) -> None:
         super().__init__(band, sfreq, n_signals)
         self.n_window = round(window_s * sfreq)
+        self.window_length = self.n_window
         self._window = np.hanning(self.n_window)
         freqs = np.fft.rfftfreq(self.n_window, 1.0 / sfreq)
         self._bins = np.flatnonzero((freqs >= self.band[0]) & (freqs <= self.band[1]))
@@ -178,7 +180,7 @@ class FFTEstimator(EnvelopeEstimator):
             )
         # Parseval: mean square of the band component, scaled so a sine of amplitude A gives A
         self._scale = 4.0 / (self.n_window * np.sum(self._window**2))
-        self._hist = _History(n_signals, self.n_window - 1)
+        self._hist = SampleHistory(n_signals, self.n_window - 1)
 
     def process(self, x, start, positions):
         full = self._hist.extend(x)

@@ -67,6 +67,8 @@ class FeatureExpr:
                 raise ConfigError(
                     f"{where}: unknown band {name!r} in {text!r}; known: {', '.join(sorted(bands))}"
                 )
+            if deriv and "-" in deriv and len(set(deriv.lower().split("-"))) == 1:
+                raise ConfigError(f"{where}: {deriv} names the same electrode twice")
             ref = BandRef(name, deriv)
             if ref not in names:
                 names[ref] = f"_v{len(refs)}"

@@ -14,13 +14,14 @@ from ..errors import ConfigError
 
 def design_notch(freq: float, sfreq: float, quality: float = 30.0) -> np.ndarray:
     """Second-order-sections notch at ``freq`` (mains) and, where below Nyquist, its harmonic."""
+    nyquist = sfreq / 2
+    if not 0 < freq < nyquist:
+        raise ConfigError(f"notch at {freq:g} Hz must be below Nyquist ({nyquist:g} Hz)")
     sections = []
-    for f in (freq, 2 * freq):
-        if f < sfreq / 2 * 0.95:
-            b, a = signal.iirnotch(f, quality * f / freq, fs=sfreq)
-            sections.append(signal.tf2sos(b, a))
-    if not sections:
-        raise ConfigError(f"notch at {freq} Hz is above Nyquist for {sfreq:g} Hz")
+    # the harmonic only where it sits clearly below Nyquist (not at 120 Hz on a 125 Hz Daisy)
+    for f in (freq, 2 * freq) if 2 * freq < 0.95 * nyquist else (freq,):
+        b, a = signal.iirnotch(f, quality * f / freq, fs=sfreq)
+        sections.append(signal.tf2sos(b, a))
     return np.vstack(sections)
 
 

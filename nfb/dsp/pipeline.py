@@ -19,7 +19,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import signal
 
-from .envelope import make_estimator
+from .envelope import SampleHistory, make_estimator
 from .features import BandRef, FeatureExpr
 from .filters import SosFilter, design_bandpass, design_notch
 
@@ -69,7 +69,8 @@ class FrameBlock:
     raw_min, raw_max : array (n_artifact_channels, m)
         Extremes of each monitored raw channel over the frame's step (flat/railed checks).
     n_invalid : int array (m,)
-        Non-finite input samples in the frame's step.
+        Non-finite input samples in the frame's step, plus one if the feature itself is not
+        finite (its value is then held at the last finite one).
     """
 
     sample_index: np.ndarray
@@ -84,20 +85,6 @@ class FrameBlock:
 
     def __len__(self) -> int:
         return len(self.sample_index)
-
-
-class _Tail:
-    """Carries the last ``length`` columns of a stream across chunks."""
-
-    def __init__(self, n_rows: int, length: int, fill: float = 0.0) -> None:
-        self.length = length
-        self.buf = np.full((n_rows, length), fill)
-
-    def extend(self, x: np.ndarray) -> np.ndarray:
-        full = np.concatenate([self.buf, x], axis=1)
-        if self.length:
-            self.buf = full[:, full.shape[1] - self.length :].copy()
-        return full
 
 
 class Pipeline:
@@ -193,9 +180,9 @@ class Pipeline:
             # EMG needs rejection, not latency: an IIR band-pass keeps the EEG rhythms out
             self._emg = make_estimator("butter", emg_band, self.sfreq, 1, order=4)
         self.artifact_channels = np.asarray(list(artifact_channels), dtype=int)
-        self._raw_tail = _Tail(len(self.artifact_channels), self.step - 1)
-        self._peak_tail = _Tail(1, self.step - 1)
-        self._bad_tail = _Tail(1, self.step - 1)
+        self._raw_tail = SampleHistory(len(self.artifact_channels), self.step - 1)
+        self._peak_tail = SampleHistory(1, self.step - 1)
+        self._bad_tail = SampleHistory(1, self.step - 1)
         self._last_finite = np.zeros(self.n_channels)
         self._seen_finite = np.zeros(self.n_channels, dtype=bool)
         if smooth_ms and smooth_ms > 0:
@@ -204,6 +191,12 @@ class Pipeline:
         else:
             self._smooth_ba = None
         self._smooth_zi: np.ndarray | None = None
+        #: samples before the estimators' windows are full and the filters have settled;
+        #: baselines leave them out
+        self.warmup_samples = int(
+            max(getattr(e, "window_length", 0) for e in self._estimators.values())
+            + 0.5 * self.sfreq
+        )
         self._last_feature = np.nan
         self.n_samples = 0
 
@@ -254,7 +247,7 @@ class Pipeline:
                 bands[col] = amp[k] if self.measure == "amplitude" else amp[k] ** 2 / 2.0
 
         values = {ref: bands[ref.column] for ref in self.refs}
-        feature = self._smooth(self.feature.evaluate(values))
+        raw_feature = self.feature.evaluate(values)
 
         # per-frame step statistics (each frame covers the `step` samples ending at it)
         win = sliding_window_view(self._peak_tail.extend(np.abs(filtered[:1])), self.step, axis=1)
@@ -265,11 +258,10 @@ class Pipeline:
         raw_max = rwin.max(axis=2) if len(positions) else np.empty((len(art), 0))
         nbad = bad.any(axis=0, keepdims=True).astype(np.float64)
         bwin = sliding_window_view(self._bad_tail.extend(nbad), self.step, axis=1)
-        n_invalid = (
-            bwin[0, positions].sum(axis=1).astype(np.int64)
-            if len(positions)
-            else (np.empty(0, np.int64))
-        )
+        n_invalid = bwin[0, positions].sum(axis=1).astype(np.int64)
+        # a feature that is not finite (ln 0 on a dead channel, 0/0) invalidates its frame too
+        n_invalid += ~np.isfinite(raw_feature)
+        feature = self._smooth(raw_feature)
 
         emg = None
         if self._emg is not None:
@@ -319,9 +311,15 @@ class Pipeline:
         if self._smooth_ba is None:
             return x
         b, a = self._smooth_ba
+        start = 0
         if self._smooth_zi is None:
-            if not np.isfinite(x[0]):
+            # the filter starts at the stream's first finite value, wherever a chunk begins;
+            # frames before it stay NaN
+            finite = np.flatnonzero(np.isfinite(x))
+            if finite.size == 0:
                 return x
-            self._smooth_zi = signal.lfilter_zi(b, a) * x[0]
-        y, self._smooth_zi = signal.lfilter(b, a, x, zi=self._smooth_zi)
+            start = int(finite[0])
+            self._smooth_zi = signal.lfilter_zi(b, a) * x[start]
+        y = x.copy()
+        y[start:], self._smooth_zi = signal.lfilter(b, a, x[start:], zi=self._smooth_zi)
         return y

@@ -163,6 +163,8 @@ class LiveSession:
     # --- control ---------------------------------------------------------------------------
     def command(self, kind: str, **info) -> None:
         """Pause, resume, skip, stop, marker (label, note), threshold (value), threshold_mode."""
+        if self.runner is None:
+            raise SessionError("the session has not started")
         self.runner.command(kind, **info)
         if kind == "marker" and self.acquisition is not None:
             with contextlib.suppress(NfbError):

@@ -60,12 +60,16 @@ def open_replay_source(path, *, device: str | None = None) -> ReplaySource:
     if path.is_dir():
         rec = read_session(path)
         events = rec.events
+        try:
+            layout = BoardLayout.from_dict(rec.meta["layout"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise SessionError(f"{path}/session.json: bad layout ({err})") from None
         return ReplaySource(
             path,
             "session",
             rec.samples,
             rec.fetch_time,
-            BoardLayout.from_dict(rec.meta["layout"]),
+            layout,
             events,
             rec.meta,
             rec.meta.get("start_unix"),
@@ -157,8 +161,10 @@ def replay(
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise SessionError(f"--out {out} already exists and is not empty; choose a new folder")
+    recorded_mains = float((src.meta.get("device") or {}).get("mains_hz") or 50.0)
     if mains_hz is None:
-        mains_hz = float((src.meta.get("device") or {}).get("mains_hz") or 50.0)
+        mains_hz = recorded_mains
+    own = own and mains_hz == recorded_mains
     scheduled = src.events if own else [e for e in src.events if e.get("kind") in RESCORE_COMMANDS]
     frames_out: list[np.ndarray] = []
     events_out: list[dict] = []

@@ -19,10 +19,10 @@ import numpy as np
 from .._logging import logger
 from ..bands import resolve_bands
 from ..dsp.pipeline import Derivation, Pipeline
-from ..errors import ConfigError
+from ..errors import ConfigError, SessionError
 from ..montage import map_channels
 from ..protocol import Protocol
-from ..reward import Inhibitor, ThresholdController
+from ..reward import Inhibitor, ThresholdController, hold_frames
 from .recorder import BASE_FRAME_COLUMNS
 from .script import Step, build_script
 
@@ -47,6 +47,41 @@ _SAMPLE, _TIME, _WALL, _VALUE, _THRESHOLD, _REWARD, _INHIBITED, _STEP, _RAW = (
 
 #: Event kinds that come from the user (or the driver) and are re-applied on replay.
 COMMAND_KINDS = ("pause", "resume", "skip", "stop", "marker", "threshold", "threshold_mode")
+
+
+def _checked_schedule(events: list[dict]) -> list[dict]:
+    out = []
+    for e in events:
+        if not is_command(e):
+            continue
+        idx = e.get("sample_index")
+        if isinstance(idx, bool) or not isinstance(idx, int) or idx < 0:
+            raise SessionError(f"recorded {e.get('kind')} event has a bad sample_index: {idx!r}")
+        try:
+            validate_command({k: v for k, v in e.items() if k != "sample_index"})
+        except ConfigError as err:
+            raise SessionError(f"recorded event at sample {idx}: {err}") from None
+        out.append(e)
+    return sorted(out, key=lambda e: e["sample_index"])
+
+
+def validate_command(cmd: dict) -> dict:
+    """Check a command (or a recorded command event); raise ConfigError naming what is wrong."""
+    kind = cmd.get("kind")
+    if kind not in COMMAND_KINDS:
+        raise ConfigError(f"unknown command {kind!r}; allowed: {', '.join(COMMAND_KINDS)}")
+    if kind == "threshold":
+        value = cmd.get("value")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+            raise ConfigError(f"threshold command: value must be a finite number, got {value!r}")
+    elif kind == "threshold_mode" and cmd.get("mode") not in ("auto", "manual"):
+        mode = cmd.get("mode")
+        raise ConfigError(f"threshold_mode command: mode must be auto or manual, got {mode!r}")
+    elif kind == "marker":
+        for key in ("label", "note"):
+            if not isinstance(cmd.get(key, ""), str):
+                raise ConfigError(f"marker command: {key} must be text, got {cmd.get(key)!r}")
+    return cmd
 
 
 def is_command(event: dict) -> bool:
@@ -174,7 +209,7 @@ class SessionRunner:
         self.baseline_for = "baseline_" + fb["baseline"]
         self.threshold_mode = "auto" if rw["threshold"] == "auto" else "fixed"
         self.threshold = np.nan if rw["threshold"] == "auto" else float(rw["threshold"])
-        self.hold_frames = max(1, round(rw["hold_ms"] / 1000.0 * self.frame_rate) + 1)
+        self.hold_frames = hold_frames(rw["hold_ms"], self.frame_rate)
         self.auto = ThresholdController(
             self.direction,
             rw["target_rate"],
@@ -185,6 +220,23 @@ class SessionRunner:
         self.script = build_script(p["script"], self.sfreq)
         if not self.script:
             raise ConfigError(f"{protocol.slug}: the script has no steps")
+        if not any(st.is_baseline for st in self.script):
+            needs = [
+                what
+                for what, on in (
+                    ("feedback.zscore", fb["zscore"]),
+                    (
+                        'a band inhibit with max = "auto"',
+                        any(i["kind"] == "band" and i["max"] == "auto" for i in p["inhibit"]),
+                    ),
+                )
+                if on
+            ]
+            if needs:
+                raise ConfigError(
+                    f"{protocol.slug}: {needs[0]} needs a baseline; set "
+                    "script.baseline_eyes_open or script.baseline_eyes_closed above 0"
+                )
 
         self.band_columns = self.pipeline.band_columns
         self.inhibit_kinds = self.inhibitor.kinds
@@ -196,9 +248,7 @@ class SessionRunner:
 
         self._lock = threading.Lock()
         self._pending: deque[dict] = deque()
-        self._scheduled = deque(
-            sorted((e for e in (scheduled or []) if is_command(e)), key=lambda e: e["sample_index"])
-        )
+        self._scheduled = deque(_checked_schedule(scheduled or []))
         self._step_i = 0
         self._elapsed = 0
         self._paused = False
@@ -208,6 +258,10 @@ class SessionRunner:
         self._baseline_values: dict[str, list] = {}
         self.baseline: dict[str, dict] = {}
         self._zs = (0.0, 1.0)
+        self._reference_set = False
+        self._baseline_raw: dict[str, np.ndarray] = {}
+        #: a baseline needs 5 s of usable frames to set z-scores and the first threshold
+        self.min_baseline_frames = round(5 * self.frame_rate)
         self.blocks: list[BlockStats] = []
         self.thresholds: list[dict] = []
         self._last_index = -1
@@ -215,39 +269,38 @@ class SessionRunner:
         self._started = False
 
     # --- construction helpers --------------------------------------------------------------
-    def _derivations(self, channels, feature, ch_names):
+    @staticmethod
+    def _derivations(channels, feature, ch_names):
+        """The main derivation (``signal.channels``) and those the feature names (``@X``)."""
         index = {c: i for i, c in enumerate(ch_names)}
-        if isinstance(channels, str) and "-" in channels:
-            a, b = channels.split("-")
-            cmap = map_channels([a, b], ch_names, distinct=True)
-            main = Derivation("main", ((index[cmap[a]], 1.0), (index[cmap[b]], -1.0)))
-        else:
-            labels = [channels] if isinstance(channels, str) else list(channels)
-            cmap = map_channels(labels, ch_names)
-            chosen = list(dict.fromkeys(cmap[c] for c in labels))
-            main = Derivation("main", tuple((index[c], 1.0 / len(chosen)) for c in chosen))
-        derivs = [main]
+        cmap: dict[str, str] = {}
+
+        def derive(name: str, spec: str | list[str], where: str) -> Derivation:
+            if isinstance(spec, str) and "-" in spec:  # bipolar pair
+                a, b = spec.split("-")
+                m = map_channels([a, b], ch_names, distinct=True, where=where)
+                cmap.update(m)
+                return Derivation(name, ((index[m[a]], 1.0), (index[m[b]], -1.0)))
+            labels = [spec] if isinstance(spec, str) else list(spec)
+            m = map_channels(labels, ch_names, where=where)
+            cmap.update(m)
+            chosen = list(dict.fromkeys(m[c] for c in labels))  # mean of distinct electrodes
+            return Derivation(name, tuple((index[c], 1.0 / len(chosen)) for c in chosen))
+
+        derivs = [derive("main", channels, "signal.channels")]
         for ref in feature.refs:
-            name = ref.derivation
-            if name is None or any(d.name == name for d in derivs):
-                continue
-            if "-" in name:
-                a, b = name.split("-")
-                m = map_channels([a, b], ch_names, distinct=True)
-                cmap.update(m)
-                derivs.append(Derivation(name, ((index[m[a]], 1.0), (index[m[b]], -1.0))))
-            else:
-                m = map_channels([name], ch_names)
-                cmap.update(m)
-                derivs.append(Derivation(name, ((index[m[name]], 1.0),)))
+            if ref.derivation is not None and all(d.name != ref.derivation for d in derivs):
+                derivs.append(derive(ref.derivation, ref.derivation, "feedback.feature"))
         return cmap, derivs
 
     # --- commands --------------------------------------------------------------------------
     def command(self, kind: str, **info) -> None:
-        """Queue a command (thread-safe); applied before the next frame."""
-        if kind not in COMMAND_KINDS:
-            raise ValueError(f"unknown command {kind!r}; allowed: {', '.join(COMMAND_KINDS)}")
-        self._pending.append({"kind": kind, **info})
+        """Queue a command (thread-safe); applied before the next frame.
+
+        ``threshold`` needs ``value`` (a finite number); ``threshold_mode`` needs ``mode``
+        (``"auto"`` or ``"manual"``); ``marker`` takes ``label`` and ``note`` strings.
+        """
+        self._pending.append(validate_command({"kind": kind, **info}))
 
     def _emit(self, event: dict) -> None:
         if self.on_event is not None:
@@ -256,26 +309,25 @@ class SessionRunner:
     def _apply(self, cmd: dict, s: int) -> None:
         kind = cmd["kind"]
         event = {**cmd, "sample_index": s}
-        if kind == "pause":
-            if self._paused:
+        if kind in ("pause", "resume"):
+            if self._paused == (kind == "pause"):
                 return
-            self._paused = True
-        elif kind == "resume":
-            if not self._paused:
-                return
-            self._paused = False
+            self._paused = kind == "pause"
+            self._break_runs()
         elif kind == "skip":
             self._emit(event)
             self._next_step(s)
             return
         elif kind == "stop":
+            if self.current_step.name == "block" and self.blocks:
+                self.blocks[-1].end_sample = s
             self._emit({"sample_index": s, "kind": "step_end", **self._step_info()})
             self._emit(event)
             self.finished = True
             self.status = "stopped"
             return
         elif kind == "threshold":
-            value = float(cmd["value"])
+            value = float(cmd["value"])  # validated: finite
             event = {"sample_index": s, "kind": "threshold", "value": value, "source": "manual"}
             self.threshold = value
             self.threshold_mode = "manual"
@@ -303,10 +355,15 @@ class SessionRunner:
         st = self.current_step
         return {"step": st.index, "name": st.name, "block": st.block, "label": st.label}
 
+    def _break_runs(self) -> None:
+        """A pause or a new step interrupts the run of frames a held reward needs."""
+        self._run = 0
+        self.auto.break_run()
+
     def _start_step(self, s: int) -> None:
         st = self.current_step
         self._elapsed = 0
-        self._run = 0
+        self._break_runs()
         self._emit({"sample_index": s, "kind": "step_start", **self._step_info()})
         if st.name == "block":
             self.blocks.append(BlockStats(st.block, s))
@@ -341,19 +398,41 @@ class SessionRunner:
                     "n": int(arr.size),
                 }
         self.baseline[st.name] = stats
+        self._baseline_raw[st.name] = np.asarray(collected.get("value", []), dtype=float)
         self._emit({"sample_index": s, "kind": "baseline_stats", "name": st.name, "stats": stats})
-        later = [x.name for x in self.script[st.index + 1 :] if x.is_baseline]
-        designated = st.name == self.baseline_for or (
-            self.baseline_for not in [x.name for x in self.script] and not later
-        )
-        if not designated or "value" not in stats:
+        if self._reference_set:
             return
+        usable = [
+            name
+            for name, st_ in self.baseline.items()
+            if st_.get("value", {}).get("n", 0) >= self.min_baseline_frames
+        ]
+        last = not any(x.is_baseline for x in self.script[st.index + 1 :])
+        # the protocol's baseline sets the reference; at the last baseline of the script,
+        # another one stands in if that one was missing, skipped or inhibited throughout
+        if st.name == self.baseline_for and st.name in usable:
+            self._use_baseline(st.name, s)
+        elif last and usable:
+            name = self.baseline_for if self.baseline_for in usable else usable[0]
+            logger.warning("using %s as the baseline reference", name.replace("_", " "))
+            self._use_baseline(name, s)
+        elif last:
+            message = (
+                f"no baseline with {self.min_baseline_frames} usable frames: "
+                "no z-score, no automatic band limits, threshold from the training"
+            )
+            logger.warning(message)
+            self._emit({"sample_index": s, "kind": "warning", "message": message})
+
+    def _use_baseline(self, name: str, s: int) -> None:
+        self._reference_set = True
+        stats = self.baseline[name]
         self.inhibitor.set_band_limits_from_baseline(stats)
         v = stats["value"]
         if self.zscore:
             self._zs = (v["mean"], v["sd"] if v["sd"] > 0 else 1.0)
         if self.threshold_mode == "auto":
-            base = (np.asarray(collected["value"], float) - self._zs[0]) / self._zs[1]
+            base = (self._baseline_raw[name] - self._zs[0]) / self._zs[1]
             self._set_threshold(self.auto.initial(base), s, "baseline")
 
     def _set_threshold(self, value: float, s: int, source: str) -> None:
@@ -410,7 +489,7 @@ class SessionRunner:
                         inhibited |= flag
                 reward = False
                 if not self._paused:
-                    if st.is_baseline and not inhibited:
+                    if st.is_baseline and not inhibited and s >= self.pipeline.warmup_samples:
                         bucket = self._baseline_values.setdefault(st.name, {})
                         bucket.setdefault("value", []).append(raw)
                         for col in self.band_columns:

@@ -140,8 +140,17 @@ def _read_events(file: Path) -> list[dict[str, Any]]:
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             logger.warning("%s line %d skipped: %s", file, i, _one_line(err))
             continue
-        if isinstance(event, dict):
-            events.append(event)
+        idx = event.get("sample_index") if isinstance(event, dict) else None
+        if (
+            isinstance(idx, bool)
+            or not isinstance(idx, int)
+            or idx < 0
+            or not isinstance(event.get("kind"), str)
+        ):
+            # every consumer orders events by sample index: one without it is damage
+            logger.warning("%s line %d skipped: no sample_index/kind", file, i)
+            continue
+        events.append(event)
     return events
 
 
