@@ -337,3 +337,15 @@ def test_session_json_is_plain_json(recorded):
     meta = json.loads((recorded / "session.json").read_text())
     assert meta["status"] == "complete"
     assert repr(read_session(recorded)).startswith("<RecordedSession client-01/")
+
+
+def test_damaged_event_lines_are_skipped_not_fatal(truth, tmp_path, caplog):
+    path = write_session(truth, tmp_path)
+    with open(path / "events.jsonl", "a") as f:
+        f.write('{"kind": "marker"}\n')  # no sample_index
+        f.write('{"sample_index": "12", "kind": "pause"}\n')  # not an int
+        f.write('{"sample_index": 5}\n')  # no kind
+        f.write("[1, 2]\n")  # not an object
+    session = read_session(path)
+    assert session.events == truth.events
+    assert caplog.text.count("skipped") == 4
