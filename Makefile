@@ -6,9 +6,10 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 SESSIONS ?= sessions
 
-# a real but short session: baselines of 6 s, two blocks of 12 s, a rest of 3 s
-DEMO_SCRIPT = --set script.baseline_eyes_open=0.1 --set script.baseline_eyes_closed=0.1 \
-              --set script.blocks=2 --set script.block_min=0.2 --set script.rest_min=0.05
+# a real but short session (about a minute): baselines of 12 s (a baseline needs 5 s of
+# usable frames), two blocks of 15 s and a rest of 3 s
+DEMO_SCRIPT = --set script.baseline_eyes_open=0.2 --set script.baseline_eyes_closed=0.2 \
+              --set script.blocks=2 --set script.block_min=0.25 --set script.rest_min=0.05
 
 .PHONY: demo test lint clean
 
