@@ -86,20 +86,24 @@ def run(args: argparse.Namespace) -> int:
     from ..protocol import load_protocol
     from ..session.live import LiveSession, run_until_done
     from ..session.recorder import validate_client
+    from ..stream import DeviceStream
 
     if args.duration is not None and not (math.isfinite(args.duration) and args.duration >= 1):
         raise _arg_error(f"--duration must be a number of seconds >= 1, got {args.duration:g}")
     validate_client(args.client)
     profile = load_device(args)
     protocol = load_protocol(args.protocol, args.overrides)
+    stream = DeviceStream(profile)
     session = LiveSession(
-        profile, protocol, args.client, sessions_dir=args.sessions_dir, duration_s=args.duration
+        stream, protocol, args.client, sessions_dir=args.sessions_dir, duration_s=args.duration
     )
     line = LiveLine(session.layout.sfreq)
     # SIGTERM stops cleanly like Ctrl-C: the board is released and the folder closed
     previous = signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
     reason = "user"
     try:
+        # the board opens before the folder exists: a wrong port leaves no empty session
+        stream.connect()
         session.start()
         run_until_done(session, lambda snap: line.show(snap, session.state))
         reason = "complete"
@@ -111,10 +115,11 @@ def run(args: argparse.Namespace) -> int:
         previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
             status = session.stop(reason)
+            stream.disconnect()
         finally:
             signal.signal(signal.SIGINT, previous_int)
             signal.signal(signal.SIGTERM, previous)
-        if session.runner is not None:
+        if session.path is not None:
             line.show(session.snapshot(), session.state, force=True)
         line.close()
     if session.path is not None:

@@ -1,0 +1,157 @@
+"""A connected device that sessions attach to.
+
+The desktop app connects a board before any session (to check the signal and watch the raw
+traces) and runs several sessions on one connection; the CLI does the same for one session.
+:class:`DeviceStream` owns the :class:`~nfb.acquisition.Acquisition` (thread and ring buffer)
+and hands every chunk to the consumers attached to it. A consumer that raises (a recorder on
+a full disk) is detached and keeps its error; the device keeps streaming.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol
+
+import numpy as np
+
+from ._logging import logger
+from .acquisition import Acquisition
+from .devices import DeviceProfile, open_source
+from .errors import DeviceError
+from .quality import SignalCheck, check_signal
+
+
+class StreamConsumer(Protocol):
+    """What attaches to a stream (a live session)."""
+
+    def on_chunk(self, block: np.ndarray, first_index: int, fetch_time: float) -> None: ...
+
+    def on_device_event(self, kind: str, sample_index: int, info: dict) -> None: ...
+
+    def on_detached(self, error: BaseException | None) -> None: ...
+
+
+class DeviceStream:
+    """Connect to a device profile and stream it into a ring buffer.
+
+    Parameters
+    ----------
+    profile : DeviceProfile
+        The device as configured for this run.
+    source : Source | None
+        A ready source (tests); default :func:`nfb.devices.open_source`.
+    buffer_seconds : float
+        Length of the ring buffer (what a display can look back at).
+    """
+
+    def __init__(
+        self, profile: DeviceProfile, *, source=None, buffer_seconds: float = 60.0
+    ) -> None:
+        self.profile = profile
+        self._source = source if source is not None else open_source(profile)
+        self.layout = self._source.layout
+        self.acquisition = Acquisition(
+            self._source,
+            buffer_seconds=buffer_seconds,
+            on_chunk=self._dispatch_chunk,
+            on_event=self._dispatch_event,
+        )
+        self._consumers: list[StreamConsumer] = []
+        self._lock = threading.Lock()  # held while a chunk is handed out
+        self.events: list[tuple[str, int, dict]] = []  # device history, for displays
+
+    # --- connection --------------------------------------------------------------------------
+    def connect(self) -> None:
+        """Open the board and start streaming (DeviceError, one line, if it cannot)."""
+        self.acquisition.start()
+
+    def disconnect(self) -> None:
+        """Detach every consumer, stop streaming and release the board; idempotent."""
+        for consumer in list(self._consumers):
+            self.detach(consumer)
+        self.acquisition.stop()
+
+    @property
+    def state(self) -> str:
+        return self.acquisition.state
+
+    @property
+    def ring(self):
+        return self.acquisition.ring
+
+    @property
+    def n_samples(self) -> int:
+        return self.acquisition.n_samples
+
+    @property
+    def n_dropped(self) -> int:
+        return self.acquisition.n_dropped
+
+    def insert_marker(self, value: float = 1.0) -> None:
+        try:
+            self.acquisition.insert_marker(value)
+        except DeviceError as err:
+            logger.info("marker not written to the board: %s", err)
+
+    # --- consumers ---------------------------------------------------------------------------
+    def attach(self, consumer: StreamConsumer) -> None:
+        """Hand every chunk from the next one on to ``consumer`` (in the acquisition thread)."""
+        with self._lock:
+            self._consumers.append(consumer)
+
+    def detach(self, consumer: StreamConsumer, error: BaseException | None = None) -> None:
+        """Stop handing chunks to ``consumer``; waits for a chunk being handed out."""
+        with self._lock:
+            if consumer not in self._consumers:
+                return
+            self._consumers.remove(consumer)
+        consumer.on_detached(error)
+
+    def _dispatch_chunk(self, block: np.ndarray, first_index: int, fetch_time: float) -> None:
+        failed = []
+        with self._lock:
+            for consumer in self._consumers:
+                try:
+                    consumer.on_chunk(block, first_index, fetch_time)
+                except Exception as err:
+                    logger.error("session stopped: %s", err)
+                    failed.append((consumer, err))
+        for consumer, err in failed:
+            self.detach(consumer, err)
+
+    def _dispatch_event(self, kind: str, sample_index: int, info: dict) -> None:
+        self.events.append((kind, sample_index, dict(info)))
+        with self._lock:
+            consumers = list(self._consumers)
+        for consumer in consumers:
+            try:
+                consumer.on_device_event(kind, sample_index, info)
+            except Exception:
+                logger.exception("consumer failed on device event %s", kind)
+
+    # --- views for displays ------------------------------------------------------------------
+    def latest_eeg(self, seconds: float) -> tuple[np.ndarray, int]:
+        """The newest ``seconds`` of EEG rows (µV) and the index of the first sample."""
+        data, first = self.ring.latest(round(seconds * self.layout.sfreq))
+        return data[list(self.layout.eeg_rows)], first
+
+    def check(self, seconds: float = 5.0) -> SignalCheck:
+        """Signal check over the newest ``seconds`` in the ring buffer (no new acquisition)."""
+        eeg, _ = self.latest_eeg(seconds)
+        if eeg.shape[1] < self.layout.sfreq:
+            raise DeviceError("signal check needs at least 1 s of samples; wait a moment")
+        return check_signal(
+            eeg,
+            self.layout.sfreq,
+            self.layout.ch_names,
+            mains_hz=self.profile.mains_hz,
+            rail_uv=self.layout.rail_uv,
+        )
+
+    def __enter__(self) -> DeviceStream:
+        if self.state == "idle":
+            self.connect()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.disconnect()
