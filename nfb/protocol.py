@@ -142,7 +142,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
 INHIBIT_SCHEMA: dict[str, dict[str, tuple]] = {
     "amplitude": {"max_uv": ("num", 100, _pos, "µV > 0"), "hold_ms": ("num", 500, _nonneg, "ms")},
     "emg": {
-        "max_uv": ("num", 10, _pos, "µV > 0"),
+        "max_uv": ("num", 15, _pos, "µV > 0"),
         "band": ("any", "emg", lambda v: isinstance(v, str), "a band name"),
         "hold_ms": ("num", 500, _nonneg, "ms"),
     },
@@ -155,7 +155,7 @@ INHIBIT_SCHEMA: dict[str, dict[str, tuple]] = {
         "band": ("str", None, None, "a band name"),
         "max": ("any", "auto", _threshold_ok, '"auto" (baseline mean + max_z·sd) or a value'),
         "max_z": ("num", 1.5, _pos, "> 0"),
-        "hold_ms": ("num", 250, _nonneg, "ms"),
+        "hold_ms": ("num", 0, _nonneg, "ms"),
     },
 }
 

@@ -671,6 +671,7 @@ def read_brainflow_file(
         raise SessionError(f"{path}: no such file")
     layout = board_layout(board_id, ch_names)
     try:
+        DataFilter.disable_data_logger()  # its C++ log would print past our one-line error
         data = DataFilter.read_file(str(path))
     except BrainFlowError as err:
         raise SessionError(f"{path}: cannot read as a BrainFlow file ({err})") from None

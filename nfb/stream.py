@@ -61,9 +61,25 @@ class DeviceStream:
         self.events: list[tuple[str, int, dict]] = []  # device history, for displays
 
     # --- connection --------------------------------------------------------------------------
-    def connect(self) -> None:
-        """Open the board and start streaming (DeviceError, one line, if it cannot)."""
+    def connect(self, first_data_timeout: float = 10.0) -> None:
+        """Open the board, start streaming and wait for its first samples.
+
+        Raises
+        ------
+        DeviceError
+            One line if the board cannot be opened or sends nothing within
+            ``first_data_timeout`` seconds (a board that has streamed and then drops out is
+            reconnected instead, for as long as it takes).
+        """
         self.acquisition.start()
+        if not self.acquisition.wait_samples(1, timeout=first_data_timeout):
+            self.acquisition.stop()
+            hint = ""
+            if self.profile.connection.get("file"):
+                hint = f"; is {self.profile.connection['file']} a recording of this board?"
+            raise DeviceError(
+                f"{self.profile.name} sent no data within {first_data_timeout:g} s{hint}"
+            )
 
     def disconnect(self) -> None:
         """Detach every consumer, stop streaming and release the board; idempotent."""

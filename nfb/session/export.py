@@ -25,8 +25,6 @@ _EXTENSIONS = {
     ".fif.gz": "fif",
     ".edf": "edf",
     ".csv": "brainflow",
-    ".tsv": "brainflow",
-    ".txt": "brainflow",
 }
 
 
@@ -57,8 +55,8 @@ def export_session(
     out : path-like
         The output file.
     fmt : ``"fif"`` | ``"edf"`` | ``"brainflow"`` | None
-        The format; ``None`` infers it from the extension of ``out`` (``.fif``, ``.edf``,
-        ``.csv``/``.tsv``/``.txt`` for BrainFlow).
+        The format; ``None`` infers it from the extension of ``out`` (``.fif``, ``.fif.gz``,
+        ``.edf``, ``.csv`` for BrainFlow); a given format must match the extension.
     overwrite : bool
         Replace an existing ``out``.
 
@@ -72,10 +70,13 @@ def export_session(
         fmt = _infer_format(out)
     if fmt not in FORMATS:
         raise NfbError(f"unknown export format {fmt!r}; allowed: {', '.join(FORMATS)}")
+    wanted = [ext for ext, f in _EXTENSIONS.items() if f == fmt]
+    if not any(out.name.lower().endswith(ext) for ext in wanted):
+        raise NfbError(f"--out {out.name}: a {fmt} file must end with {' or '.join(wanted)}")
     if not isinstance(session, RecordedSession):
         session = read_session(session)
     if out.exists() and not overwrite:
-        raise NfbError(f"{out} already exists; use --overwrite (overwrite=True) to replace it")
+        raise NfbError(f"{out} already exists; use --overwrite to replace it")
     if out.is_dir():
         raise NfbError(f"{out} is a folder; give a file name")
     if not out.parent.is_dir():
@@ -96,6 +97,7 @@ def export_session(
                 mne.export.export_raw(out, raw, fmt="edf", overwrite=True, verbose="error")
         except OSError as err:
             raise NfbError(f"cannot write {out}: {err.strerror or err}") from None
+    os.chmod(out, 0o600)  # session data is health data, exported or not
     logger.info("Exported %s to %s (%s)", session.path, out, fmt)
     return out
 

@@ -54,7 +54,7 @@ def open_replay_source(path, *, device: str | None = None) -> ReplaySource:
     device : str | None
         Device profile of a BrainFlow CSV (its row layout); default ``synthetic``.
     """
-    path = Path(path)
+    path = Path(path).expanduser().resolve()
     if not path.exists():
         raise SessionError(f"{path} does not exist")
     if path.is_dir():
@@ -226,6 +226,15 @@ def replay(
                 thresholds=summary["thresholds"],
             )
             status = runner.status if runner.status != "recording" else "stopped"
+            if not summary["blocks"]:
+                step = runner.current_step
+                logger.warning(
+                    "%s ended during %s of %s's script: no training block was scored "
+                    "(shorten the script, e.g. --set script.baseline_eyes_open=0.5)",
+                    src.path.name,
+                    step.label if step else "the script",
+                    proto.slug,
+                )
             recorder.close(status)
     finally:
         bar.close()

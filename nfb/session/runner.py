@@ -417,9 +417,14 @@ class SessionRunner:
             logger.warning("using %s as the baseline reference", name.replace("_", " "))
             self._use_baseline(name, s)
         elif last:
+            got = ", ".join(
+                f"{name.replace('_', ' ')} {st_.get('value', {}).get('n', 0)}"
+                for name, st_ in self.baseline.items()
+            )
             message = (
-                f"no baseline with {self.min_baseline_frames} usable frames: "
-                "no z-score, no automatic band limits, threshold from the training"
+                f"no usable baseline: a baseline needs {self.min_baseline_frames} usable frames "
+                f"(5 s without inhibits), got {got}; no z-score and no automatic band limits, "
+                "the threshold comes from the training"
             )
             logger.warning(message)
             self._emit({"sample_index": s, "kind": "warning", "message": message})

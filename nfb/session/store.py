@@ -554,6 +554,7 @@ def recover_session(path: str | os.PathLike) -> str:
                     fid.seek((counts["raw"] * n_cols - 1) * 8)
                     last_fetch = float(np.frombuffer(fid.read(8), "<f8")[0])
             end_unix = last_fetch if last_fetch is not None else meta.get("start_unix")
+            (path / ".reserve").unlink(missing_ok=True)  # the dead recorder's disk reserve
             meta.update(
                 status="recovered",
                 n_samples=counts["raw"],
