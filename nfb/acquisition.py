@@ -377,7 +377,9 @@ class Acquisition:
 
     def _recover(self, reason: str) -> bool:
         """Handle a lost board; True once it streams again, False to end the thread."""
-        logger.warning("board lost: %s", reason)
+        # before the first sample a stall only means "not started yet": the caller decides
+        log = logger.warning if self.n_samples else logger.info
+        log("board lost: %s", reason)
         self._set_state("disconnected")
         self._emit("disconnected", {"reason": reason})
         self._close_source()
@@ -407,7 +409,7 @@ class Acquisition:
             self.n_reconnects += 1
             self._set_state("streaming")
             outage = time.monotonic() - lost_at
-            logger.warning("board back after %.1f s (attempt %d)", outage, attempt)
+            log("board back after %.1f s (attempt %d)", outage, attempt)
             self._emit("reconnected", {"attempt": attempt, "outage_s": outage})
             return True
         return False

@@ -454,6 +454,19 @@ def _bad_cases():
             ["export", c["tmp"] / "missing", "--format", "fif", "--out", c["tmp"] / "x_raw.fif"],
             [str(c["tmp"] / "missing")],
         ),
+        "export-format-mismatch": lambda c: (
+            ["export", c["session"], "--format", "fif", "--out", c["tmp"] / "x.edf"],
+            ["x.edf", ".fif"],
+        ),
+        "export-unknown-extension": lambda c: (
+            ["export", c["session"], "--out", c["tmp"] / "x.txt"],
+            ["x.txt"],
+        ),
+        # a playback file that is not a recording of the board: no data, a clear error
+        "device-sends-nothing": lambda c: (
+            [*with_(device="brainflow-file"), "--file", c["not_session"] / "junk.csv"],
+            ["sent no data", "junk.csv"],
+        ),
     }
 
 
@@ -469,6 +482,7 @@ def test_bad_input(live, tmp_path, case):
     ctx["not_session"] = tmp_path / "not-a-session"
     ctx["not_session"].mkdir()
     (ctx["not_session"] / "notes.txt").write_text("not a session\n")
+    (ctx["not_session"] / "junk.csv").write_text("a,b\n1,2\n")
     ctx["existing"] = tmp_path / "existing"
     ctx["existing"].mkdir()
     (ctx["existing"] / "keep.txt").write_text("keep me\n")
