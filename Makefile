@@ -11,7 +11,7 @@ SESSIONS ?= sessions
 DEMO_SCRIPT = --set script.baseline_eyes_open=0.2 --set script.baseline_eyes_closed=0.2 \
               --set script.blocks=2 --set script.block_min=0.25 --set script.rest_min=0.05
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,11 @@ demo: $(VENV)/.installed
 	$(BIN)/nfb run --device synthetic --protocol alpha-beta-up --client demo \
 		--sessions-dir $(SESSIONS) $(DEMO_SCRIPT)
 
-test: $(VENV)/.installed-test
+# xvfb, pulseaudio and the libraries Qt needs (apt-get as root; skipped otherwise)
+system-deps:
+	@tools/system-deps.sh
+
+test: $(VENV)/.installed-test system-deps
 	$(BIN)/ruff check nfb tests
 	$(BIN)/python -m pytest
 

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# a real Qt application, without a display (tests that need a window start Xvfb themselves)
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/sessionfactory.py
 
