@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import numpy as np
+
 from .._logging import logger
 from ..errors import DeviceError, NfbError, SessionError
 from ..protocol import Protocol
@@ -83,6 +85,10 @@ class LiveSession:
         self._closed = False
         self._offset: int | None = None  # stream index of the session's first sample
         self._device_failed: str | None = None
+        # the newest frames, for displays (a bounded copy: the recorder keeps them all)
+        self.history = FrameHistory(
+            len(self.runner.columns), seconds=600.0, frame_rate=self.runner.frame_rate
+        )
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> Path:
@@ -153,6 +159,7 @@ class LiveSession:
 
     def _on_frames(self, rows) -> None:
         self.recorder.append_frames(rows)
+        self.history.append(rows)
 
     def _on_runner_event(self, event: dict) -> None:
         self.recorder.append_event(event)
@@ -223,6 +230,31 @@ class LiveSession:
         self.status = status
         self._done.set()
         return status
+
+
+class FrameHistory:
+    """A bounded, thread-safe copy of the newest frame rows (written in the acquisition
+    thread, read by displays)."""
+
+    def __init__(self, n_columns: int, *, seconds: float, frame_rate: float) -> None:
+        self.capacity = max(16, int(seconds * frame_rate))
+        self._rows = np.full((self.capacity, n_columns), np.nan)
+        self._n = 0
+        self._lock = threading.Lock()
+
+    def append(self, rows: np.ndarray) -> None:
+        rows = rows[-self.capacity :]
+        with self._lock:
+            idx = (self._n + np.arange(len(rows))) % self.capacity
+            self._rows[idx] = rows
+            self._n += len(rows)
+
+    def latest(self, n: int | None = None) -> np.ndarray:
+        """The newest ``n`` rows (all kept ones by default), oldest first."""
+        with self._lock:
+            k = min(self._n, self.capacity, n if n is not None else self.capacity)
+            idx = (self._n - k + np.arange(k)) % self.capacity
+            return self._rows[idx].copy()
 
 
 def run_until_done(session: LiveSession, on_tick=None, tick_s: float = 0.25) -> None:

@@ -570,3 +570,29 @@ def recover_session(path: str | os.PathLike) -> str:
         os.close(lock_fd)
     logger.info("Recovered %s: %d samples, %d frames", path, counts["raw"], counts["frames"])
     return "recovered"
+
+
+#: ``session.json`` fields a user may change after the session (the rest is the record).
+EDITABLE_FIELDS = ("notes", "ratings")
+
+
+def update_session_meta(path: str | os.PathLike, **fields: Any) -> dict[str, Any]:
+    """Set notes or self-ratings of a finished session (``session.json`` is rewritten atomically).
+
+    Raises
+    ------
+    SessionError
+        If the session is still being recorded (use the recorder) or a field is not editable.
+    """
+    from .recorder import write_json_atomic
+
+    path = Path(path)
+    bad = sorted(set(fields) - set(EDITABLE_FIELDS))
+    if bad:
+        raise SessionError(f"{bad[0]} cannot be changed; editable: {', '.join(EDITABLE_FIELDS)}")
+    if is_live(path):
+        raise SessionError(f"{path} is still being recorded")
+    meta = load_meta(path)
+    meta.update(fields)
+    write_json_atomic(path / META_FILE, meta)
+    return meta

@@ -1,0 +1,64 @@
+"""``nfb gui``: the practitioner console and the client's feedback window."""
+
+from __future__ import annotations
+
+import sys
+
+from PyQt6 import QtCore, QtWidgets
+
+from .._logging import logger
+from ..feedback.level import FeedbackState
+
+
+def build(sessions_dir=None, *, settings: QtCore.QSettings | None = None, sound: bool = True):
+    """Create the console, the client window and the tone (the QApplication must exist).
+
+    Returns
+    -------
+    console : ConsoleWindow
+        Its ``client_window`` and ``audio`` attributes hold the other two.
+    """
+    from .audio import AudioFeedback
+    from .client_window import ClientWindow
+    from .console import ConsoleWindow
+
+    state = FeedbackState()
+    client_window = ClientWindow(state)
+    audio = AudioFeedback(state) if sound else None
+    console = ConsoleWindow(
+        sessions_dir, settings=settings, client_window=client_window, audio=audio, state=state
+    )
+    if audio is not None and not audio.start():
+        # no sound device: say so and carry on with visual feedback
+        logger.warning("%s", audio.error)
+    return console
+
+
+def main(
+    *,
+    sessions_dir=None,
+    device: str | None = None,
+    protocol: str | None = None,
+    client: str | None = None,
+    connect: bool = False,
+    sound: bool = True,
+) -> int:
+    """Run the desktop app until the console is closed; return the exit code."""
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    app.setApplicationName("nfb")
+    app.setOrganizationName("nfb")
+    console = build(sessions_dir, sound=sound)
+    if device:
+        console.device_box.setCurrentText(device)
+    if protocol:
+        console.protocol_box.setCurrentText(protocol)
+    if client:
+        console.client_box.setCurrentText(client)
+    console.show()
+    console.client_window.show()
+    if connect:
+        QtCore.QTimer.singleShot(0, console.connect_device)
+    code = app.exec()
+    if console.audio is not None:
+        console.audio.stop()
+    return code

@@ -1,0 +1,800 @@
+"""The practitioner console: connect, check, choose client and protocol, run and watch.
+
+The console is a shell over the engine. It never talks to BrainFlow (a
+:class:`~nfb.stream.DeviceStream` does), never filters or transforms a sample (the
+:class:`~nfb.monitor.SignalMonitor` thread and the session runner do), and never waits on the
+board or the disk in the GUI thread: connecting, starting and stopping run in worker threads
+that report back through Qt signals. A 60 Hz QTimer only copies the newest views into plots.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from PyQt6 import QtCore, QtGui, QtWidgets
+
+from .._logging import logger
+from ..devices import list_profiles, load_profile
+from ..errors import NfbError
+from ..feedback.level import FeedbackLevel, FeedbackState
+from ..protocol import list_protocols, load_protocol
+from ..session.live import LiveSession
+from ..session.recorder import default_sessions_dir, validate_client
+from ..stream import DeviceStream
+from .views import BlockRewardView, FeatureView, RawTraces, SpectrumView, verdict_colour
+
+#: Keyboard shortcuts (also shown on the buttons' tooltips).
+SHORTCUTS = {"start": "F5", "pause": "Space", "marker": "M", "skip": "Ctrl+N", "stop": "Ctrl+."}
+
+
+class _Bridge(QtCore.QObject):
+    """Carries results of worker threads back to the GUI thread."""
+
+    done = QtCore.pyqtSignal(object, object, object)  # callback, result, error
+
+
+class ConsoleWindow(QtWidgets.QMainWindow):
+    """The practitioner's window.
+
+    Parameters
+    ----------
+    sessions_dir : path-like | None
+        Session store (default ``$NFB_SESSIONS_DIR`` or ``./sessions``).
+    settings : QSettings | None
+        Where layout and last choices are remembered.
+    client_window : ClientWindow | None
+        The client's feedback window (created by the app).
+    audio : AudioFeedback | None
+        The tone (created by the app).
+    """
+
+    session_started = QtCore.pyqtSignal(object)
+    session_stopped = QtCore.pyqtSignal(object)
+    connected = QtCore.pyqtSignal()
+
+    def __init__(
+        self,
+        sessions_dir=None,
+        settings: QtCore.QSettings | None = None,
+        client_window=None,
+        audio=None,
+        state: FeedbackState | None = None,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle("nfb — practitioner console")
+        self.sessions_dir = Path(sessions_dir) if sessions_dir else default_sessions_dir()
+        self.settings = settings or QtCore.QSettings("nfb", "nfb")
+        self.state = state or FeedbackState()
+        self.client_window = client_window
+        self.audio = audio
+        self.stream: DeviceStream | None = None
+        self.monitor = None
+        self.session: LiveSession | None = None
+        self.last_session_path: Path | None = None
+        self.last_check = None
+        self.latency_ms: float | None = None
+        self._level = FeedbackLevel()
+        self._bridge = _Bridge()
+        self._bridge.done.connect(self._on_done)
+        self._busy = False
+        self._last_frame_index = -1
+        self._n_markers = 0
+
+        self._build()
+        self._restore()
+        self.timer = QtCore.QTimer(self)
+        self.timer.setInterval(16)
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start()
+        self._update_buttons()
+
+    # --- layout ----------------------------------------------------------------------------
+    def _build(self) -> None:
+        controls = QtWidgets.QWidget()
+        form = QtWidgets.QVBoxLayout(controls)
+
+        dev = QtWidgets.QGroupBox("Device")
+        g = QtWidgets.QFormLayout(dev)
+        self.device_box = QtWidgets.QComboBox()
+        self.profiles = {p.name: p for p in list_profiles()}
+        self.device_box.addItems(sorted(self.profiles))
+        self.device_box.currentTextChanged.connect(self._device_changed)
+        self.serial_edit = QtWidgets.QLineEdit()
+        self.mac_edit = QtWidgets.QLineEdit()
+        self.file_edit = QtWidgets.QLineEdit()
+        browse = QtWidgets.QPushButton("…")
+        browse.setFixedWidth(30)
+        browse.clicked.connect(self._browse_file)
+        file_row = QtWidgets.QHBoxLayout()
+        file_row.addWidget(self.file_edit)
+        file_row.addWidget(browse)
+        self.connect_button = QtWidgets.QPushButton("Connect")
+        self.connect_button.clicked.connect(self.toggle_connection)
+        self.device_state = QtWidgets.QLabel("not connected")
+        g.addRow("Profile", self.device_box)
+        g.addRow("Serial port", self.serial_edit)
+        g.addRow("MAC address", self.mac_edit)
+        g.addRow("File", file_row)
+        g.addRow(self.connect_button, self.device_state)
+        form.addWidget(dev)
+
+        chk = QtWidgets.QGroupBox("Signal check")
+        v = QtWidgets.QVBoxLayout(chk)
+        self.check_button = QtWidgets.QPushButton("Check signal (last 5 s)")
+        self.check_button.clicked.connect(self.check_signal)
+        self.check_table = QtWidgets.QTableWidget(0, 5)
+        self.check_table.setHorizontalHeaderLabels(
+            ["channel", "RMS µV", "mains µV", "flags", "verdict"]
+        )
+        self.check_table.verticalHeader().setVisible(False)
+        self.check_table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.check_table.setMinimumHeight(140)
+        self.check_verdict = QtWidgets.QLabel("")
+        self.check_verdict.setWordWrap(True)
+        v.addWidget(self.check_button)
+        v.addWidget(self.check_table)
+        v.addWidget(self.check_verdict)
+        form.addWidget(chk)
+
+        ses = QtWidgets.QGroupBox("Session")
+        g = QtWidgets.QFormLayout(ses)
+        self.client_box = QtWidgets.QComboBox()
+        self.client_box.setEditable(True)
+        self.client_box.setInsertPolicy(QtWidgets.QComboBox.InsertPolicy.NoInsert)
+        self._load_clients()
+        self.protocol_box = QtWidgets.QComboBox()
+        self.protocol_box.addItems([p.stem for p in list_protocols()])
+        self.protocol_box.currentTextChanged.connect(self._protocol_changed)
+        self.protocol_text = QtWidgets.QLabel("")
+        self.protocol_text.setWordWrap(True)
+        self.protocol_text.setStyleSheet("color: #444")
+        self.rating_before = QtWidgets.QSpinBox()
+        self.rating_after = QtWidgets.QSpinBox()
+        for box in (self.rating_before, self.rating_after):
+            box.setRange(-1, 10)
+            box.setSpecialValueText("—")
+            box.setValue(-1)
+        ratings = QtWidgets.QHBoxLayout()
+        ratings.addWidget(QtWidgets.QLabel("before"))
+        ratings.addWidget(self.rating_before)
+        ratings.addWidget(QtWidgets.QLabel("after"))
+        ratings.addWidget(self.rating_after)
+        g.addRow("Client", self.client_box)
+        g.addRow("Protocol", self.protocol_box)
+        g.addRow(self.protocol_text)
+        g.addRow("Anxiety 0–10", ratings)
+        buttons = QtWidgets.QGridLayout()
+        self.start_button = self._button("Start", self.start_session, "start")
+        self.pause_button = self._button("Pause", self.toggle_pause, "pause")
+        self.skip_button = self._button("Next step", self.skip_step, "skip")
+        self.stop_button = self._button("Stop", self.stop_session, "stop")
+        for i, b in enumerate(
+            (self.start_button, self.pause_button, self.skip_button, self.stop_button)
+        ):
+            buttons.addWidget(b, i // 2, i % 2)
+        g.addRow(buttons)
+        thr = QtWidgets.QHBoxLayout()
+        self.auto_box = QtWidgets.QCheckBox("auto")
+        self.auto_box.setChecked(True)
+        self.auto_box.toggled.connect(self._auto_toggled)
+        self.threshold_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.threshold_slider.setRange(0, 1000)
+        self.threshold_slider.setEnabled(False)
+        self.threshold_slider.sliderReleased.connect(self._threshold_moved)
+        self.threshold_label = QtWidgets.QLabel("—")
+        self.threshold_label.setMinimumWidth(70)
+        thr.addWidget(self.auto_box)
+        thr.addWidget(self.threshold_slider)
+        thr.addWidget(self.threshold_label)
+        g.addRow("Threshold", thr)
+        mk = QtWidgets.QHBoxLayout()
+        self.marker_note = QtWidgets.QLineEdit()
+        self.marker_note.setPlaceholderText("note (optional)")
+        self.marker_button = self._button("Marker", self.add_marker, "marker")
+        mk.addWidget(self.marker_note)
+        mk.addWidget(self.marker_button)
+        g.addRow("Marker", mk)
+        form.addWidget(ses)
+
+        fbk = QtWidgets.QGroupBox("Client feedback")
+        g = QtWidgets.QFormLayout(fbk)
+        self.mode_box = QtWidgets.QComboBox()
+        self.mode_box.addItems(["bar", "circle", "image", "pacer"])
+        self.mode_box.currentTextChanged.connect(self._mode_changed)
+        self.pacer_rests = QtWidgets.QCheckBox("breathing pacer during rests")
+        self.pacer_rests.setChecked(True)
+        self.bpm_box = QtWidgets.QDoubleSpinBox()
+        self.bpm_box.setRange(2, 30)
+        self.bpm_box.setValue(6)
+        self.bpm_box.setSuffix(" breaths/min")
+        self.bpm_box.valueChanged.connect(self._bpm_changed)
+        show = QtWidgets.QHBoxLayout()
+        self.show_client = QtWidgets.QPushButton("Show window")
+        self.show_client.clicked.connect(self._show_client)
+        self.fullscreen_button = QtWidgets.QPushButton("Full screen")
+        self.fullscreen_button.clicked.connect(self._fullscreen_client)
+        show.addWidget(self.show_client)
+        show.addWidget(self.fullscreen_button)
+        self.mute_box = QtWidgets.QCheckBox("mute")
+        self.mute_box.toggled.connect(self._mute_changed)
+        self.volume_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.volume_slider.setRange(0, 100)
+        self.volume_slider.setValue(60)
+        self.volume_slider.valueChanged.connect(self._volume_changed)
+        sound = QtWidgets.QHBoxLayout()
+        sound.addWidget(self.mute_box)
+        sound.addWidget(self.volume_slider)
+        g.addRow("Display", self.mode_box)
+        g.addRow(self.pacer_rests)
+        g.addRow("Pacer", self.bpm_box)
+        g.addRow(show)
+        g.addRow("Sound", sound)
+        form.addWidget(fbk)
+        form.addStretch(1)
+
+        scroll = QtWidgets.QScrollArea()
+        scroll.setWidget(controls)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(380)
+
+        # live views
+        right = QtWidgets.QWidget()
+        rv = QtWidgets.QVBoxLayout(right)
+        self.step_label = QtWidgets.QLabel("no session")
+        font = self.step_label.font()
+        font.setPointSize(font.pointSize() + 6)
+        font.setBold(True)
+        self.step_label.setFont(font)
+        rv.addWidget(self.step_label)
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(QtWidgets.QLabel("scale"))
+        self.scale_box = QtWidgets.QComboBox()
+        self.scale_box.addItems(["20", "50", "100", "200", "500", "1000"])
+        self.scale_box.setCurrentText("100")
+        self.scale_box.currentTextChanged.connect(
+            lambda t: self.traces and self.traces.set_scale(float(t))
+        )
+        top.addWidget(self.scale_box)
+        top.addWidget(QtWidgets.QLabel("µV   window"))
+        self.window_box = QtWidgets.QSpinBox()
+        self.window_box.setRange(5, 10)
+        self.window_box.setValue(8)
+        self.window_box.setSuffix(" s")
+        self.window_box.valueChanged.connect(self._window_changed)
+        top.addWidget(self.window_box)
+        top.addWidget(QtWidgets.QLabel("   spectrum of"))
+        self.spectrum_box = QtWidgets.QComboBox()
+        self.spectrum_box.currentIndexChanged.connect(self._spectrum_channel_changed)
+        top.addWidget(self.spectrum_box)
+        top.addStretch(1)
+        rv.addLayout(top)
+        self.views = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        self.traces_holder = QtWidgets.QStackedWidget()
+        self.traces_holder.addWidget(QtWidgets.QLabel("Connect a device to see its signal."))
+        self.traces: RawTraces | None = None
+        self.views.addWidget(self.traces_holder)
+        bottom = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        self.spectrum = SpectrumView()
+        self.feature = FeatureView()
+        self.blocks_view = BlockRewardView()
+        bottom.addWidget(self.spectrum)
+        bottom.addWidget(self.feature)
+        bottom.addWidget(self.blocks_view)
+        bottom.setSizes([300, 600, 250])
+        self.views.addWidget(bottom)
+        self.views.setSizes([520, 300])
+        rv.addWidget(self.views, 1)
+
+        split = QtWidgets.QSplitter()
+        split.addWidget(scroll)
+        split.addWidget(right)
+        split.setSizes([400, 1200])
+        self.setCentralWidget(split)
+        self.status_state = QtWidgets.QLabel("not connected")
+        self.status_dropped = QtWidgets.QLabel("")
+        self.status_latency = QtWidgets.QLabel("")
+        self.status_audio = QtWidgets.QLabel("")
+        for w in (self.status_state, self.status_dropped, self.status_latency, self.status_audio):
+            self.statusBar().addPermanentWidget(w)
+        self._device_changed(self.device_box.currentText())
+        self._protocol_changed(self.protocol_box.currentText())
+
+    def _button(self, text: str, slot, action: str) -> QtWidgets.QPushButton:
+        button = QtWidgets.QPushButton(f"{text}  ({SHORTCUTS[action]})")
+        button.clicked.connect(slot)
+        shortcut = QtGui.QShortcut(QtGui.QKeySequence(SHORTCUTS[action]), self)
+        shortcut.setContext(QtCore.Qt.ShortcutContext.ApplicationShortcut)
+        shortcut.activated.connect(lambda: button.isEnabled() and slot())
+        return button
+
+    # --- settings --------------------------------------------------------------------------
+    def _restore(self) -> None:
+        s = self.settings
+        geometry = s.value("console/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1500, 950)
+        for key, box in (
+            ("device", self.device_box),
+            ("protocol", self.protocol_box),
+            ("mode", self.mode_box),
+            ("scale", self.scale_box),
+        ):
+            value = s.value(f"last/{key}")
+            if value and box.findText(value) >= 0:
+                box.setCurrentText(value)
+        client = s.value("last/client")
+        if client:
+            self.client_box.setCurrentText(client)
+        for key, edit in (
+            ("serial_port", self.serial_edit),
+            ("mac", self.mac_edit),
+            ("file", self.file_edit),
+        ):
+            value = s.value(f"last/{key}")
+            if value:
+                edit.setText(value)
+        volume = s.value("last/volume")
+        if volume is not None:
+            self.volume_slider.setValue(int(volume))
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue("console/geometry", self.saveGeometry())
+        s.setValue("last/device", self.device_box.currentText())
+        s.setValue("last/protocol", self.protocol_box.currentText())
+        s.setValue("last/client", self.client_box.currentText())
+        s.setValue("last/mode", self.mode_box.currentText())
+        s.setValue("last/scale", self.scale_box.currentText())
+        s.setValue("last/serial_port", self.serial_edit.text())
+        s.setValue("last/mac", self.mac_edit.text())
+        s.setValue("last/file", self.file_edit.text())
+        s.setValue("last/volume", self.volume_slider.value())
+        s.sync()
+
+    # --- helpers ---------------------------------------------------------------------------
+    def _in_thread(self, fn, callback) -> None:
+        """Run ``fn`` in a worker thread; ``callback(result, error)`` in the GUI thread."""
+        self._busy = True
+        self._update_buttons()
+
+        def work():
+            try:
+                result, error = fn(), None
+            except Exception as err:
+                result, error = None, err
+            self._bridge.done.emit(callback, result, error)
+
+        threading.Thread(target=work, name="nfb-gui-worker", daemon=True).start()
+
+    def _on_done(self, callback, result, error) -> None:
+        self._busy = False
+        callback(result, error)
+        self._update_buttons()
+
+    def error(self, err: BaseException | str) -> None:
+        """Show a user-facing error in the status bar (and the log), never a traceback."""
+        text = str(err) if isinstance(err, NfbError | str) else f"unexpected error: {err}"
+        if not isinstance(err, NfbError | str):
+            logger.error("unexpected error in the console", exc_info=err)
+        self.statusBar().showMessage(text, 15000)
+
+    def _load_clients(self) -> None:
+        current = self.client_box.currentText()
+        self.client_box.clear()
+        if self.sessions_dir.is_dir():
+            names = sorted(
+                p.name
+                for p in self.sessions_dir.iterdir()
+                if p.is_dir() and not p.name.startswith(".")
+            )
+            self.client_box.addItems(names)
+        if current:
+            self.client_box.setCurrentText(current)
+
+    def _device_changed(self, name: str) -> None:
+        profile = self.profiles.get(name)
+        if profile is None:
+            return
+        conn = profile.connection
+        self.serial_edit.setEnabled("serial_port" in conn)
+        self.mac_edit.setEnabled("mac_address" in conn)
+        self.file_edit.setEnabled("file" in conn)
+        if "serial_port" in conn and not self.serial_edit.text():
+            self.serial_edit.setText(str(conn.get("serial_port") or ""))
+
+    def _browse_file(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "EEG file", "", "EEG files (*.edf *.bdf *.fif *.vhdr *.csv);;All files (*)"
+        )
+        if path:
+            self.file_edit.setText(path)
+
+    def _protocol_changed(self, name: str) -> None:
+        try:
+            proto = load_protocol(name)
+        except NfbError as err:
+            self.protocol_text.setText(str(err))
+            return
+        p = proto.data
+        script = p["script"]
+        self.protocol_text.setText(
+            f"<b>{p['name']}</b><br>{p['description']}<br><i>{p['feedback']['feature']} "
+            f"{p['feedback']['direction']}, {script['blocks']} × {script['block_min']} min, "
+            f"baselines {script['baseline_eyes_open']} + {script['baseline_eyes_closed']} min; "
+            f"feedback {p['feedback']['mode']}</i>"
+        )
+        self.blocks_view.set_target(p["reward"]["target_rate"])
+
+    # --- device ----------------------------------------------------------------------------
+    def toggle_connection(self) -> None:
+        if self.stream is None:
+            self.connect_device()
+        else:
+            self.disconnect_device()
+
+    def connect_device(self) -> None:
+        """Open the chosen profile in a worker thread (a board may take seconds)."""
+        try:
+            profile = load_profile(
+                self.device_box.currentText(),
+                serial_port=self.serial_edit.text() or None
+                if self.serial_edit.isEnabled()
+                else None,
+                mac=self.mac_edit.text() or None if self.mac_edit.isEnabled() else None,
+                file=self.file_edit.text() or None if self.file_edit.isEnabled() else None,
+            )
+            stream = DeviceStream(profile)
+        except NfbError as err:
+            self.error(err)
+            return
+        self.device_state.setText("connecting…")
+
+        def done(_, err):
+            if err is not None:
+                self.device_state.setText("not connected")
+                self.error(err)
+                return
+            self._attach_stream(stream)
+
+        self._in_thread(stream.connect, done)
+
+    def _attach_stream(self, stream: DeviceStream) -> None:
+        from ..monitor import SignalMonitor
+
+        self.stream = stream
+        self.monitor = SignalMonitor(stream, window_s=self.window_box.value())
+        self.monitor.start()
+        self.traces = RawTraces(stream.layout.ch_names)
+        self.traces.set_scale(float(self.scale_box.currentText()))
+        self.traces_holder.addWidget(self.traces)
+        self.traces_holder.setCurrentWidget(self.traces)
+        self.spectrum_box.blockSignals(True)
+        self.spectrum_box.clear()
+        self.spectrum_box.addItems(stream.layout.ch_names)
+        self.spectrum_box.blockSignals(False)
+        self.connect_button.setText("Disconnect")
+        self.save_settings()
+        self.connected.emit()
+
+    def disconnect_device(self) -> None:
+        if self.session is not None:
+            self.error("stop the session before disconnecting")
+            return
+        stream, monitor = self.stream, self.monitor
+        self.stream = self.monitor = None
+        if self.traces is not None:
+            self.traces_holder.removeWidget(self.traces)
+            self.traces.deleteLater()
+            self.traces = None
+        self.connect_button.setText("Connect")
+
+        def work():
+            if monitor is not None:
+                monitor.stop()
+            stream.disconnect()
+
+        self._in_thread(work, lambda _, err: err and self.error(err))
+
+    def check_signal(self) -> None:
+        if self.stream is None:
+            self.error("connect a device first")
+            return
+        stream = self.stream
+        self._in_thread(lambda: stream.check(5.0), self._show_check)
+
+    def _show_check(self, result, err) -> None:
+        if err is not None:
+            self.error(err)
+            return
+        self.last_check = result
+        table = self.check_table
+        table.setRowCount(len(result.channels))
+        for row, ch in enumerate(result.channels):
+            flags = ", ".join(f for f, on in (("flat", ch.flat), ("railed", ch.railed)) if on)
+            cells = [
+                ch.name,
+                f"{ch.rms_uv:.1f}",
+                f"{ch.line_noise_uv:.1f}",
+                flags or "—",
+                ch.verdict,
+            ]
+            for col, text in enumerate(cells):
+                item = QtWidgets.QTableWidgetItem(text)
+                item.setBackground(verdict_colour(ch.verdict))
+                table.setItem(row, col, item)
+        table.resizeColumnsToContents()
+        self.check_verdict.setText(result.summary)
+
+    # --- session ---------------------------------------------------------------------------
+    def start_session(self) -> None:
+        if self.stream is None:
+            self.error("connect a device first")
+            return
+        if self.session is not None:
+            return
+        client = self.client_box.currentText().strip()
+        try:
+            validate_client(client)
+            protocol = load_protocol(self.protocol_box.currentText())
+            ratings = {"anxiety_before": self._rating(self.rating_before), "anxiety_after": None}
+            session = LiveSession(
+                self.stream,
+                protocol,
+                client,
+                sessions_dir=self.sessions_dir,
+                meta={"ratings": ratings},
+            )
+        except NfbError as err:
+            self.error(err)
+            return
+        self._level = FeedbackLevel(protocol.data["feedback"]["direction"])
+        mode = protocol.data["feedback"]["mode"]
+        self.state.audio = "audio" in mode
+        self.state.visual = "visual" in mode
+        self.spectrum.set_bands(
+            {r.band: session.runner.bands[r.band] for r in session.runner.pipeline.refs}
+        )
+
+        def done(path, err):
+            if err is not None:
+                self.error(err)
+                return
+            self.session = session
+            self.last_session_path = path
+            self._last_frame_index = -1
+            self._n_markers = 0
+            self.statusBar().showMessage(f"recording to {path}", 8000)
+            self.save_settings()
+            self.session_started.emit(path)
+
+        self._in_thread(session.start, done)
+
+    def toggle_pause(self) -> None:
+        if self.session is None:
+            return
+        paused = self.session.snapshot().paused
+        self.session.command("resume" if paused else "pause")
+
+    def skip_step(self) -> None:
+        if self.session is not None:
+            self.session.command("skip")
+
+    def add_marker(self) -> None:
+        if self.session is None:
+            return
+        note = self.marker_note.text().strip()
+        self._n_markers += 1
+        n = self._n_markers
+        self.session.command("marker", label=f"m{n}", note=note)
+        self.marker_note.clear()
+        self.statusBar().showMessage(f"marker m{n} {note}", 3000)
+
+    def stop_session(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        self.session = None
+        session.update_meta(
+            ratings={
+                "anxiety_before": self._rating(self.rating_before),
+                "anxiety_after": self._rating(self.rating_after),
+            }
+        )
+
+        def done(status, err):
+            if err is not None:
+                self.error(err)
+            if session.error is not None:
+                self.error(session.error)
+            self.state.active = False
+            self.step_label.setText(f"session {status}: {session.path}")
+            self._load_clients()
+            self.session_stopped.emit(session.path)
+
+        self._in_thread(lambda: session.stop("user"), done)
+
+    def save_after_rating(self) -> None:
+        """Save the after-session rating into the last session (also after it stopped)."""
+        from ..session.store import update_session_meta
+
+        if self.last_session_path is None:
+            return
+        update_session_meta(
+            self.last_session_path,
+            ratings={
+                "anxiety_before": self._rating(self.rating_before),
+                "anxiety_after": self._rating(self.rating_after),
+            },
+        )
+
+    @staticmethod
+    def _rating(box: QtWidgets.QSpinBox) -> int | None:
+        return None if box.value() < 0 else box.value()
+
+    def _auto_toggled(self, on: bool) -> None:
+        self.threshold_slider.setEnabled(not on)
+        if self.session is not None:
+            self.session.command("threshold_mode", mode="auto" if on else "manual")
+
+    def _threshold_moved(self) -> None:
+        if self.session is None:
+            return
+        lo, hi = self._slider_range()
+        value = lo + (hi - lo) * self.threshold_slider.value() / 1000.0
+        self.session.command("threshold", value=float(value))
+
+    def _slider_range(self) -> tuple[float, float]:
+        rows = self.session.history.latest() if self.session else np.empty((0, 4))
+        values = rows[:, 3][np.isfinite(rows[:, 3])] if len(rows) else np.empty(0)
+        if values.size < 2:
+            return 0.0, 1.0
+        lo, hi = np.percentile(values, [1, 99])
+        pad = 0.25 * (hi - lo or abs(hi) or 1.0)
+        return float(lo - pad), float(hi + pad)
+
+    # --- feedback window and sound ---------------------------------------------------------
+    def _mode_changed(self, mode: str) -> None:
+        if self.client_window is not None:
+            self.client_window.set_mode(mode)
+
+    def _bpm_changed(self, bpm: float) -> None:
+        if self.client_window is not None:
+            self.client_window.set_pacer_bpm(bpm)
+
+    def _show_client(self) -> None:
+        if self.client_window is not None:
+            self.client_window.show()
+            self.client_window.raise_()
+
+    def _fullscreen_client(self) -> None:
+        if self.client_window is not None:
+            self.client_window.show()
+            self.client_window.toggle_fullscreen()
+
+    def _mute_changed(self, muted: bool) -> None:
+        if self.audio is not None:
+            self.audio.set_muted(muted)
+
+    def _volume_changed(self, value: int) -> None:
+        if self.audio is not None:
+            self.audio.set_volume(value / 100.0)
+
+    def _window_changed(self, seconds: int) -> None:
+        if self.monitor is not None:
+            self.monitor.window_s = float(seconds)
+
+    def _spectrum_channel_changed(self, index: int) -> None:
+        if self.monitor is not None and index >= 0:
+            self.monitor.spectrum_channel = index
+
+    # --- the 60 Hz refresh -----------------------------------------------------------------
+    def refresh(self) -> None:
+        """Copy the newest views into the plots; cheap by construction (no DSP, no I/O)."""
+        stream = self.stream
+        if stream is not None:
+            state = stream.state
+            self.device_state.setText(state)
+            self.status_state.setText(f"{stream.profile.name}: {state}")
+            self.status_dropped.setText(f"dropped {stream.n_dropped}")
+            view = self.monitor.view if self.monitor is not None else None
+            if view is not None and self.traces is not None:
+                self.traces.set_data(view.times, view.traces)
+                self.spectrum.set_data(view.freqs, view.psd_db)
+        session = self.session
+        if session is not None:
+            self._refresh_session(session)
+        if self.client_window is not None and self.client_window.isVisible():
+            self.client_window.refresh(0.016)
+        if self.audio is not None:
+            self.status_audio.setText(
+                self.audio.error or ("sound muted" if self.mute_box.isChecked() else "sound on")
+            )
+        self._update_buttons()
+
+    def _refresh_session(self, session: LiveSession) -> None:
+        snap = session.snapshot()
+        rows = session.history.latest(int(60 * session.runner.frame_rate))
+        if len(rows):
+            t, value, thr = rows[:, 1], rows[:, 3], rows[:, 4]
+            self.feature.set_data(t, value, thr, rows[:, 5] > 0, rows[:, 6] > 0)
+            newest = rows[-1]
+            if newest[0] != self._last_frame_index:
+                self._last_frame_index = newest[0]
+                # the age of the newest sample as it is drawn (fetch -> screen)
+                self.latency_ms = (time.time() - newest[2]) * 1000.0
+                self.status_latency.setText(f"latency {self.latency_ms:.0f} ms")
+                self.state.level = self._level.update(newest[3], newest[4])
+        self.blocks_view.set_data(snap.blocks)
+        st = snap.step
+        if st is not None:
+            pause = "  — PAUSED" if snap.paused else ""
+            rate = (
+                f"   reward {100 * snap.block_reward_rate:.0f} %"
+                if snap.block_reward_rate is not None
+                else ""
+            )
+            self.step_label.setText(
+                f"{st.label}: {snap.step_elapsed_s:4.0f} s elapsed, "
+                f"{snap.step_remaining_s:4.0f} s left{rate}{pause}"
+            )
+        self.pause_button.setText(f"{'Resume' if snap.paused else 'Pause'}  (Space)")
+        self.threshold_label.setText(
+            f"{snap.threshold:.3g}" if np.isfinite(snap.threshold) else "—"
+        )
+        in_block = st is not None and st.name == "block"
+        self.state.active = in_block and not snap.paused
+        self.state.paused = snap.paused
+        self.state.reward = snap.reward
+        self.state.inhibited = snap.inhibited
+        if self.client_window is not None and self.pacer_rests.isChecked():
+            wanted = (
+                "pacer" if st is not None and st.name == "rest" else self.mode_box.currentText()
+            )
+            if self.client_window.mode != wanted:
+                self.client_window.set_mode(wanted)
+        if session.finished and self.session is session:
+            self.stop_session()  # the script ended (or the device failed): close the folder
+
+    def _update_buttons(self) -> None:
+        connected = self.stream is not None
+        running = self.session is not None
+        self.connect_button.setEnabled(not self._busy and not running)
+        self.device_box.setEnabled(not connected)
+        self.check_button.setEnabled(connected and not self._busy)
+        self.start_button.setEnabled(connected and not running and not self._busy)
+        for b in (self.pause_button, self.skip_button, self.stop_button, self.marker_button):
+            b.setEnabled(running)
+        self.protocol_box.setEnabled(not running)
+        self.client_box.setEnabled(not running)
+
+    # --- closing ---------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Stop the session and release the board (called on close, and by tests)."""
+        self.timer.stop()
+        if self.session is not None:
+            session, self.session = self.session, None
+            session.update_meta(
+                ratings={
+                    "anxiety_before": self._rating(self.rating_before),
+                    "anxiety_after": self._rating(self.rating_after),
+                }
+            )
+            session.stop("user")
+        if self.monitor is not None:
+            self.monitor.stop()
+            self.monitor = None
+        if self.stream is not None:
+            self.stream.disconnect()
+            self.stream = None
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        self.save_settings()
+        self.shutdown()
+        if self.client_window is not None:
+            self.client_window.close()
+        super().closeEvent(event)

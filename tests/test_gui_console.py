@@ -1,0 +1,157 @@
+"""The practitioner console drives a whole session on the synthetic board (pytest-qt).
+
+Real parts: a QApplication (offscreen), BrainFlow's synthetic board, the session folder read
+back. Waiting is on sample counts and script steps, never on fixed sleeps.
+"""
+
+import shutil
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+from PyQt6 import QtCore
+
+import nfb
+from nfb.feedback.level import FeedbackState
+from nfb.gui.console import ConsoleWindow
+from nfb.protocol import protocols_dir
+
+SHORT = """
+name = "Short alpha/beta"
+description = "A test protocol: 6 s baselines, two 8 s blocks."
+[signal]
+channels = ["Pz"]
+[feedback]
+feature = "alpha / beta"
+[script]
+baseline_eyes_open = 0.1
+baseline_eyes_closed = 0.05
+blocks = 2
+block_min = 0.133
+rest_min = 0.05
+"""
+
+
+@pytest.fixture
+def console(qtbot, tmp_path, monkeypatch):
+    protocols = tmp_path / "protocols"
+    protocols.mkdir()
+    for p in protocols_dir().glob("*.toml"):
+        shutil.copy(p, protocols)
+    (protocols / "short.toml").write_text(SHORT)
+    monkeypatch.setenv("NFB_PROTOCOLS_DIR", str(protocols))
+    settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    from nfb.gui.client_window import ClientWindow
+
+    state = FeedbackState()
+    window = ConsoleWindow(
+        tmp_path / "sessions", settings=settings, client_window=ClientWindow(state), state=state
+    )
+    qtbot.addWidget(window)
+    window.show()
+    yield window
+    window.shutdown()
+
+
+def connect(qtbot, console, device="synthetic"):
+    console.device_box.setCurrentText(device)
+    qtbot.mouseClick(console.connect_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: console.stream is not None, timeout=20000)
+    qtbot.waitUntil(
+        lambda: console.stream.n_samples > 5.2 * console.stream.layout.sfreq, timeout=30000
+    )
+
+
+def test_a_whole_session_through_the_console(qtbot, console, tmp_path):
+    click = QtCore.Qt.MouseButton.LeftButton
+    connect(qtbot, console)
+    assert console.device_state.text() == "streaming"
+    # the raw traces and the spectrum are drawn from the monitor thread's views
+    qtbot.waitUntil(lambda: console.traces.curves[0].getData()[0] is not None, timeout=5000)
+    assert len(console.traces.curves) == 16
+    assert len(console.spectrum.curve.getData()[0]) > 10
+
+    qtbot.mouseClick(console.check_button, click)
+    qtbot.waitUntil(lambda: console.check_table.rowCount() == 16, timeout=10000)
+    assert console.check_verdict.text().startswith(
+        ("Verdict: GOOD", "Verdict: CHECK", "Verdict: BAD")
+    )
+    colours = {console.check_table.item(r, 4).background().color().name() for r in range(16)}
+    assert len(colours) >= 2  # verdicts are colour-coded (the synthetic board has bad ones)
+
+    console.client_box.setCurrentText("gui-test")
+    console.protocol_box.setCurrentText("short")
+    assert "A test protocol" in console.protocol_text.text()
+    console.rating_before.setValue(6)
+    qtbot.mouseClick(console.start_button, click)
+    qtbot.waitUntil(lambda: console.session is not None, timeout=10000)
+    session = console.session
+    path = session.path
+
+    # markers with one key (and a note), during the first block
+    qtbot.waitUntil(
+        lambda: session.snapshot().step is not None and session.snapshot().step.name == "block",
+        timeout=30000,
+    )
+    console.marker_note.setText("client yawned")
+    qtbot.keyClick(console, QtCore.Qt.Key.Key_M)
+    qtbot.keyClick(console, QtCore.Qt.Key.Key_M)
+    # pause and resume with the space bar
+    qtbot.keyClick(console, QtCore.Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: session.snapshot().paused, timeout=5000)
+    assert "PAUSED" in console.step_label.text()
+    qtbot.keyClick(console, QtCore.Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not session.snapshot().paused, timeout=5000)
+    # the feature plot, the latency readout and the client's feedback state are live
+    qtbot.waitUntil(lambda: console.latency_ms is not None, timeout=5000)
+    assert 0 <= console.latency_ms < 1000
+    assert "latency" in console.status_latency.text()
+    t, _ = console.feature.value.getData()
+    assert t is not None and len(t) > 10
+    qtbot.waitUntil(lambda: console.state.active, timeout=5000)
+
+    console.rating_after.setValue(3)
+    qtbot.mouseClick(console.stop_button, click)
+    qtbot.waitUntil(lambda: console.session is None and session.finished, timeout=10000)
+    qtbot.waitUntil(lambda: console.step_label.text().startswith("session"), timeout=10000)
+
+    rec = nfb.read_session(path)
+    assert rec.meta["client"] == "gui-test"
+    assert rec.meta["status"] == "stopped"
+    assert rec.meta["ratings"] == {"anxiety_before": 6, "anxiety_after": 3}
+    assert rec.meta["protocol"]["name"] == "Short alpha/beta"
+    markers = [e for e in rec.events if e["kind"] == "marker"]
+    assert [m["label"] for m in markers] == ["m1", "m2"]
+    assert markers[0]["note"] == "client yawned" and markers[1]["note"] == ""
+    kinds = [e["kind"] for e in rec.events]
+    assert "pause" in kinds and "resume" in kinds and kinds[-1] == "stop"
+    assert len(rec.frames) > 100
+    assert np.all(np.diff(rec.frames["sample_index"]) == 4)
+    assert rec.raw.ch_names[:3] == ["Fz", "C3", "Cz"]
+    assert any(d.startswith("marker/") for d in rec.raw.annotations.description)
+    # the board stays connected for the next session; the client list knows the new client
+    assert console.stream is not None and console.stream.state == "streaming"
+    assert console.client_box.findText("gui-test") >= 0
+
+
+def test_settings_are_remembered(qtbot, console, tmp_path):
+    console.protocol_box.setCurrentText("smr-up")
+    console.client_box.setCurrentText("someone")
+    console.mode_box.setCurrentText("circle")
+    console.save_settings()
+    again = ConsoleWindow(tmp_path / "sessions", settings=console.settings)
+    qtbot.addWidget(again)
+    assert again.protocol_box.currentText() == "smr-up"
+    assert again.client_box.currentText() == "someone"
+    assert again.mode_box.currentText() == "circle"
+    again.shutdown()
+
+
+def test_a_wrong_serial_port_is_a_status_message(qtbot, console):
+    console.device_box.setCurrentText("cyton")
+    console.serial_edit.setText("/dev/does-not-exist")
+    qtbot.mouseClick(console.connect_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "does-not-exist" in console.statusBar().currentMessage(), timeout=10000)
+    assert console.stream is None
+    assert console.device_state.text() == "not connected"
