@@ -1,0 +1,1 @@
+"""The PyQt6 user interface: the only package that imports Qt."""

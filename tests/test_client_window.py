@@ -1,0 +1,237 @@
+"""The client window, drawn offscreen: what it shows is measured from its pixels."""
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QImage
+
+from nfb.errors import ConfigError
+from nfb.feedback.level import FeedbackState
+from nfb.gui.client_window import ClientWindow
+
+W, H = 400, 600
+DT = 1 / 60
+
+
+@pytest.fixture
+def make_window(qtbot):
+    def make(mode="bar", **state):
+        st = FeedbackState(**{"paused": False, "active": True, **state})
+        win = ClientWindow(st)
+        qtbot.addWidget(win)
+        win.resize(W, H)
+        win.set_mode(mode)
+        return win
+
+    return make
+
+
+def settle(win, n=180):
+    """Advance the display clock by n frames (3 s at 60 Hz): the display reaches the level."""
+    for _ in range(n):
+        win.refresh(DT)
+
+
+def pixels(win) -> np.ndarray:
+    """The window as drawn, an (H, W, 3) uint8 RGB array."""
+    img = win.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    w, h = img.width(), img.height()
+    buf = np.frombuffer(img.constBits().asstring(img.sizeInBytes()), np.uint8)
+    return buf.reshape(h, img.bytesPerLine())[:, : 3 * w].reshape(h, w, 3).copy()
+
+
+def shown(win, level, **state):
+    """Pixels of ``win`` after the display settled at ``level``."""
+    win.state.level = level
+    for k, v in state.items():
+        setattr(win.state, k, v)
+    settle(win)
+    return pixels(win)
+
+
+def teal(px):
+    """Pixels of the bar/circle fill (teal: green well above red)."""
+    r, g = px[..., 0].astype(int), px[..., 1].astype(int)
+    return (g > 110) & (g - r > 50)
+
+
+def bar_height(px):
+    rows = np.flatnonzero(teal(px[:, px.shape[1] // 2]))
+    return 0 if rows.size == 0 else rows.max() - rows.min() + 1
+
+
+def test_window_is_a_separate_titled_top_level_window(make_window):
+    win = make_window()
+    assert win.isWindow() and win.windowTitle() == "nfb — feedback"
+    assert win.MODES == ("bar", "circle", "image", "pacer")
+    with pytest.raises(ConfigError, match="unknown mode"):
+        win.set_mode("spiral")
+
+
+def test_bar_height_rises_with_the_level(make_window):
+    win = make_window("bar")
+    low, high = bar_height(shown(win, 0.2)), bar_height(shown(win, 0.8))
+    assert win.last_frame.level == pytest.approx(0.8, abs=1e-3)
+    track = H * (1 - 2 * 0.08)
+    assert low == pytest.approx(0.2 * track, abs=6)
+    assert high == pytest.approx(0.8 * track, abs=6)
+
+
+def test_bar_moves_smoothly_not_at_once(make_window):
+    win = make_window("bar", level=0.2)
+    settle(win)
+    win.state.level = 0.8
+    win.refresh(DT)
+    one_frame = bar_height(pixels(win))
+    assert one_frame < 0.25 * H * (1 - 2 * 0.08)  # still near 0.2 after one frame
+
+
+def test_circle_area_rises_with_the_level(make_window):
+    win = make_window("circle")
+    low, high = teal(shown(win, 0.2)).sum(), teal(shown(win, 0.8)).sum()
+    assert high > 2.5 * low > 0
+
+
+def test_image_brightness_rises_with_the_level(make_window):
+    win = make_window("image")
+    low, high = shown(win, 0.2).mean(), shown(win, 0.8).mean()
+    assert high > 1.5 * low
+
+
+def test_image_is_sharper_at_a_high_level(make_window):
+    win = make_window("image")
+
+    def detail(px):  # mean absolute difference between neighbouring pixels, per unit brightness
+        g = px.astype(float).mean(axis=2)
+        return (np.abs(np.diff(g, axis=0)).mean() + np.abs(np.diff(g, axis=1)).mean()) / g.mean()
+
+    assert detail(shown(win, 0.95)) > 1.5 * detail(shown(win, 0.05))
+
+
+@pytest.mark.parametrize("mode", ["bar", "circle", "image"])
+def test_inhibit_dims_the_display_at_equal_level(make_window, mode):
+    win = make_window(mode)
+    clear = shown(win, 0.7).mean()
+    dimmed = shown(win, 0.7, inhibited=True).mean()
+    assert win.last_frame.level == pytest.approx(0.7, abs=1e-3)
+    assert dimmed < 0.6 * clear
+
+
+def test_reward_glow_brightens_the_bar(make_window):
+    win = make_window("bar")
+    plain = shown(win, 0.7).mean()
+    assert shown(win, 0.7, reward=True).mean() > plain * 1.05
+
+
+def test_pacer_is_larger_on_the_inhale_peak_than_late_in_the_exhale(make_window):
+    win = make_window("pacer")
+    win.set_pacer_bpm(6)  # 10 s a breath: 4 s inhale, 6 s exhale
+
+    def disc_area(px):  # the pacer's light blue disc
+        r, b = px[..., 0].astype(int), px[..., 2].astype(int)
+        return ((b > 150) & (b - r > 40)).sum()
+
+    settle(win, 60)  # t = 1 s: early inhale
+    early = disc_area(pixels(win))
+    settle(win, 180)  # t = 4 s: full
+    full = disc_area(pixels(win))
+    settle(win, 300)  # t = 9 s: late exhale
+    late = disc_area(pixels(win))
+    assert full > 2 * early and full > 2 * late
+    assert win.pacer.phase(9.0)[0] == "exhale"
+
+
+def test_pacer_words_follow_the_breath(make_window, monkeypatch):
+    win = make_window("pacer")
+    drawn = []
+    from PyQt6.QtGui import QPainter
+
+    orig = QPainter.drawText
+
+    def spy(self, *args):
+        drawn.append(args[-1])
+        return orig(self, *args)
+
+    monkeypatch.setattr(QPainter, "drawText", spy)
+    settle(win, 60)
+    win.grab()
+    settle(win, 240)  # t = 5 s
+    win.grab()
+    assert drawn == ["breathe in", "breathe out"]
+
+
+def test_changing_the_bpm_keeps_the_phase(make_window):
+    win = make_window("pacer")
+    settle(win, 90)  # 1.5 s into a 10 s breath
+    before = win.pacer.size(win._pacer_t)
+    win.set_pacer_bpm(12)
+    assert win.pacer.period == 5.0
+    assert win.pacer.size(win._pacer_t) == pytest.approx(before)
+    with pytest.raises(ConfigError, match="bpm"):
+        win.set_pacer_bpm(40)
+
+
+def test_audio_only_protocol_shows_a_dark_screen_with_the_listen_text(make_window, monkeypatch):
+    win = make_window("bar", visual=False)
+    drawn = []
+    from PyQt6.QtGui import QPainter
+
+    orig = QPainter.drawText
+
+    def spy(self, *args):
+        drawn.append(args[-1])
+        return orig(self, *args)
+
+    monkeypatch.setattr(QPainter, "drawText", spy)
+    px = shown(win, 0.9)
+    assert drawn == ["eyes closed — listen to the tone"]
+    assert not teal(px).any()  # no bar
+    assert px.mean() < 12  # dark
+    lit = px.max(axis=2) > 60  # but the text is there, in the middle
+    rows = np.flatnonzero(lit.any(axis=1))
+    assert rows.size > 5 and abs(rows.mean() - H / 2) < H * 0.1
+
+
+def test_custom_image_and_unreadable_image(make_window, tmp_path):
+    win = make_window("image")
+    img = QImage(64, 48, QImage.Format.Format_RGB32)
+    img.fill(Qt.GlobalColor.white)
+    path = tmp_path / "white.png"
+    assert img.save(str(path))
+    win.set_image(path)
+    px = shown(win, 1.0)
+    assert px.mean() > 240  # full level: the image at full brightness, cover-scaled
+    with pytest.raises(ConfigError, match="cannot read image file"):
+        win.set_image(tmp_path / "missing.png")
+    win.set_image(None)  # back to the built-in landscape
+    assert shown(win, 1.0).mean() < 200
+
+
+def test_fullscreen_toggle(make_window, qtbot):
+    win = make_window()
+    win.show()
+    qtbot.waitExposed(win)
+
+    def full():
+        return win.isFullScreen() or bool(win.windowState() & Qt.WindowState.WindowFullScreen)
+
+    win.toggle_fullscreen()
+    assert full()
+    win.toggle_fullscreen()
+    assert not full()
+    qtbot.keyClick(win, Qt.Key.Key_F11)
+    assert full()
+    qtbot.keyClick(win, Qt.Key.Key_Escape)
+    assert not full()
+    qtbot.mouseDClick(win, Qt.MouseButton.LeftButton)
+    assert full()
+    qtbot.keyClick(win, Qt.Key.Key_Escape)
+    assert not full()
+
+
+def test_refresh_without_dt_uses_the_clock(make_window):
+    win = make_window("bar", level=0.5)
+    win.state.level = 1.0
+    win.refresh()
+    win.refresh()
+    assert 0.5 < win.last_frame.level < 0.6  # moved a little, not jumped
