@@ -100,7 +100,7 @@ def test_a_whole_session_through_the_console(qtbot, console, tmp_path):
     # pause and resume with the space bar
     qtbot.keyClick(console, QtCore.Qt.Key.Key_Space)
     qtbot.waitUntil(lambda: session.snapshot().paused, timeout=5000)
-    assert "PAUSED" in console.step_label.text()
+    qtbot.waitUntil(lambda: "PAUSED" in console.step_label.text(), timeout=2000)
     qtbot.keyClick(console, QtCore.Qt.Key.Key_Space)
     qtbot.waitUntil(lambda: not session.snapshot().paused, timeout=5000)
     # the feature plot, the latency readout and the client's feedback state are live

@@ -559,6 +559,8 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.spectrum.set_bands(
             {r.band: session.runner.bands[r.band] for r in session.runner.pipeline.refs}
         )
+        # show the spectrum of the electrode being trained
+        self.spectrum_box.setCurrentIndex(session.runner.pipeline.derivations[0].terms[0][0])
 
         def done(path, err):
             if err is not None:
