@@ -25,9 +25,17 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e ".[test]"
 	@touch $@
 
+# with a display: the desktop app, connected to the synthetic board (press Start, F5);
+# without one: the same protocol headless, printing the session folder at the end
 demo: $(VENV)/.installed
-	$(BIN)/nfb run --device synthetic --protocol alpha-beta-up --client demo \
-		--sessions-dir $(SESSIONS) $(DEMO_SCRIPT)
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+		$(BIN)/nfb gui --device synthetic --protocol alpha-beta-up --client demo --connect \
+			--sessions-dir $(SESSIONS); \
+	else \
+		echo "make demo: no display, so the session runs headless (nfb run)"; \
+		$(BIN)/nfb run --device synthetic --protocol alpha-beta-up --client demo \
+			--sessions-dir $(SESSIONS) $(DEMO_SCRIPT); \
+	fi
 
 # xvfb, pulseaudio and the libraries Qt needs (apt-get as root; skipped otherwise)
 system-deps:
