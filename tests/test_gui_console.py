@@ -155,3 +155,42 @@ def test_a_wrong_serial_port_is_a_status_message(qtbot, console):
     qtbot.waitUntil(lambda: "does-not-exist" in console.statusBar().currentMessage(), timeout=10000)
     assert console.stream is None
     assert console.device_state.text() == "not connected"
+
+
+def test_file_playback_of_a_recorded_eeg_file(qtbot, console, tmp_path):
+    import mne
+
+    sfreq, seconds = 250.0, 40
+    t = np.arange(int(sfreq * seconds)) / sfreq
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal((4, t.size)) * 5e-6
+    data[2] += 20e-6 * np.sin(2 * np.pi * 10 * t)  # alpha at Pz
+    raw = mne.io.RawArray(
+        data, mne.create_info(["O1", "O2", "Pz", "Cz"], sfreq, "eeg"), verbose="error"
+    )
+    edf = tmp_path / "recording.edf"
+    mne.export.export_raw(edf, raw, fmt="edf", verbose="error")
+
+    console.file_edit.setText(str(edf))
+    connect(qtbot, console, device="file")
+    assert list(console.stream.layout.ch_names) == ["O1", "O2", "Pz", "Cz"]
+    assert len(console.traces.curves) == 4
+    console.client_box.setCurrentText("file-test")
+    console.protocol_box.setCurrentText("short")
+    qtbot.mouseClick(console.start_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: console.session is not None, timeout=10000)
+    session = console.session
+    qtbot.waitUntil(lambda: len(session.history.latest()) > 150, timeout=20000)
+    qtbot.mouseClick(console.stop_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: session.finished and console.session is None, timeout=10000)
+    rec = nfb.read_session(session.path)
+    assert rec.meta["device"]["name"] == "file"
+    assert rec.raw.ch_names == ["O1", "O2", "Pz", "Cz"]
+    # the played samples are the file's: row 0 numbers them within the file (µV vs V)
+    played = rec.samples[0].astype(int)
+    assert np.all(np.diff(played) == 1)
+    file_pz = mne.io.read_raw_edf(edf, verbose="error").get_data()[2]
+    pz_row = rec.meta["layout"]["eeg_rows"][2]
+    np.testing.assert_allclose(rec.samples[pz_row], file_pz[played] * 1e6, atol=1e-3)
+    alpha = rec.frames["alpha"][rec.frames["time_s"] > 2]
+    assert np.median(alpha) > 10  # the 20 µV alpha of Pz comes through
