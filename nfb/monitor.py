@@ -10,6 +10,7 @@ channel, and publishes them as immutable snapshots the GUI only copies into its 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +41,9 @@ class SignalMonitor:
     window_s : float
         Seconds of traces (5–10 for the console).
     interval_s : float
-        Seconds between views.
+        Seconds between views (the traces scroll at this rate).
+    spectrum_interval_s : float
+        Seconds between spectra (a Welch estimate over 2 s need not move at 60 Hz).
     band_hz : (float, float)
         Display band-pass.
     """
@@ -50,12 +53,15 @@ class SignalMonitor:
         stream: DeviceStream,
         *,
         window_s: float = 8.0,
-        interval_s: float = 0.05,
+        interval_s: float = 1 / 60,
+        spectrum_interval_s: float = 0.25,
         band_hz: tuple[float, float] = (1.0, 40.0),
     ) -> None:
         self.stream = stream
         self.window_s = float(window_s)
         self.interval_s = float(interval_s)
+        self.spectrum_interval_s = float(spectrum_interval_s)
+        self._spectrum: tuple[np.ndarray, np.ndarray, int, float] | None = None
         self.spectrum_channel = 0
         sfreq = stream.layout.sfreq
         hi = min(band_hz[1], 0.45 * sfreq)
@@ -81,7 +87,12 @@ class SignalMonitor:
         return self._view
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        deadline = time.monotonic()
+        while True:
+            # a fixed cadence: the computation's own time is not added to the interval
+            deadline = max(deadline + self.interval_s, time.monotonic())
+            if self._stop.wait(deadline - time.monotonic()):
+                return
             view = self.compute()
             if view is not None:
                 self._view = view
@@ -101,11 +112,15 @@ class SignalMonitor:
         newest = first + n - 1
         times = (np.arange(newest - shown + 1, newest + 1)) / sfreq
         ch = min(self.spectrum_channel, eeg.shape[0] - 1)
-        seg = eeg[ch, -int(min(n, 4 * sfreq)) :]
-        nper = int(min(len(seg), 2 * sfreq))
-        if nper >= 16:
-            freqs, psd = signal.welch(seg - seg.mean(), fs=sfreq, nperseg=nper)
-            psd_db = 10 * np.log10(np.maximum(psd, 1e-12))
-        else:
-            freqs, psd_db = np.empty(0), np.empty(0)
-        return MonitorView(times, traces, freqs, psd_db, ch, newest)
+        now = time.monotonic()
+        cached = self._spectrum
+        if cached is None or cached[2] != ch or now - cached[3] >= self.spectrum_interval_s:
+            seg = eeg[ch, -int(min(n, 4 * sfreq)) :]
+            nper = int(min(len(seg), 2 * sfreq))
+            if nper >= 16:
+                freqs, psd = signal.welch(seg - seg.mean(), fs=sfreq, nperseg=nper)
+                psd_db = 10 * np.log10(np.maximum(psd, 1e-12))
+            else:
+                freqs, psd_db = np.empty(0), np.empty(0)
+            cached = self._spectrum = (freqs, psd_db, ch, now)
+        return MonitorView(times, traces, cached[0], cached[1], ch, newest)

@@ -113,3 +113,17 @@ def test_a_session_needs_a_connected_device(tmp_path):
     with pytest.raises(SessionError, match="not started"):
         session.command("pause")
     assert not (tmp_path / "pat").exists()
+
+
+def test_monitor_views_are_display_ready(stream):
+    from nfb.monitor import SignalMonitor
+
+    assert stream.acquisition.wait_samples(5 * 250, timeout=30)
+    monitor = SignalMonitor(stream, window_s=4.0)
+    monitor.spectrum_channel = list(stream.layout.ch_names).index("C3")  # a 10 Hz sine
+    view = monitor.compute()
+    assert view.traces.shape == (16, 1000) and view.times.shape == (1000,)
+    assert np.all(np.diff(view.times) > 0)
+    # band-passed: no DC offset left on any channel
+    assert np.all(np.abs(view.traces.mean(axis=1)) < 0.2 * view.traces.std(axis=1) + 1)
+    assert view.freqs[np.argmax(view.psd_db)] == pytest.approx(10.0, abs=0.5)

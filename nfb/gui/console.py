@@ -82,6 +82,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self._busy = False
         self._last_frame_index = -1
         self._n_markers = 0
+        self._drawn_view = None
 
         self._build()
         self._restore()
@@ -704,7 +705,8 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             self.status_state.setText(f"{stream.profile.name}: {state}")
             self.status_dropped.setText(f"dropped {stream.n_dropped}")
             view = self.monitor.view if self.monitor is not None else None
-            if view is not None and self.traces is not None:
+            if view is not None and self.traces is not None and view is not self._drawn_view:
+                self._drawn_view = view  # redraw only what changed
                 self.traces.set_data(view.times, view.traces)
                 self.spectrum.set_data(view.freqs, view.psd_db)
         session = self.session

@@ -22,7 +22,8 @@ class RawTraces(pg.PlotWidget):
         self.setMenuEnabled(False)
         self.setMouseEnabled(x=False, y=False)
         self.hideButtons()
-        self.getPlotItem().setLabel("bottom", "time", units="s")
+        self.getPlotItem().setLabel("bottom", "time before now", units="s")
+        self._span = None
         self.curves = [
             self.plot(pen=pg.mkPen(pg.intColor(i, hues=9, values=1, maxValue=160), width=1))
             for i in range(len(self.ch_names))
@@ -43,10 +44,15 @@ class RawTraces(pg.PlotWidget):
         self.setYRange(-(n - 0.5) * self.scale_uv, 0.5 * self.scale_uv, padding=0)
 
     def set_data(self, times: np.ndarray, traces: np.ndarray) -> None:
+        if not len(times):
+            return
+        # time relative to the newest sample: the axis stays put and is not re-laid out
+        rel = times - times[-1]
         for i, curve in enumerate(self.curves[: traces.shape[0]]):
-            curve.setData(times, traces[i] - i * self.scale_uv)
-        if len(times):
-            self.setXRange(times[0], times[-1], padding=0)
+            curve.setData(rel, traces[i] - i * self.scale_uv, skipFiniteCheck=True)
+        if self._span != rel[0]:
+            self._span = rel[0]
+            self.setXRange(rel[0], 0, padding=0)
 
 
 class SpectrumView(pg.PlotWidget):
@@ -73,7 +79,7 @@ class SpectrumView(pg.PlotWidget):
             self.band_items.append(region)
 
     def set_data(self, freqs: np.ndarray, psd_db: np.ndarray) -> None:
-        self.curve.setData(freqs, psd_db)
+        self.curve.setData(freqs, psd_db, skipFiniteCheck=True)
 
 
 class FeatureView(pg.PlotWidget):
