@@ -194,3 +194,23 @@ def test_file_playback_of_a_recorded_eeg_file(qtbot, console, tmp_path):
     np.testing.assert_allclose(rec.samples[pz_row], file_pz[played] * 1e6, atol=1e-3)
     alpha = rec.frames["alpha"][rec.frames["time_s"] > 2]
     assert np.median(alpha) > 10  # the 20 µV alpha of Pz comes through
+
+
+def test_status_bar_says_whether_there_is_sound(qtbot, tmp_path, monkeypatch):
+    # no reachable sound server: the app says so and carries on
+    monkeypatch.setenv("PULSE_SERVER", "unix:/nonexistent")
+    from nfb.gui.audio import AudioFeedback
+
+    state = FeedbackState()
+    audio = AudioFeedback(state)
+    started = audio.start()
+    settings = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
+    window = ConsoleWindow(tmp_path / "sessions", settings=settings, audio=audio, state=state)
+    qtbot.addWidget(window)
+    window.refresh()
+    if started:  # a server was reachable anyway (e.g. a desktop session): the label says so
+        assert window.status_audio.text() == "sound on"
+    else:
+        assert "sound is off" in window.status_audio.text()
+    audio.stop()
+    window.shutdown()

@@ -342,6 +342,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         volume = s.value("last/volume")
         if volume is not None:
             self.volume_slider.setValue(int(volume))
+        self._volume_changed(self.volume_slider.value())
 
     def save_settings(self) -> None:
         s = self.settings
