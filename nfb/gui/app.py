@@ -6,7 +6,6 @@ import sys
 
 from PyQt6 import QtCore, QtWidgets
 
-from .._logging import logger
 from ..feedback.level import FeedbackState
 
 
@@ -28,9 +27,9 @@ def build(sessions_dir=None, *, settings: QtCore.QSettings | None = None, sound:
     console = ConsoleWindow(
         sessions_dir, settings=settings, client_window=client_window, audio=audio, state=state
     )
-    if audio is not None and not audio.start():
-        # no sound device: say so and carry on with visual feedback
-        logger.warning("%s", audio.error)
+    if audio is not None:
+        # without a sound device the status bar says so (audio.error) and the session goes on
+        audio.start()
     return console
 
 
