@@ -1,0 +1,1 @@
+"""``nfb bench``: measurements against the tools users would pick instead (not timed tests)."""
