@@ -214,3 +214,39 @@ def test_status_bar_says_whether_there_is_sound(qtbot, tmp_path, monkeypatch):
         assert "sound is off" in window.status_audio.text()
     audio.stop()
     window.shutdown()
+
+
+def test_closing_while_connecting_releases_the_board(qtbot, console):
+    console.device_box.setCurrentText("synthetic")
+    console.connect_device()
+    stream = console._pending_stream
+    assert stream is not None
+    console.shutdown()  # the window closes before the worker has finished connecting
+    assert stream.state in ("stopped", "idle", "failed")
+    assert not stream.acquisition.is_alive
+
+
+def test_the_client_window_leaves_the_pacer_when_no_rest_is_running(qtbot, console):
+    console.mode_box.setCurrentText("circle")
+    console.client_window.set_mode("pacer")  # as during a rest
+    console.refresh()
+    assert console.client_window.mode == "circle"
+
+
+def test_after_rating_and_manual_threshold_reach_the_session(qtbot, console):
+    connect(qtbot, console)
+    console.client_box.setCurrentText("ratings")
+    console.protocol_box.setCurrentText("short")
+    console.rating_before.setValue(7)
+    console.auto_box.setChecked(False)  # manual before the start: the engine must follow
+    qtbot.mouseClick(console.start_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: console.session is not None, timeout=10000)
+    session = console.session
+    qtbot.waitUntil(lambda: session.runner.threshold_mode == "manual", timeout=5000)
+    # the script ends on its own; the rating is given afterwards and still saved
+    session.command("stop", reason="user")
+    qtbot.waitUntil(lambda: console.session is None and console._busy == 0, timeout=10000)
+    console.rating_after.setValue(2)
+    meta = nfb.read_session(session.path).meta
+    assert meta["ratings"] == {"anxiety_before": 7, "anxiety_after": 2}
+    assert console.rating_before.value() == -1  # the next session starts unrated

@@ -6,6 +6,7 @@ import sys
 
 from PyQt6 import QtCore, QtWidgets
 
+from .._logging import logger
 from ..feedback.level import FeedbackState
 
 
@@ -47,6 +48,14 @@ def main(
     app.setApplicationName("nfb")
     app.setOrganizationName("nfb")
     console = build(sessions_dir, sound=sound)
+    previous_hook = sys.excepthook
+
+    def on_error(kind, value, tb):
+        # PyQt6 aborts the process on an exception escaping a slot: log it and show it instead
+        logger.error("unexpected error", exc_info=(kind, value, tb))
+        console.error(value)
+
+    sys.excepthook = on_error
     if device:
         console.device_box.setCurrentText(device)
     if protocol:
@@ -57,7 +66,10 @@ def main(
     console.client_window.show()
     if connect:
         QtCore.QTimer.singleShot(0, console.connect_device)
-    code = app.exec()
+    try:
+        code = app.exec()
+    finally:
+        sys.excepthook = previous_hook
     if console.audio is not None:
         console.audio.stop()
     return code

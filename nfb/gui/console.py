@@ -9,6 +9,7 @@ that report back through Qt signals. A 60 Hz QTimer only copies the newest views
 
 from __future__ import annotations
 
+import html
 import threading
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ from ..feedback.level import FeedbackLevel, FeedbackState
 from ..protocol import list_protocols, load_protocol
 from ..session.live import LiveSession
 from ..session.recorder import default_sessions_dir, validate_client
+from ..session.runner import COLUMN
 from ..stream import DeviceStream
 from .views import BlockRewardView, FeatureView, RawTraces, SpectrumView, verdict_colour
 
@@ -79,7 +81,13 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self._level = FeedbackLevel()
         self._bridge = _Bridge()
         self._bridge.done.connect(self._on_done)
-        self._busy = False
+        self._busy = 0  # worker threads running
+        self._workers: list[threading.Thread] = []
+        self._closing = False
+        # objects a worker is opening: released by shutdown() if the window closes meanwhile
+        self._pending_stream: DeviceStream | None = None
+        self._pending_session: LiveSession | None = None
+        self._ratings: dict = {"anxiety_before": None, "anxiety_after": None}
         self._last_frame_index = -1
         self._n_markers = 0
         self._drawn_view = None
@@ -184,7 +192,9 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.threshold_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.threshold_slider.setRange(0, 1000)
         self.threshold_slider.setEnabled(False)
-        self.threshold_slider.sliderReleased.connect(self._threshold_moved)
+        # emitted on release, page steps and keys alike (tracking off: not while dragging)
+        self.threshold_slider.setTracking(False)
+        self.threshold_slider.valueChanged.connect(self._threshold_moved)
         self.threshold_label = QtWidgets.QLabel("—")
         self.threshold_label.setMinimumWidth(70)
         thr.addWidget(self.auto_box)
@@ -300,6 +310,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.status_audio = QtWidgets.QLabel("")
         for w in (self.status_state, self.status_dropped, self.status_latency, self.status_audio):
             self.statusBar().addPermanentWidget(w)
+        self.rating_after.valueChanged.connect(self._after_rating_changed)
         self._device_changed(self.device_box.currentText())
         self._protocol_changed(self.protocol_box.currentText())
 
@@ -361,7 +372,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
     # --- helpers ---------------------------------------------------------------------------
     def _in_thread(self, fn, callback) -> None:
         """Run ``fn`` in a worker thread; ``callback(result, error)`` in the GUI thread."""
-        self._busy = True
+        self._busy += 1
         self._update_buttons()
 
         def work():
@@ -371,10 +382,14 @@ class ConsoleWindow(QtWidgets.QMainWindow):
                 result, error = None, err
             self._bridge.done.emit(callback, result, error)
 
-        threading.Thread(target=work, name="nfb-gui-worker", daemon=True).start()
+        thread = threading.Thread(target=work, name="nfb-gui-worker", daemon=True)
+        self._workers = [t for t in self._workers if t.is_alive()] + [thread]
+        thread.start()
 
     def _on_done(self, callback, result, error) -> None:
-        self._busy = False
+        self._busy -= 1
+        if self._closing:  # shutdown() has released what the worker opened
+            return
         callback(result, error)
         self._update_buttons()
 
@@ -422,10 +437,12 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         except NfbError as err:
             self.protocol_text.setText(str(err))
             return
-        p = proto.data
+        p = {k: v for k, v in proto.data.items()}
+        p["name"], p["description"] = html.escape(p["name"]), html.escape(p["description"])
         script = p["script"]
         self.protocol_text.setText(
-            f"<b>{p['name']}</b><br>{p['description']}<br><i>{p['feedback']['feature']} "
+            f"<b>{p['name']}</b><br>{p['description']}<br><i>"
+            f"{html.escape(p['feedback']['feature'])} "
             f"{p['feedback']['direction']}, {script['blocks']} × {script['block_min']} min, "
             f"baselines {script['baseline_eyes_open']} + {script['baseline_eyes_closed']} min; "
             f"feedback {p['feedback']['mode']}</i>"
@@ -455,8 +472,10 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             self.error(err)
             return
         self.device_state.setText("connecting…")
+        self._pending_stream = stream
 
         def done(_, err):
+            self._pending_stream = None
             if err is not None:
                 self.device_state.setText("not connected")
                 self.error(err)
@@ -554,20 +573,32 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         except NfbError as err:
             self.error(err)
             return
-        self._level = FeedbackLevel(protocol.data["feedback"]["direction"])
-        mode = protocol.data["feedback"]["mode"]
-        self.state.audio = "audio" in mode
-        self.state.visual = "visual" in mode
-        self.spectrum.set_bands(
-            {r.band: session.runner.bands[r.band] for r in session.runner.pipeline.refs}
-        )
-        # show the spectrum of the electrode being trained
-        self.spectrum_box.setCurrentIndex(session.runner.pipeline.derivations[0].terms[0][0])
+        self._pending_session = session
 
         def done(path, err):
+            self._pending_session = None
             if err is not None:
                 self.error(err)
                 return
+            self._ratings = dict(ratings)
+            self._set_box(self.rating_after, -1)
+            self._level = FeedbackLevel(protocol.data["feedback"]["direction"])
+            mode = protocol.data["feedback"]["mode"]
+            self.state.audio = "audio" in mode
+            self.state.visual = "visual" in mode
+            runner = session.runner
+            self.spectrum.set_bands({r.band: runner.bands[r.band] for r in runner.pipeline.refs})
+            # show the spectrum of the electrode being trained
+            self.spectrum_box.setCurrentIndex(runner.pipeline.derivations[0].terms[0][0])
+            # the threshold controls say what the engine does, and the engine what they say
+            fixed = protocol.data["reward"]["threshold"] != "auto"
+            self.auto_box.blockSignals(True)
+            if fixed:
+                self.auto_box.setChecked(False)
+            self.auto_box.blockSignals(False)
+            self.threshold_slider.setEnabled(not self.auto_box.isChecked())
+            if not self.auto_box.isChecked() and not fixed:
+                session.command("threshold_mode", mode="manual")
             self.session = session
             self.last_session_path = path
             self._last_frame_index = -1
@@ -603,50 +634,57 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         if session is None:
             return
         self.session = None
-        session.update_meta(
-            ratings={
-                "anxiety_before": self._rating(self.rating_before),
-                "anxiety_after": self._rating(self.rating_after),
-            }
-        )
+        self._ratings["anxiety_after"] = self._rating(self.rating_after)
+        session.update_meta(ratings=dict(self._ratings))
 
         def done(status, err):
             if err is not None:
                 self.error(err)
             if session.error is not None:
                 self.error(session.error)
-            self.state.active = False
+            self.state.active = self.state.reward = self.state.inhibited = False
+            self.state.level = 0.5
+            self.status_latency.setText("")
+            self.latency_ms = None
+            self._set_box(self.rating_before, -1)  # the next session starts unrated
             self.step_label.setText(f"session {status}: {session.path}")
             self._load_clients()
             self.session_stopped.emit(session.path)
 
         self._in_thread(lambda: session.stop("user"), done)
 
-    def save_after_rating(self) -> None:
-        """Save the after-session rating into the last session (also after it stopped)."""
+    def _after_rating_changed(self, _value: int) -> None:
+        """The after-session rating, saved whenever it changes (during or after a session)."""
         from ..session.store import update_session_meta
 
         if self.last_session_path is None:
             return
-        update_session_meta(
-            self.last_session_path,
-            ratings={
-                "anxiety_before": self._rating(self.rating_before),
-                "anxiety_after": self._rating(self.rating_after),
-            },
-        )
+        self._ratings["anxiety_after"] = self._rating(self.rating_after)
+        try:
+            if self.session is not None:
+                self.session.update_meta(ratings=dict(self._ratings))
+            elif self._busy == 0:
+                update_session_meta(self.last_session_path, ratings=dict(self._ratings))
+        except NfbError as err:
+            self.error(err)
 
     @staticmethod
     def _rating(box: QtWidgets.QSpinBox) -> int | None:
         return None if box.value() < 0 else box.value()
+
+    @staticmethod
+    def _set_box(box, value) -> None:
+        box.blockSignals(True)
+        box.setValue(value)
+        box.blockSignals(False)
 
     def _auto_toggled(self, on: bool) -> None:
         self.threshold_slider.setEnabled(not on)
         if self.session is not None:
             self.session.command("threshold_mode", mode="auto" if on else "manual")
 
-    def _threshold_moved(self) -> None:
-        if self.session is None:
+    def _threshold_moved(self, _value: int = 0) -> None:
+        if self.session is None or self.auto_box.isChecked():
             return
         lo, hi = self._slider_range()
         value = lo + (hi - lo) * self.threshold_slider.value() / 1000.0
@@ -654,7 +692,8 @@ class ConsoleWindow(QtWidgets.QMainWindow):
 
     def _slider_range(self) -> tuple[float, float]:
         rows = self.session.history.latest() if self.session else np.empty((0, 4))
-        values = rows[:, 3][np.isfinite(rows[:, 3])] if len(rows) else np.empty(0)
+        values = rows[:, COLUMN["value"]] if len(rows) else np.empty(0)
+        values = values[np.isfinite(values)]
         if values.size < 2:
             return 0.0, 1.0
         lo, hi = np.percentile(values, [1, 99])
@@ -713,8 +752,9 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         session = self.session
         if session is not None:
             self._refresh_session(session)
+        self._refresh_client_mode(session)
         if self.client_window is not None and self.client_window.isVisible():
-            self.client_window.refresh(0.016)
+            self.client_window.refresh()  # measures its own dt: a late tick keeps the pace
         if self.audio is not None:
             self.status_audio.setText(
                 self.audio.error or ("sound muted" if self.mute_box.isChecked() else "sound on")
@@ -725,15 +765,29 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         snap = session.snapshot()
         rows = session.history.latest(int(60 * session.runner.frame_rate))
         if len(rows):
-            t, value, thr = rows[:, 1], rows[:, 3], rows[:, 4]
-            self.feature.set_data(t, value, thr, rows[:, 5] > 0, rows[:, 6] > 0)
+            col = COLUMN
+            value, thr = rows[:, col["value"]], rows[:, col["threshold"]]
+            self.feature.set_data(
+                rows[:, col["time_s"]],
+                value,
+                thr,
+                rows[:, col["reward"]] > 0,
+                rows[:, col["inhibited"]] > 0,
+            )
             newest = rows[-1]
-            if newest[0] != self._last_frame_index:
-                self._last_frame_index = newest[0]
-                # the age of the newest sample as it is drawn (fetch -> screen)
-                self.latency_ms = (time.time() - newest[2]) * 1000.0
-                self.status_latency.setText(f"latency {self.latency_ms:.0f} ms")
-                self.state.level = self._level.update(newest[3], newest[4])
+            # the age of the newest sample as it is drawn (fetch -> this frame's paint, which
+            # follows in the same event-loop pass); it grows while the device stalls
+            self.latency_ms = (time.time() - newest[col["wall_time"]]) * 1000.0
+            self.status_latency.setText(f"latency {self.latency_ms:.0f} ms")
+            if newest[col["sample_index"]] != self._last_frame_index:
+                self._last_frame_index = newest[col["sample_index"]]
+                self.state.level = self._level.update(
+                    newest[col["value"]], newest[col["threshold"]]
+                )
+            if not self.threshold_slider.isSliderDown() and np.isfinite(snap.threshold):
+                lo, hi = self._slider_range()  # show where the live threshold sits
+                pos = round(1000 * (snap.threshold - lo) / (hi - lo)) if hi > lo else 500
+                self._set_box(self.threshold_slider, min(1000, max(0, pos)))
         self.blocks_view.set_data(snap.blocks)
         st = snap.step
         if st is not None:
@@ -756,14 +810,18 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.state.paused = snap.paused
         self.state.reward = snap.reward
         self.state.inhibited = snap.inhibited
-        if self.client_window is not None and self.pacer_rests.isChecked():
-            wanted = (
-                "pacer" if st is not None and st.name == "rest" else self.mode_box.currentText()
-            )
-            if self.client_window.mode != wanted:
-                self.client_window.set_mode(wanted)
         if session.finished and self.session is session:
             self.stop_session()  # the script ended (or the device failed): close the folder
+
+    def _refresh_client_mode(self, session: LiveSession | None) -> None:
+        """The client sees the chosen display, or the breathing pacer during a rest."""
+        if self.client_window is None:
+            return
+        step = session.snapshot().step if session is not None else None
+        rest = step is not None and step.name == "rest" and self.pacer_rests.isChecked()
+        wanted = "pacer" if rest else self.mode_box.currentText()
+        if self.client_window.mode != wanted:
+            self.client_window.set_mode(wanted)
 
     def _update_buttons(self) -> None:
         connected = self.stream is not None
@@ -778,17 +836,26 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.client_box.setEnabled(not running)
 
     # --- closing ---------------------------------------------------------------------------
-    def shutdown(self) -> None:
-        """Stop the session and release the board (called on close, and by tests)."""
+    def shutdown(self, worker_timeout: float = 30.0) -> None:
+        """Stop the session and release the board (called on close, and by tests).
+
+        Workers still opening a board or a session are waited for, and what they opened is
+        released here: callbacks no longer run once the window is closing.
+        """
         self.timer.stop()
+        self._closing = True
+        for thread in self._workers:
+            thread.join(worker_timeout)
+        if self._pending_session is not None:
+            self.session, self._pending_session = self._pending_session, None
+        if self._pending_stream is not None:
+            self._pending_stream.disconnect()
+            self._pending_stream = None
         if self.session is not None:
             session, self.session = self.session, None
-            session.update_meta(
-                ratings={
-                    "anxiety_before": self._rating(self.rating_before),
-                    "anxiety_after": self._rating(self.rating_after),
-                }
-            )
+            self._ratings["anxiety_after"] = self._rating(self.rating_after)
+            if session.recorder is not None and not session.recorder.closed:
+                session.update_meta(ratings=dict(self._ratings))
             session.stop("user")
         if self.monitor is not None:
             self.monitor.stop()

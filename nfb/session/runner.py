@@ -29,7 +29,9 @@ from .script import Step, build_script
 #: The columns every frame row starts with: the session format's base columns, then the
 #: feature before z-scoring. Inhibit flags and band values follow.
 FRAME_COLUMNS: tuple[tuple[str, str], ...] = (*BASE_FRAME_COLUMNS, ("raw_value", "f8"))
-_COLUMN = {name: i for i, (name, _) in enumerate(FRAME_COLUMNS)}
+#: Index of each base column in a frame row (displays read rows by name).
+COLUMN = {name: i for i, (name, _) in enumerate(FRAME_COLUMNS)}
+_COLUMN = COLUMN
 _SAMPLE, _TIME, _WALL, _VALUE, _THRESHOLD, _REWARD, _INHIBITED, _STEP, _RAW = (
     _COLUMN[name]
     for name in (
