@@ -686,12 +686,17 @@ class ConsoleWindow(QtWidgets.QMainWindow):
     def _threshold_moved(self, _value: int = 0) -> None:
         if self.session is None or self.auto_box.isChecked():
             return
-        lo, hi = self._slider_range()
+        lo, hi = self._slider_range(self.session.history.latest(self._view_frames()))
         value = lo + (hi - lo) * self.threshold_slider.value() / 1000.0
         self.session.command("threshold", value=float(value))
 
-    def _slider_range(self) -> tuple[float, float]:
-        rows = self.session.history.latest() if self.session else np.empty((0, 4))
+    def _view_frames(self) -> int:
+        """Frames in the feature plot's window (60 s): also the threshold slider's range."""
+        return int(60 * self.session.runner.frame_rate)
+
+    @staticmethod
+    def _slider_range(rows: np.ndarray) -> tuple[float, float]:
+        """Threshold slider range: the spread of the feature over the given frame rows."""
         values = rows[:, COLUMN["value"]] if len(rows) else np.empty(0)
         values = values[np.isfinite(values)]
         if values.size < 2:
@@ -763,7 +768,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
 
     def _refresh_session(self, session: LiveSession) -> None:
         snap = session.snapshot()
-        rows = session.history.latest(int(60 * session.runner.frame_rate))
+        rows = session.history.latest(self._view_frames())
         if len(rows):
             col = COLUMN
             value, thr = rows[:, col["value"]], rows[:, col["threshold"]]
@@ -785,7 +790,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
                     newest[col["value"]], newest[col["threshold"]]
                 )
             if not self.threshold_slider.isSliderDown() and np.isfinite(snap.threshold):
-                lo, hi = self._slider_range()  # show where the live threshold sits
+                lo, hi = self._slider_range(rows)  # show where the live threshold sits
                 pos = round(1000 * (snap.threshold - lo) / (hi - lo)) if hi > lo else 500
                 self._set_box(self.threshold_slider, min(1000, max(0, pos)))
         self.blocks_view.set_data(snap.blocks)

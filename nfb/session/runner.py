@@ -31,9 +31,8 @@ from .script import Step, build_script
 FRAME_COLUMNS: tuple[tuple[str, str], ...] = (*BASE_FRAME_COLUMNS, ("raw_value", "f8"))
 #: Index of each base column in a frame row (displays read rows by name).
 COLUMN = {name: i for i, (name, _) in enumerate(FRAME_COLUMNS)}
-_COLUMN = COLUMN
 _SAMPLE, _TIME, _WALL, _VALUE, _THRESHOLD, _REWARD, _INHIBITED, _STEP, _RAW = (
-    _COLUMN[name]
+    COLUMN[name]
     for name in (
         "sample_index",
         "time_s",
