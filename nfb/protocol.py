@@ -139,6 +139,21 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     },
 }
 
+
+def _sham_blocks_ok(v):
+    return (
+        isinstance(v, list)
+        and all(isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in v)
+        and len(set(v)) == len(v)
+    )
+
+
+#: ``[sham]``: blocks whose feedback is yoked to another recording (placebo control).
+SHAM_SCHEMA: dict[str, tuple] = {
+    "blocks": ("any", [], _sham_blocks_ok, "a list of distinct block numbers from 1"),
+    "count": ("int", 0, _nonneg, "a number of blocks chosen at random at the start, >= 0"),
+}
+
 INHIBIT_SCHEMA: dict[str, dict[str, tuple]] = {
     "amplitude": {"max_uv": ("num", 100, _pos, "µV > 0"), "hold_ms": ("num", 500, _nonneg, "ms")},
     "emg": {
@@ -214,6 +229,7 @@ def validate(data: dict, src: str = "protocol") -> dict:
         "reward",
         "inhibit",
         "script",
+        "sham",
     }
     unknown = set(data) - allowed_top
     if unknown:
@@ -227,6 +243,8 @@ def validate(data: dict, src: str = "protocol") -> dict:
         if not isinstance(table, dict):
             raise ConfigError(f"{src}: '{section}' must be a table")
         out[section] = _check_table(table, SCHEMA[section], f"{section}.", src)
+    if "sham" in data:
+        out["sham"] = _check_sham(data["sham"], out["script"]["blocks"], src)
     bands = data.get("bands", {})
     if not isinstance(bands, dict):
         raise ConfigError(f"{src}: 'bands' must be a table of name = [low_hz, high_hz]")
@@ -257,6 +275,26 @@ def validate(data: dict, src: str = "protocol") -> dict:
                 f"known: {', '.join(sorted(names))}"
             )
     return out
+
+
+def _check_sham(table: Any, n_blocks: int, src: str) -> dict:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{src}: 'sham' must be a table (blocks = [2, 4] or count = 2)")
+    sham = _check_table(table, SHAM_SCHEMA, "sham.", src)
+    if sham["blocks"] and sham["count"]:
+        raise ConfigError(f"{src}: give either 'sham.blocks' or 'sham.count', not both")
+    late = [b for b in sham["blocks"] if b > n_blocks]
+    if late:
+        raise ConfigError(
+            f"{src}: field 'sham.blocks' names block {late[0]} but the script has {n_blocks}"
+        )
+    n_sham = len(sham["blocks"]) or sham["count"]
+    if n_sham >= n_blocks:
+        raise ConfigError(
+            f"{src}: {n_sham} sham blocks leave no real block of the script's {n_blocks}; "
+            "keep at least one real block"
+        )
+    return sham
 
 
 # --- overrides ----------------------------------------------------------------------------
@@ -369,6 +407,12 @@ class Protocol:
 
     def feature(self, bands) -> FeatureExpr:
         return FeatureExpr(self.data["feedback"]["feature"], bands)
+
+    @property
+    def has_sham(self) -> bool:
+        """Whether some training blocks give yoked (sham) feedback."""
+        sham = self.data.get("sham") or {}
+        return bool(sham.get("blocks") or sham.get("count"))
 
     def band_refs(self, bands) -> tuple[BandRef, ...]:
         """All band references: the feature's and the band inhibits'."""

@@ -42,6 +42,16 @@ def add_protocol_args(p: argparse.ArgumentParser, required: bool = True) -> None
     )
 
 
+def add_sham_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--sham-source",
+        metavar="SESSION",
+        help="for a protocol with sham blocks: the recorded session whose feedback they show "
+        "(default for a live session: the store's latest complete one of the protocol by "
+        "another client)",
+    )
+
+
 def load_device(args: argparse.Namespace):
     from ..devices import load_profile
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_protocol_args
+from ._common import add_protocol_args, add_sham_arg
 
 
 def add_parser(sub) -> None:
@@ -17,8 +17,14 @@ def add_parser(sub) -> None:
     )
     p.add_argument("source", metavar="SOURCE", help="session folder, EEG file or BrainFlow CSV")
     add_protocol_args(p, required=False)
+    add_sham_arg(p)
     p.add_argument(
         "--out", required=True, metavar="DIR", help="new session folder to write (must not exist)"
+    )
+    p.add_argument(
+        "--client",
+        metavar="ID",
+        help="client id recorded in the output (default: the session's, or 'replay')",
     )
     p.add_argument(
         "--device", metavar="NAME", help="device profile of a BrainFlow CSV (default synthetic)"
@@ -42,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
         overrides=args.overrides,
         device=args.device,
         mains_hz=args.mains_hz,
+        sham_source=args.sham_source,
+        client=args.client,
     )
     print(out)
     return 0

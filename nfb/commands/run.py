@@ -8,7 +8,7 @@ import signal
 import sys
 import time
 
-from ._common import add_device_args, add_protocol_args, load_device
+from ._common import add_device_args, add_protocol_args, add_sham_arg, load_device
 
 
 def add_parser(sub) -> None:
@@ -20,6 +20,7 @@ def add_parser(sub) -> None:
     )
     add_device_args(p)
     add_protocol_args(p)
+    add_sham_arg(p)
     p.add_argument("--client", required=True, help="client id (letters, digits, - _ .)")
     p.add_argument(
         "--duration",
@@ -95,7 +96,12 @@ def run(args: argparse.Namespace) -> int:
     protocol = load_protocol(args.protocol, args.overrides)
     stream = DeviceStream(profile)
     session = LiveSession(
-        stream, protocol, args.client, sessions_dir=args.sessions_dir, duration_s=args.duration
+        stream,
+        protocol,
+        args.client,
+        sessions_dir=args.sessions_dir,
+        duration_s=args.duration,
+        sham_source=args.sham_source,
     )
     line = LiveLine(session.layout.sfreq)
     # SIGTERM stops cleanly like Ctrl-C: the board is released and the folder closed

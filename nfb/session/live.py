@@ -19,6 +19,7 @@ from ..protocol import Protocol
 from ..stream import DeviceStream
 from .recorder import SessionRecorder
 from .runner import SessionRunner, Snapshot
+from .sham import plan_sham
 
 #: Device events written to the session's events file.
 RECORDED_DEVICE_EVENTS = (
@@ -48,6 +49,9 @@ class LiveSession:
         Stop after this many seconds of signal (sample-counted), whatever the script says.
     meta : dict | None
         Extra ``session.json`` fields (notes, ratings...).
+    sham_source : path-like | None
+        For a protocol with sham blocks: the recorded session whose feedback they show
+        (default: the store's most recent complete session of the protocol by another client).
     """
 
     def __init__(
@@ -59,6 +63,7 @@ class LiveSession:
         sessions_dir=None,
         duration_s: float | None = None,
         meta: dict | None = None,
+        sham_source=None,
     ) -> None:
         self.stream = stream
         self.profile = stream.profile
@@ -70,6 +75,9 @@ class LiveSession:
         self.extra_meta = dict(meta or {})
         self.recorder: SessionRecorder | None = None
         max_samples = round(duration_s * self.layout.sfreq) if duration_s else None
+        self.sham = plan_sham(
+            protocol, client=client, source=sham_source, sessions_dir=sessions_dir
+        )
         # built now so that a protocol that cannot run on this device fails before anything
         self.runner = SessionRunner(
             protocol,
@@ -78,6 +86,7 @@ class LiveSession:
             on_frames=self._on_frames,
             on_event=self._on_runner_event,
             max_samples=max_samples,
+            sham=self.sham,
         )
         self.error: NfbError | None = None
         self.status = "idle"
@@ -113,6 +122,8 @@ class LiveSession:
             },
             frame_columns=self.runner.columns,
         )
+        if self.sham is not None:
+            self.recorder.update_meta(blinding=self.sham.record(self.recorder.path))
         self.status = "recording"
         self.stream.attach(self)
         logger.info("session folder %s", self.recorder.path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +21,9 @@ from .._logging import logger
 from ..errors import ConfigError, SessionError
 from ..protocol import Protocol, apply_overrides, load_protocol, validate
 from ..sources import BoardLayout, read_brainflow_file, read_eeg_file
-from .recorder import SessionRecorder
+from .recorder import SessionRecorder, validate_client
 from .runner import SessionRunner
+from .sham import ShamPlan, plan_sham
 from .store import read_session
 
 #: Recorded events that are facts about the recording, copied into a replay as they are.
@@ -129,6 +131,8 @@ def replay(
     mains_hz: float | None = None,
     chunk_seconds: float = 60.0,
     progress: bool | None = None,
+    sham_source=None,
+    client: str | None = None,
 ) -> Path:
     """Replay ``source`` through a protocol into the new session folder ``out``.
 
@@ -150,6 +154,13 @@ def replay(
         Samples fed at a time; the output does not depend on it.
     progress : bool | None
         Show a progress bar (default: when stderr is a terminal).
+    sham_source : path-like | None
+        For re-scoring with a protocol that has sham blocks: the session whose feedback they
+        show. A session replayed with its own protocol reuses its recorded sham blocks and
+        yoked feedback; ``sham.count`` draws are seeded by the source's name, so a re-scoring
+        is reproducible.
+    client : str | None
+        The client id recorded in the output; default the source session's, or ``replay``.
 
     Returns
     -------
@@ -166,6 +177,9 @@ def replay(
         mains_hz = recorded_mains
     own = own and mains_hz == recorded_mains
     scheduled = src.events if own else [e for e in src.events if e.get("kind") in RESCORE_COMMANDS]
+    client = client if client is not None else str(src.meta.get("client") or "replay")
+    validate_client(client)
+    sham = _sham_plan(src, proto, own, client, sham_source)
     frames_out: list[np.ndarray] = []
     events_out: list[dict] = []
     runner = SessionRunner(
@@ -175,8 +189,8 @@ def replay(
         scheduled=scheduled,
         on_frames=frames_out.append,
         on_event=events_out.append,
+        sham=sham,
     )
-    client = str(src.meta.get("client") or "replay")
     recorder = SessionRecorder.create(
         None,
         client,
@@ -201,6 +215,8 @@ def replay(
         threaded=False,
         folder=out,
     )
+    if sham is not None:
+        recorder.update_meta(blinding=sham.record(recorder.path))
     n = src.samples.shape[1]
     chunk = max(1, int(chunk_seconds * src.layout.sfreq))
     eeg_rows = list(src.layout.eeg_rows)
@@ -240,6 +256,23 @@ def replay(
         bar.close()
     logger.info("replayed %s -> %s (%s)", src.path, out, status)
     return out
+
+
+def _sham_plan(src: ReplaySource, proto: Protocol, own: bool, client: str, sham_source):
+    if own and src.kind == "session":
+        if sham_source is not None:
+            raise ConfigError(
+                "--sham-source: a replay with the session's own protocol reuses "
+                "its recorded sham feedback; pass --protocol to re-score"
+            )
+        return ShamPlan.from_session(src.path, src.meta)
+    if proto.has_sham and sham_source is None:
+        raise ConfigError(
+            f"protocol {proto.slug} has sham blocks: pass --sham-source SESSION, the "
+            "recording whose feedback they show"
+        )
+    rng = np.random.default_rng(zlib.crc32(src.path.name.encode()))
+    return plan_sham(proto, client=client, source=sham_source, rng=rng)
 
 
 def _drain(recorder, frames_out, events_out, carried, upto) -> None:

@@ -25,6 +25,7 @@ from ..protocol import Protocol
 from ..reward import Inhibitor, ThresholdController, hold_frames
 from .recorder import BASE_FRAME_COLUMNS
 from .script import Step, build_script
+from .sham import SHAM_FRAME_COLUMNS, ShamPlan
 
 #: The columns every frame row starts with: the session format's base columns, then the
 #: feature before z-scoring. Inhibit flags and band values follow.
@@ -105,9 +106,19 @@ class BlockStats:
     n_inhibited: int = 0
     value_sum: float = 0.0
     n_value: int = 0
+    #: the client's own figures, kept apart only in sessions with sham blocks
+    own: BlockStats | None = None
+
+    def add(self, value: float, reward: bool, inhibited: bool) -> None:
+        self.n_frames += 1
+        self.n_reward += reward
+        self.n_inhibited += inhibited
+        if np.isfinite(value):
+            self.value_sum += value
+            self.n_value += 1
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "index": self.block,
             "start_sample": self.start_sample,
             "end_sample": self.end_sample,
@@ -116,6 +127,12 @@ class BlockStats:
             "inhibited_rate": self.n_inhibited / self.n_frames if self.n_frames else None,
             "mean_value": self.value_sum / self.n_value if self.n_value else None,
         }
+        if self.own is not None:
+            own = self.own.to_dict()
+            out.update(
+                {f"own_{k}": own[k] for k in ("reward_rate", "inhibited_rate", "mean_value")}
+            )
+        return out
 
 
 @dataclass
@@ -155,6 +172,11 @@ class SessionRunner:
         Stop (reason ``"duration"``) once this many samples have been processed.
     scheduled : list of dict | None
         Recorded command events to re-apply at their sample indices (replay).
+    sham : ShamPlan | None
+        Sham blocks and the yoked feedback they show. In a sham block the frame's ``value``,
+        ``threshold``, ``reward`` and ``inhibited`` are what the client was shown; the
+        ``own_*`` columns hold the client's own, scored against the threshold as it stood
+        when the block began (the automatic threshold does not adapt to sham blocks).
     """
 
     def __init__(
@@ -167,6 +189,7 @@ class SessionRunner:
         on_event=None,
         max_samples: int | None = None,
         scheduled: list[dict] | None = None,
+        sham: ShamPlan | None = None,
     ) -> None:
         self.protocol = protocol
         self.layout = layout
@@ -246,6 +269,17 @@ class SessionRunner:
             *[(f"inhibit_{k}", "?") for k in self.inhibit_kinds],
             *[(c, "f8") for c in self.band_columns],
         ]
+        self.sham = sham
+        if sham is not None:
+            late = [b for b in sham.blocks if b > p["script"]["blocks"]]
+            if late:
+                raise ConfigError(
+                    f"{protocol.slug}: sham block {late[0]} but the script has "
+                    f"{p['script']['blocks']} blocks"
+                )
+            self.columns += list(SHAM_FRAME_COLUMNS)
+        self._sham_blocks = frozenset(sham.blocks) if sham is not None else frozenset()
+        self._sham_frame = 0  # frames shown so far in the current sham block
 
         self._lock = threading.Lock()
         self._pending: deque[dict] = deque()
@@ -367,7 +401,9 @@ class SessionRunner:
         self._break_runs()
         self._emit({"sample_index": s, "kind": "step_start", **self._step_info()})
         if st.name == "block":
-            self.blocks.append(BlockStats(st.block, s))
+            own = BlockStats(st.block, s) if self.sham is not None else None
+            self.blocks.append(BlockStats(st.block, s, own=own))
+            self._sham_frame = 0
             if self.threshold_mode == "auto" and not np.isfinite(self.threshold):
                 logger.info("no baseline threshold; auto threshold starts after warm-up")
 
@@ -472,6 +508,7 @@ class SessionRunner:
         wall = np.asarray(wall_time, dtype=float)
         walls = wall[fb.sample_index - start] if wall.ndim else np.full(m, float(wall))
         raw_values = fb.feature
+        sham_cols = np.zeros((m, len(SHAM_FRAME_COLUMNS))) if self.sham is not None else None
         n_out = 0
         with self._lock:
             for i in range(m):
@@ -494,6 +531,7 @@ class SessionRunner:
                         inh[kind][i] = flag
                         inhibited |= flag
                 reward = False
+                is_sham = False
                 if not self._paused:
                     if st.is_baseline and not inhibited and s >= self.pipeline.warmup_samples:
                         bucket = self._baseline_values.setdefault(st.name, {})
@@ -501,21 +539,28 @@ class SessionRunner:
                         for col in self.band_columns:
                             bucket.setdefault(col, []).append(float(fb.bands[col][i]))
                     elif st.name == "block":
-                        reward = self._score(value, inhibited, s)
+                        is_sham = st.block in self._sham_blocks
+                        reward = self._score(value, inhibited, s, adapt=not is_sham)
                         blk = self.blocks[-1]
-                        blk.n_frames += 1
-                        blk.n_reward += reward
-                        blk.n_inhibited += inhibited
-                        if np.isfinite(value):
-                            blk.value_sum += value
-                            blk.n_value += 1
+                        if blk.own is not None:
+                            blk.own.add(value, reward, inhibited)
+                shown_threshold = self.threshold
+                if sham_cols is not None:
+                    sham_cols[n_out] = (is_sham, value, shown_threshold, reward, inhibited)
+                if is_sham:
+                    value, shown_threshold, reward, inhibited = self.sham.yoked.frame(
+                        st.block, self._sham_frame, self.frame_rate
+                    )
+                    self._sham_frame += 1
+                if st.name == "block" and not self._paused:
+                    self.blocks[-1].add(value, reward, inhibited)
                 row = rows[n_out]
                 row[_SAMPLE] = s
                 row[_TIME] = s / self.sfreq
                 row[_WALL] = walls[i]
                 row[_VALUE] = value
                 row[_RAW] = raw
-                row[_THRESHOLD] = self.threshold
+                row[_THRESHOLD] = shown_threshold
                 row[_REWARD] = reward
                 row[_INHIBITED] = inhibited
                 row[_STEP] = st.index
@@ -535,14 +580,16 @@ class SessionRunner:
             for col in self.band_columns:
                 rows[:, k] = fb.bands[col][:n_out]
                 k += 1
+            if sham_cols is not None:
+                rows[:, k:] = sham_cols[:n_out]
             if n_out:
                 self._update_snapshot(rows[-1])
         if n_out and self.on_frames is not None:
             self.on_frames(rows)
         return rows
 
-    def _score(self, value: float, inhibited: bool, s: int) -> bool:
-        if self.threshold_mode == "auto":
+    def _score(self, value: float, inhibited: bool, s: int, adapt: bool = True) -> bool:
+        if adapt and self.threshold_mode == "auto":
             new = self.auto.observe(value, not inhibited)
             if new is not None:
                 self._set_threshold(new, s, "auto")
