@@ -1,0 +1,95 @@
+"""How benchmark rows are printed: one table, or one JSON object.
+
+Every benchmark returns a list of row dicts (``name`` first, then its figures). A table shows
+the figures of :data:`COLUMNS` that any row has, blank where a row has none, so one table can
+hold the rows of several benchmarks; the JSON object carries every key of every row.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+#: Table columns, in order: (key, header, format). Only those some row has are shown.
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("benchmark", "benchmark", "s"),
+    ("name", "name", "s"),
+    ("lag_ms", "lag_ms", ".0f"),
+    ("corr", "corr", ".3f"),
+    ("corr_zero_lag", "corr_zero_lag", ".3f"),
+    ("realtime_factor", "realtime_factor", ".0f"),
+    ("ratio_vs_brainflow", "vs_brainflow", ".1f"),
+    ("ratio_vs_mne", "vs_mne", ".1f"),
+    ("p50_ms", "p50_ms", ".2f"),
+    ("p95_ms", "p95_ms", ".2f"),
+    ("p99_ms", "p99_ms", ".2f"),
+    ("max_ms", "max_ms", ".1f"),
+    ("n_frames", "n_frames", "d"),
+    ("samples_lost", "samples_lost", "d"),
+    ("dropped", "dropped", "d"),
+    ("rss_growth_mb", "rss_growth_mb", ".1f"),
+    ("speed", "speed", ".0f"),
+    ("wall_s", "wall_s", ".3g"),
+)
+
+
+def _cell(value, fmt: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan"
+    if fmt == "s":
+        return str(value)
+    try:
+        return format(value, fmt)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def format_table(rows: list[dict], *, with_benchmark: bool = False) -> str:
+    """The rows as an aligned text table (the ``benchmark`` column only if asked)."""
+    cols = [
+        c
+        for c in COLUMNS
+        if any(r.get(c[0]) is not None for r in rows) and (c[0] != "benchmark" or with_benchmark)
+    ]
+    cells = [[_cell(r.get(key), fmt) for key, _, fmt in cols] for r in rows]
+    widths = [max([len(h), *(len(row[j]) for row in cells)]) for j, (_, h, _) in enumerate(cols)]
+    text = [
+        "  ".join(
+            h.ljust(w) if fmt == "s" else h.rjust(w)
+            for (_, h, fmt), w in zip(cols, widths, strict=True)
+        ).rstrip()
+    ]
+    for row in cells:
+        text.append(
+            "  ".join(
+                c.ljust(w) if fmt == "s" else c.rjust(w)
+                for c, (_, _, fmt), w in zip(row, cols, widths, strict=True)
+            ).rstrip()
+        )
+    return "\n".join(text)
+
+
+def _finite(value):
+    """JSON has no NaN/inf: they become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def tag(benchmark: str, rows: list[dict]) -> list[dict]:
+    """The rows with their benchmark's name as a ``benchmark`` key (after ``name``)."""
+    return [{"name": r["name"], "benchmark": benchmark, **r} for r in rows]
+
+
+def to_json(benchmark: str, rows: list[dict], notes: list[str] | None = None) -> str:
+    """One JSON object: ``{"benchmark": ..., "rows": [...], "notes": [...]}``."""
+    out = {"benchmark": benchmark, "rows": _finite(rows)}
+    if notes:
+        out["notes"] = list(notes)
+    return json.dumps(out, allow_nan=False)
