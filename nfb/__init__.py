@@ -7,7 +7,7 @@ the CLI, the tests and the GUI drive the same engine. Supervised use; not a medi
 from ._logging import set_log_level
 from ._version import __version__
 
-__all__ = ["__version__", "read_session", "set_log_level"]
+__all__ = ["__version__", "list_sessions", "read_session", "set_log_level"]
 
 
 def __getattr__(name: str):

@@ -1,0 +1,435 @@
+"""Report figures as PNG bytes, drawn with Matplotlib's Agg canvas.
+
+Figures are built on :class:`matplotlib.figure.Figure` with an explicit Agg canvas, never
+through ``pyplot``: no global backend is chosen, nothing touches Qt, and a report can be
+rendered from any thread of a running GUI.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+#: The report's colours; the HTML legend uses the same ones.
+COLORS = {
+    "feature": "#2f4b7c",
+    "threshold": "#f28c28",
+    "reward": "#2e9e5b",
+    "inhibit": "#d64545",
+    "paused": "#9aa0a6",
+    "baseline_eyes_open": "#3b7dd8",
+    "baseline_eyes_closed": "#8e5bd8",
+    "training": "#2e9e5b",
+    "target": "#f28c28",
+    "sham": "#9aa0a6",
+    "grid": "#e6e8eb",
+    "text": "#2b2f36",
+    "marker": "#6b7280",
+    "before": "#d64545",
+    "after": "#2e9e5b",
+}
+CONDITION_LABELS = {
+    "baseline_eyes_open": "baseline, eyes open",
+    "baseline_eyes_closed": "baseline, eyes closed",
+    "training": "training blocks",
+}
+#: Step backgrounds of the feature plot.
+STEP_SHADES = {
+    "baseline_eyes_open": "#eef3fb",
+    "baseline_eyes_closed": "#f3eefb",
+    "rest": "#f4f5f6",
+}
+DPI = 110
+
+
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _style(ax) -> None:
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_color("#b8bec6")
+    ax.tick_params(colors=COLORS["text"], labelsize=9)
+    ax.grid(True, color=COLORS["grid"], linewidth=0.8)
+    ax.set_axisbelow(True)
+    ax.xaxis.label.set_color(COLORS["text"])
+    ax.yaxis.label.set_color(COLORS["text"])
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, facecolor="white")
+    return buf.getvalue()
+
+
+def _message(ax, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="#6b7280")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def feature_figure(
+    time_s: np.ndarray,
+    value: np.ndarray,
+    threshold: np.ndarray,
+    reward: np.ndarray,
+    inhibited: np.ndarray,
+    *,
+    steps: Sequence[tuple[str, str, float, float]] = (),
+    markers: Sequence[tuple[float, str]] = (),
+    paused: Sequence[tuple[float, float]] = (),
+    feature_label: str = "feature",
+) -> bytes:
+    """The feedback feature over the session.
+
+    Parameters
+    ----------
+    time_s, value, threshold : ndarray, shape (n_frames,)
+        Frame time (s), feature value and threshold (NaN where none).
+    reward, inhibited : ndarray of bool, shape (n_frames,)
+        Rewarded frames (shaded green) and inhibited frames (shaded red).
+    steps : sequence of (name, label, start_s, stop_s)
+        Script steps: baselines and rests get a light background, every step a label.
+    markers : sequence of (time_s, label)
+        Marker lines.
+    paused : sequence of (start_s, stop_s)
+        Paused stretches (hatched grey).
+    feature_label : str
+        Y axis label.
+
+    Returns
+    -------
+    png : bytes
+    """
+    fig = _figure(11.0, 3.6)
+    ax = fig.add_subplot()
+    _style(ax)
+    if time_s.size == 0:
+        _message(ax, "no frames were recorded")
+        return _png(fig)
+    xt = ax.get_xaxis_transform()
+    for name, _label, t0, t1 in steps:
+        shade = STEP_SHADES.get(name)
+        if shade:
+            ax.axvspan(t0, t1, color=shade, zorder=0, linewidth=0)
+    for t0, t1 in paused:
+        ax.axvspan(t0, t1, facecolor="none", edgecolor=COLORS["paused"], hatch="///", lw=0)
+    # reward and inhibit as bands behind the trace (step="post": a frame holds until the next)
+    ax.fill_between(
+        time_s,
+        0,
+        1,
+        where=reward,
+        transform=xt,
+        step="post",
+        color=COLORS["reward"],
+        alpha=0.22,
+        linewidth=0,
+        label="reward",
+    )
+    ax.fill_between(
+        time_s,
+        0,
+        0.06,
+        where=inhibited,
+        transform=xt,
+        step="post",
+        color=COLORS["inhibit"],
+        alpha=0.85,
+        linewidth=0,
+        label="inhibited",
+    )
+    ax.plot(time_s, value, color=COLORS["feature"], linewidth=0.9, label=feature_label)
+    if np.isfinite(threshold).any():
+        ax.plot(
+            time_s,
+            threshold,
+            color=COLORS["threshold"],
+            linewidth=1.8,
+            drawstyle="steps-post",
+            label="threshold",
+        )
+    for t, label in markers:
+        ax.axvline(t, color=COLORS["marker"], linestyle=":", linewidth=1.0)
+        ax.text(
+            t,
+            0.99,
+            f" {label}",
+            transform=xt,
+            fontsize=7.5,
+            color=COLORS["marker"],
+            va="top",
+            ha="left",
+            rotation=90,
+        )
+    finite = value[np.isfinite(value)]
+    if finite.size:
+        lo, hi = np.percentile(finite, [0.5, 99.5])
+        pad = 0.15 * (hi - lo or 1.0)
+        ax.set_ylim(lo - pad, hi + 2 * pad)  # headroom for the step labels
+    for _name, label, t0, t1 in steps:
+        ax.text(
+            (t0 + t1) / 2,
+            1.01,
+            label,
+            transform=xt,
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            color=COLORS["text"],
+            clip_on=False,
+        )
+    ax.set_xlim(float(time_s[0]), float(time_s[-1]))
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel(feature_label)
+    ax.legend(loc="upper right", fontsize=8, ncols=4, frameon=False, bbox_to_anchor=(1, -0.16))
+    return _png(fig)
+
+
+def reward_figure(
+    labels: Sequence[str],
+    reward_pct: Sequence[float | None],
+    *,
+    target_pct: float | None = None,
+    sham: Sequence[bool] | None = None,
+) -> bytes:
+    """Reward % per block, as bars against the protocol's target rate.
+
+    Parameters
+    ----------
+    labels : sequence of str
+        Block labels.
+    reward_pct : sequence of float | None
+        Reward % of each block (``None``: not scored).
+    target_pct : float | None
+        The protocol's target, drawn as a dashed line.
+    sham : sequence of bool | None
+        Only when unblinded: sham blocks get grey hatched bars and a "sham" tag.
+
+    Returns
+    -------
+    png : bytes
+    """
+    fig = _figure(7.0, 3.2)
+    ax = fig.add_subplot()
+    _style(ax)
+    if not labels:
+        _message(ax, "no training block was scored")
+        return _png(fig)
+    x = np.arange(len(labels))
+    heights = [v if v is not None else 0.0 for v in reward_pct]
+    colors = [
+        COLORS["sham"] if sham is not None and sham[i] else COLORS["reward"]
+        for i in range(len(labels))
+    ]
+    bars = ax.bar(x, heights, color=colors, width=0.62, zorder=2)
+    for i, (bar, v) in enumerate(zip(bars, reward_pct, strict=True)):
+        if sham is not None and sham[i]:
+            bar.set_hatch("//")
+            bar.set_edgecolor("white")
+        text = "n/a" if v is None else f"{v:.0f} %"
+        ax.text(
+            bar.get_x() + bar.get_width() / 2,
+            bar.get_height() + 1.5,
+            text,
+            ha="center",
+            va="bottom",
+            fontsize=8.5,
+            color=COLORS["text"],
+        )
+    if target_pct is not None:
+        ax.axhline(target_pct, color=COLORS["target"], linestyle="--", linewidth=1.5, zorder=3)
+        ax.text(
+            len(labels) - 0.5,
+            target_pct + 1.5,
+            f"target {target_pct:.0f} %",
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color=COLORS["target"],
+        )
+    ticks = [
+        f"{lab}\n(sham)" if sham is not None and sham[i] else lab for i, lab in enumerate(labels)
+    ]
+    ax.set_xticks(x, ticks)
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("reward (% of frames)")
+    return _png(fig)
+
+
+def band_power_figure(powers: dict[str, dict[str, float | None]], bands: Sequence[str]) -> bytes:
+    """Band power per condition, grouped bars on a log axis.
+
+    Parameters
+    ----------
+    powers : dict
+        Condition (``baseline_eyes_open``, ``baseline_eyes_closed``, ``training``) to
+        ``{band: µV²}``.
+    bands : sequence of str
+        Bands in display order.
+
+    Returns
+    -------
+    png : bytes
+    """
+    fig = _figure(9.0, 3.3)
+    ax = fig.add_subplot()
+    _style(ax)
+    conds = [c for c in CONDITION_LABELS if c in powers]
+    if not conds:
+        _message(ax, "no EEG segment long enough for a spectrum")
+        return _png(fig)
+    x = np.arange(len(bands))
+    width = 0.8 / len(conds)
+    for k, cond in enumerate(conds):
+        vals = [powers[cond].get(b) for b in bands]
+        ax.bar(
+            x + (k - (len(conds) - 1) / 2) * width,
+            [v if v is not None and v > 0 else np.nan for v in vals],
+            width=width * 0.95,
+            color=COLORS[cond],
+            label=CONDITION_LABELS[cond],
+            zorder=2,
+        )
+    ax.set_yscale("log")
+    ax.set_xticks(x, [b.replace("_", " ") for b in bands])
+    ax.set_ylabel("power (µV²)")
+    ax.legend(fontsize=8, frameon=False, ncols=len(conds), loc="upper right")
+    return _png(fig)
+
+
+def spectra_figure(
+    spectra: dict[str, tuple[np.ndarray, np.ndarray]],
+    bands: dict[str, tuple[float, float]] | None = None,
+) -> bytes:
+    """Baseline spectra overlaid, log power, 1–45 Hz.
+
+    Parameters
+    ----------
+    spectra : dict
+        Condition to ``(freqs, psd)``; eyes open and eyes closed are drawn (training too,
+        thinner, if present).
+    bands : dict | None
+        Band edges to mark along the top (theta, alpha... as light separators).
+
+    Returns
+    -------
+    png : bytes
+    """
+    fig = _figure(7.0, 3.4)
+    ax = fig.add_subplot()
+    _style(ax)
+    drawn = False
+    for cond in CONDITION_LABELS:
+        if cond not in spectra:
+            continue
+        f, p = spectra[cond]
+        train = cond == "training"
+        ax.semilogy(
+            f,
+            p,
+            color=COLORS[cond],
+            linewidth=1.0 if train else 1.8,
+            linestyle="--" if train else "-",
+            alpha=0.8 if train else 1.0,
+            label=CONDITION_LABELS[cond],
+        )
+        drawn = True
+    if not drawn:
+        _message(ax, "no baseline was recorded")
+        return _png(fig)
+    xt = ax.get_xaxis_transform()
+    for name, (lo, hi) in (bands or {}).items():
+        ax.axvline(lo, color="#d5d9de", linewidth=0.8, zorder=0)
+        ax.text(
+            (lo + hi) / 2,
+            0.98,
+            name.replace("_", " "),
+            transform=xt,
+            ha="center",
+            va="top",
+            fontsize=7,
+            color="#6b7280",
+        )
+    ax.set_xlim(1, 45)
+    ax.set_xlabel("frequency (Hz)")
+    ax.set_ylabel("PSD (µV²/Hz)")
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _png(fig)
+
+
+def trend_figure(
+    x_labels: Sequence[str],
+    series: dict[str, Sequence[float | None]],
+    *,
+    ylabel: str,
+    colors: dict[str, str] | None = None,
+    target: float | None = None,
+    ylim: tuple[float, float] | None = None,
+) -> bytes:
+    """One point per session for one or more series (lines with markers).
+
+    Parameters
+    ----------
+    x_labels : sequence of str
+        One label per session (its date), in order.
+    series : dict
+        Series name to one value per session (``None``: missing, left as a gap).
+    ylabel : str
+        Y axis label.
+    colors : dict | None
+        Series name to colour.
+    target : float | None
+        A dashed horizontal reference line (the target reward rate).
+    ylim : (float, float) | None
+        Fixed y range (ratings 0–10, percentages 0–100).
+
+    Returns
+    -------
+    png : bytes
+    """
+    fig = _figure(7.0, 2.9)
+    ax = fig.add_subplot()
+    _style(ax)
+    x = np.arange(len(x_labels))
+    palette = ["#2f4b7c", "#2e9e5b", "#8e5bd8", "#f28c28", "#d64545", "#3b7dd8", "#6b7280"]
+    plotted = False
+    for k, (name, values) in enumerate(series.items()):
+        y = np.array([np.nan if v is None else float(v) for v in values])
+        if not np.isfinite(y).any():
+            continue
+        color = (colors or {}).get(name, palette[k % len(palette)])
+        ax.plot(x, y, marker="o", markersize=5, linewidth=1.6, color=color, label=name)
+        plotted = True
+    if not plotted:
+        _message(ax, "no values")
+        return _png(fig)
+    if target is not None:
+        ax.axhline(target, color=COLORS["target"], linestyle="--", linewidth=1.2, label="target")
+    ax.set_xticks(x, list(x_labels), fontsize=8)
+    if len(x_labels) > 6:
+        for tick in ax.get_xticklabels():
+            tick.set_rotation(30)
+            tick.set_ha("right")
+    ax.set_xlim(-0.5, len(x_labels) - 0.5)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_ylabel(ylabel)
+    if len(series) > 1 or target is not None:
+        ax.legend(fontsize=8, frameon=False, ncols=min(4, len(series) + 1), loc="best")
+    return _png(fig)
+
+
+def series_points(values: Sequence[Any]) -> int:
+    """How many points a trend series draws (finite values)."""
+    return sum(1 for v in values if v is not None and np.isfinite(float(v)))

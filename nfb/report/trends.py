@@ -1,0 +1,360 @@
+"""A client's trends across sessions: ``nfb report --client ID --out trends.html``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .._logging import logger
+from ..errors import SessionError
+from ..session.recorder import default_sessions_dir, validate_client
+from ..session.store import list_sessions, read_session
+from . import figures, metrics
+from .html import esc, fmt, img, missing, note, page, section, table
+
+#: Bands shown in the baseline trends (delta and gamma are mostly drift and muscle).
+TREND_BANDS = ("theta", "alpha", "smr", "beta", "high_beta")
+BLINDED_NOTE = "Some sessions contain blinded blocks; pass --unblind to reveal them."
+
+
+@dataclass
+class ClientTrends:
+    """What the trends report shows.
+
+    Attributes
+    ----------
+    client : str
+        The client id.
+    sessions : list of dict
+        :func:`~nfb.report.metrics.session_metrics` of each readable session, oldest first,
+        plus ``label`` (its start, ``YYYY-mm-dd HH:MM``).
+    blocks : list of list of dict
+        :func:`~nfb.report.metrics.block_metrics` of each of those sessions.
+    skipped : list of (str, str)
+        ``(session_id, why)`` of the sessions left out (still recording, unreadable).
+    """
+
+    client: str
+    sessions: list[dict[str, Any]] = field(default_factory=list)
+    blocks: list[list[dict[str, Any]]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _label(start_time: str) -> str:
+    try:
+        when = datetime.fromisoformat(start_time)
+    except (TypeError, ValueError):
+        return start_time or "?"
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def client_trends(
+    client: str, sessions_dir: str | os.PathLike | None = None, *, unblind: bool = False
+) -> ClientTrends:
+    """Collect the metrics of all of a client's sessions.
+
+    Parameters
+    ----------
+    client : str
+        The client id.
+    sessions_dir : path-like | None
+        The session store (default ``$NFB_SESSIONS_DIR`` or ``./sessions``).
+    unblind : bool
+        Add ``sham`` to the block metrics of blinded sessions.
+
+    Returns
+    -------
+    trends : ClientTrends
+
+    Raises
+    ------
+    SessionError
+        If the client id is invalid or the client has no session in the store.
+    """
+    root = Path(sessions_dir) if sessions_dir is not None else default_sessions_dir()
+    validate_client(client)
+    listed = list_sessions(root, client=client)
+    if not listed:
+        raise SessionError(f"no sessions of client {client!r} in {root}")
+    out = ClientTrends(client)
+    for item in listed:
+        sid = str(item["session_id"])
+        if item["status"] == "recording":
+            out.skipped.append((sid, "still being recorded"))
+            continue
+        try:
+            rec = read_session(item["path"])
+            row = metrics.session_metrics(rec)
+            blocks = metrics.block_metrics(rec, unblind=unblind)
+        except (SessionError, OSError, ValueError, KeyError, TypeError, IndexError) as err:
+            # one broken folder must not hide the client's other sessions
+            logger.warning("trends: skipping %s: %s", item["path"], err)
+            out.skipped.append((sid, f"cannot be read: {err}"))
+            continue
+        row["label"] = _label(row["start_time"])
+        out.sessions.append(row)
+        out.blocks.append(blocks)
+    return out
+
+
+def trend_series(trends: ClientTrends) -> dict[str, dict[str, list[float | None]]]:
+    """The series of the trend charts, one value per session (``None`` where missing).
+
+    Parameters
+    ----------
+    trends : ClientTrends
+        From :func:`client_trends`.
+
+    Returns
+    -------
+    series : dict
+        Chart name to ``{series label: values}``, every list as long as
+        ``trends.sessions``: ``reward`` (``reward %``), ``block_reward`` (``block <k>``),
+        ``feature`` (one series per protocol: features of different protocols are not
+        comparable), ``block_feature`` (``block <k>``), ``eyes_open_power`` and
+        ``eyes_closed_power`` (µV² per band of :data:`TREND_BANDS`) and ``anxiety``
+        (``before``, ``after``).
+    """
+    sessions = trends.sessions
+    out: dict[str, dict[str, list[float | None]]] = {
+        "reward": {"reward %": [s["reward_pct"] for s in sessions]},
+    }
+    n_blocks = max((len(b) for b in trends.blocks), default=0)
+    for key, chart in (("reward_pct", "block_reward"), ("feature_mean", "block_feature")):
+        out[chart] = {}
+        for k in range(n_blocks):
+            out[chart][f"block {k + 1}"] = [
+                blocks[k][key] if k < len(blocks) else None for blocks in trends.blocks
+            ]
+    protocols = list(dict.fromkeys(s["protocol"] for s in sessions))
+    out["feature"] = {
+        p: [s["feature_mean"] if s["protocol"] == p else None for s in sessions] for p in protocols
+    }
+    for cond in ("eyes_open", "eyes_closed"):
+        out[f"{cond}_power"] = {
+            band.replace("_", " "): [s.get(f"{cond}_{band}_uv2") for s in sessions]
+            for band in TREND_BANDS
+        }
+    out["anxiety"] = {
+        "before": [s["anxiety_before"] for s in sessions],
+        "after": [s["anxiety_after"] for s in sessions],
+    }
+    return out
+
+
+def _chart(
+    ident: str,
+    title: str,
+    labels: list[str],
+    series: dict[str, list[float | None]],
+    *,
+    ylabel: str,
+    **kwargs: Any,
+) -> str:
+    if not any(figures.series_points(v) for v in series.values()):
+        return section(ident, title, missing(f"No session has {title.lower()}."))
+    png = figures.trend_figure(labels, series, ylabel=ylabel, **kwargs)
+    return section(ident, title, img(png, title))
+
+
+def _sessions_table(trends: ClientTrends) -> str:
+    headers = [
+        "Date",
+        "Session",
+        "Protocol",
+        "Status",
+        "Duration (min)",
+        "Blocks",
+        "Reward %",
+        "Feature mean",
+        "EO alpha (µV²)",
+        "EC alpha (µV²)",
+        "Anxiety before",
+        "Anxiety after",
+    ]
+    rows, attrs = [], []
+    for s in trends.sessions:
+        rows.append(
+            [
+                esc(s["label"]),
+                esc(s["session_id"]),
+                esc(s["protocol"]),
+                esc(s["status"]),
+                fmt(s["duration_s"] / 60.0),
+                fmt(s["n_blocks"]),
+                fmt(s["reward_pct"]),
+                fmt(s["feature_mean"], 3),
+                fmt(s.get("eyes_open_alpha_uv2"), 2),
+                fmt(s.get("eyes_closed_alpha_uv2"), 2),
+                fmt(s["anxiety_before"], 0),
+                fmt(s["anxiety_after"], 0),
+            ]
+        )
+        # machine-readable copies of the plotted numbers, for scripts and tests
+        data = {
+            "session": s["session_id"],
+            "reward-pct": s["reward_pct"],
+            "feature-mean": s["feature_mean"],
+            "anxiety-before": s["anxiety_before"],
+            "anxiety-after": s["anxiety_after"],
+        }
+        attrs.append(" ".join(f'data-{k}="{esc("" if v is None else v)}"' for k, v in data.items()))
+    return table(
+        headers, rows, numeric=list(range(4, 12)), table_id="sessions-table", row_attrs=attrs
+    )
+
+
+def _blocks_table(trends: ClientTrends, unblind: bool) -> str:
+    headers = ["Date", "Block", "Reward %", "Feature mean", "Inhibited %"]
+    if unblind:
+        headers.append("Condition")
+    rows = []
+    for s, blocks in zip(trends.sessions, trends.blocks, strict=True):
+        for b in blocks:
+            cells = [
+                esc(s["label"]),
+                esc(b["label"]),
+                fmt(b["reward_pct"]),
+                fmt(b["feature_mean"], 3),
+                fmt(b["inhibited_pct"]),
+            ]
+            if unblind:
+                cells.append(
+                    '<span class="tag flagged">sham</span>' if b.get("sham") else esc("real")
+                )
+            rows.append(cells)
+    if not rows:
+        return missing("No training block was scored in any session.")
+    return table(headers, rows, numeric=[2, 3, 4], table_id="trend-blocks-table")
+
+
+def _bands_table(trends: ClientTrends) -> str:
+    headers = ["Date", "Baseline", *[f"{b.replace('_', ' ')} (µV²)" for b in TREND_BANDS]]
+    rows = []
+    for s in trends.sessions:
+        for cond, label in (("eyes_open", "eyes open"), ("eyes_closed", "eyes closed")):
+            vals = [s.get(f"{cond}_{b}_uv2") for b in TREND_BANDS]
+            if all(v is None for v in vals):
+                continue
+            rows.append([esc(s["label"]), esc(label), *[fmt(v, 2) for v in vals]])
+    if not rows:
+        return missing("No session has a baseline.")
+    return table(
+        headers, rows, numeric=list(range(2, 2 + len(TREND_BANDS))), table_id="trend-bands-table"
+    )
+
+
+def build_trends_report(
+    client: str, sessions_dir: str | os.PathLike | None = None, *, unblind: bool = False
+) -> str:
+    """Render the HTML trends report of a client.
+
+    Parameters
+    ----------
+    client : str
+        The client id.
+    sessions_dir : path-like | None
+        The session store.
+    unblind : bool
+        Label sham blocks in the per-block table.
+
+    Returns
+    -------
+    html : str
+        One self-contained HTML document.
+    """
+    trends = client_trends(client, sessions_dir, unblind=unblind)
+    series = trend_series(trends)
+    labels = [s["label"] for s in trends.sessions]
+    c = figures.COLORS
+    parts = []
+    notes = []
+    if not trends.sessions:
+        notes.append("No session of this client could be read.")
+    if any(s["blinded"] for s in trends.sessions) and not unblind:
+        notes.append(BLINDED_NOTE)
+    overview = (
+        f"<p>{len(trends.sessions)} session(s) of client <b>{esc(client)}</b>.</p>"
+        + "".join(note(n) for n in notes)
+        + _sessions_table(trends)
+    )
+    if trends.skipped:
+        overview += "<h3>Left out</h3>" + table(
+            ["Session", "Why"], [[esc(sid), esc(why)] for sid, why in trends.skipped]
+        )
+    parts.append(section("sessions", "Sessions", overview))
+    targets = [s["target_pct"] for s in trends.sessions if s["target_pct"] is not None]
+    target = targets[-1] if targets and len(set(targets)) == 1 else None
+    parts.append(
+        _chart(
+            "reward",
+            "Reward per session",
+            labels,
+            series["reward"],
+            ylabel="reward (%)",
+            colors={"reward %": c["reward"]},
+            target=target,
+            ylim=(0, 100),
+        )
+    )
+    parts.append(
+        _chart(
+            "block-reward",
+            "Reward per block",
+            labels,
+            series["block_reward"],
+            ylabel="reward (%)",
+            ylim=(0, 100),
+        )
+    )
+    parts.append(
+        _chart(
+            "feature",
+            "Feature mean per session",
+            labels,
+            series["feature"],
+            ylabel="feature (training blocks)",
+        )
+    )
+    parts.append(
+        _chart(
+            "block-feature",
+            "Feature mean per block",
+            labels,
+            series["block_feature"],
+            ylabel="feature",
+        )
+    )
+    parts.append(section("blocks", "Blocks", _blocks_table(trends, unblind)))
+    for cond, title in (("eyes_open", "eyes open"), ("eyes_closed", "eyes closed")):
+        parts.append(
+            _chart(
+                f"{cond.replace('_', '-')}-power",
+                f"Baseline band power, {title}",
+                labels,
+                series[f"{cond}_power"],
+                ylabel="power (µV²)",
+            )
+        )
+    parts.append(section("band-table", "Baseline band power", _bands_table(trends)))
+    parts.append(
+        _chart(
+            "anxiety",
+            "Self-rated anxiety",
+            labels,
+            series["anxiety"],
+            ylabel="anxiety (0–10)",
+            ylim=(-0.5, 10.5),
+            colors={"before": c["before"], "after": c["after"]},
+        )
+    )
+    return page(
+        f"Client trends: {client}",
+        f"{len(trends.sessions)} session(s), {labels[0] if labels else '—'} to "
+        f"{labels[-1] if labels else '—'}",
+        "\n".join(parts),
+        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    )
