@@ -187,8 +187,15 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 
     Raises :class:`OSError` on failure; the previous file is then untouched.
     """
+    write_bytes_atomic(path, (to_json(obj, indent=2) + "\n").encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (tmp file, fsync, ``os.replace``), mode 0600.
+
+    Raises :class:`OSError` on failure; the previous file is then untouched.
+    """
     path = Path(path)
-    data = (to_json(obj, indent=2) + "\n").encode("utf-8")
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:

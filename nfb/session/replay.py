@@ -28,6 +28,8 @@ from .store import read_session
 
 #: Recorded events that are facts about the recording, copied into a replay as they are.
 CARRIED_KINDS = ("dropped", "disconnected", "reconnecting", "reconnected", "annotation")
+#: session.json fields about the session itself (not its scoring), copied into a replay.
+CARRIED_META = ("notes", "ratings")
 #: Commands that still make sense when the protocol (hence the script) is different.
 RESCORE_COMMANDS = ("pause", "resume", "stop", "marker")
 
@@ -202,6 +204,8 @@ def replay(
             "protocol": proto.to_dict(),
             "protocol_slug": proto.slug,
             "frame_rate": runner.frame_rate,
+            # what the practitioner noted about the session stays with every re-scoring
+            **{k: src.meta[k] for k in CARRIED_META if k in src.meta},
             "source": {
                 "kind": "replay",
                 "path": str(src.path),
@@ -301,7 +305,7 @@ class _NoBar:
         pass
 
 
-def _progress(total: int, name: str, show: bool | None):
+def _progress(total: int, name: str, show: bool | None, unit: str = "sample"):
     if show is None:
         show = sys.stderr.isatty() and not os.environ.get("NFB_NO_PROGRESS")
     if not show:
@@ -310,9 +314,9 @@ def _progress(total: int, name: str, show: bool | None):
 
     return tqdm(
         total=total,
-        unit="sample",
-        unit_scale=True,
+        unit=unit,
+        unit_scale=unit == "sample",
         desc=f"replay {name}",
         file=sys.stderr,
-        leave=False,
+        leave=unit != "sample",  # a batch's count of sessions stays on screen
     )
