@@ -15,6 +15,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .._logging import logger
 from ..bands import resolve_bands
@@ -211,22 +212,26 @@ class SessionRunner:
         artifact = sorted({t[0] for d in derivations for t in d.terms})
         emg = next((i for i in p["inhibit"] if i["kind"] == "emg"), None)
         extra = [r for r in protocol.band_refs(self.bands) if r not in feature.refs]
-        self.pipeline = Pipeline(
-            self.sfreq,
-            len(ch_names),
-            derivations,
-            self.bands,
-            feature,
-            step=self.step_samples,
-            notch_hz=notch,
-            bandpass_hz=tuple(sig["bandpass_hz"]) if sig["bandpass_hz"] else None,
-            estimator=fb["estimator"],
-            measure=fb["measure"],
-            smooth_ms=fb["smooth_ms"],
-            emg_band=self.bands[emg["band"]] if emg else None,
-            artifact_channels=artifact,
-            extra_refs=extra,
-        )
+        # Filter design solves least-squares problems through BLAS, whose last bits depend on
+        # its thread count: with one thread, live, replayed and batch-replayed (worker
+        # process) sessions get identical filters.
+        with threadpool_limits(limits=1, user_api="blas"):
+            self.pipeline = Pipeline(
+                self.sfreq,
+                len(ch_names),
+                derivations,
+                self.bands,
+                feature,
+                step=self.step_samples,
+                notch_hz=notch,
+                bandpass_hz=tuple(sig["bandpass_hz"]) if sig["bandpass_hz"] else None,
+                estimator=fb["estimator"],
+                measure=fb["measure"],
+                smooth_ms=fb["smooth_ms"],
+                emg_band=self.bands[emg["band"]] if emg else None,
+                artifact_channels=artifact,
+                extra_refs=extra,
+            )
         self.inhibitor = Inhibitor(p["inhibit"], self.frame_rate, layout.rail_uv)
         self.direction = fb["direction"]
         self.zscore = fb["zscore"]
