@@ -9,7 +9,9 @@ runner (well under a millisecond a chunk).
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Protocol as _Protocol
 
 import numpy as np
 
@@ -32,6 +34,29 @@ RECORDED_DEVICE_EVENTS = (
 )
 
 
+class SessionObserver(_Protocol):
+    """What may watch a live session (an LSL outlet, say); every method is optional.
+
+    Called in the acquisition thread, after the recorder has the data, except
+    ``on_session_start`` (the thread calling :meth:`LiveSession.start`) and
+    ``on_session_stop`` (the thread calling :meth:`LiveSession.stop`). Must return quickly;
+    an observer that raises is logged and dropped, the session goes on.
+    """
+
+    def on_session_start(self, session: LiveSession) -> None: ...
+
+    def on_samples(self, eeg: np.ndarray, first_index: int, fetch_time: float) -> None:
+        """EEG rows (µV) of a chunk; ``first_index`` is its first sample's session index."""
+
+    def on_frames(self, rows: np.ndarray) -> None:
+        """Frame rows, columns as ``session.runner.columns``."""
+
+    def on_event(self, event: dict) -> None:
+        """A recorded event (runner or device)."""
+
+    def on_session_stop(self, status: str) -> None: ...
+
+
 class LiveSession:
     """Score and record one session on a connected device.
 
@@ -52,6 +77,9 @@ class LiveSession:
     sham_source : path-like | None
         For a protocol with sham blocks: the recorded session whose feedback they show
         (default: the store's most recent complete session of the protocol by another client).
+    observers : iterable of SessionObserver
+        Told about the session's start, samples, frames, events and stop (see
+        :class:`SessionObserver`).
     """
 
     def __init__(
@@ -64,6 +92,7 @@ class LiveSession:
         duration_s: float | None = None,
         meta: dict | None = None,
         sham_source=None,
+        observers: Iterable[SessionObserver] = (),
     ) -> None:
         self.stream = stream
         self.profile = stream.profile
@@ -74,6 +103,7 @@ class LiveSession:
         self.layout = stream.layout
         self.extra_meta = dict(meta or {})
         self.recorder: SessionRecorder | None = None
+        self.observers: list[SessionObserver] = list(observers)
         max_samples = round(duration_s * self.layout.sfreq) if duration_s else None
         self.sham = plan_sham(
             protocol, client=client, source=sham_source, sessions_dir=sessions_dir
@@ -125,6 +155,7 @@ class LiveSession:
         if self.sham is not None:
             self.recorder.update_meta(blinding=self.sham.record(self.recorder.path))
         self.status = "recording"
+        self._notify("on_session_start", self)
         self.stream.attach(self)
         logger.info("session folder %s", self.recorder.path)
         return self.recorder.path
@@ -144,20 +175,23 @@ class LiveSession:
         if self._offset is None:
             self._offset = first_index
         rec.append_samples(block, fetch_time)
-        self.runner.feed(block[list(self.layout.eeg_rows)], fetch_time)
+        eeg = block[list(self.layout.eeg_rows)]
+        if self.observers:
+            self._notify("on_samples", eeg, first_index - self._offset, fetch_time)
+        self.runner.feed(eeg, fetch_time)
         if self.runner.finished:
             self._done.set()
 
     def on_device_event(self, kind: str, sample_index: int, info: dict) -> None:
         index = 0 if self._offset is None else max(0, sample_index - self._offset)
         if kind in RECORDED_DEVICE_EVENTS and self.recorder is not None:
-            self.recorder.append_event(
-                {
-                    "sample_index": index,
-                    "kind": kind,
-                    **{k: v for k, v in info.items() if k != "error"},
-                }
-            )
+            event = {
+                "sample_index": index,
+                "kind": kind,
+                **{k: v for k, v in info.items() if k != "error"},
+            }
+            self.recorder.append_event(event)
+            self._notify("on_event", event)
         if kind == "failed":
             self._device_failed = str(info.get("error") or "device failed")
         if kind in ("ended", "failed"):
@@ -171,9 +205,11 @@ class LiveSession:
     def _on_frames(self, rows) -> None:
         self.recorder.append_frames(rows)
         self.history.append(rows)
+        self._notify("on_frames", rows)
 
     def _on_runner_event(self, event: dict) -> None:
         self.recorder.append_event(event)
+        self._notify("on_event", event)
         if event["kind"] == "marker":
             logger.info("marker %s at sample %d", event.get("label"), event["sample_index"])
 
@@ -240,7 +276,21 @@ class LiveSession:
             self.error = self.recorder.error
         self.status = status
         self._done.set()
+        self._notify("on_session_stop", status)
         return status
+
+    def _notify(self, method: str, *args) -> None:
+        # an observer never stops the recording: one that raises is dropped
+        for observer in tuple(self.observers):
+            fn = getattr(observer, method, None)
+            if fn is None:
+                continue
+            try:
+                fn(*args)
+            except Exception:
+                logger.exception("session observer %r failed; dropped", observer)
+                if observer in self.observers:
+                    self.observers.remove(observer)
 
 
 class FrameHistory:
