@@ -7,7 +7,7 @@ the CLI, the tests and the GUI drive the same engine. Supervised use; not a medi
 from ._logging import set_log_level
 from ._version import __version__
 
-__all__ = ["__version__", "list_sessions", "read_session", "set_log_level"]
+__all__ = ["__version__", "list_sessions", "read_session", "set_log_level", "summary_table"]
 
 
 def __getattr__(name: str):
@@ -20,4 +20,8 @@ def __getattr__(name: str):
         from .session.store import list_sessions
 
         return list_sessions
+    if name == "summary_table":
+        from .session.summary import summary_table
+
+        return summary_table
     raise AttributeError(f"module 'nfb' has no attribute {name!r}")

@@ -146,7 +146,7 @@ def test_progress_bar_counts_sessions(study, tmp_path, capsys):
 
 
 def test_summary_table_api_and_blinding(study, tmp_path):
-    table = summary_table(client="client1", sessions_dir=study / "store", as_frame=False)
+    table = nfb.summary_table(client="client1", sessions_dir=study / "store", as_frame=False)
     assert isinstance(table, np.ndarray)
     assert list(table["level"]) == ["session", "block", "block", "block"] * 2
     assert set(table["client"]) == {"client1"}
