@@ -131,7 +131,7 @@ def test_bad_arguments(session, tmp_path):
     with pytest.raises(NfbError, match="cannot tell the export format"):
         export_session(session, tmp_path / "s.xyz")
     with pytest.raises(NfbError, match="unknown export format"):
-        export_session(session, tmp_path / "s.fif", "bids")
+        export_session(session, tmp_path / "s.fif", "xdf")
     with pytest.raises(NfbError, match="does not exist"):
         export_session(session, tmp_path / "nowhere" / "s.fif")
     with pytest.raises(SessionError, match="is not an nfb session folder"):
@@ -183,7 +183,9 @@ def test_cli_parser():
     assert (args.session, args.format, args.out, args.overwrite) == ("S", None, "x.edf", False)
     assert args.func is export_cmd.run
     with pytest.raises(SystemExit):
-        parser.parse_args(["export", "S", "--format", "bids", "--out", "x"])
+        parser.parse_args(["export", "S", "--format", "xdf", "--out", "x"])
+    args = parser.parse_args(["export", "S", "--format", "bids", "--out", "root"])
+    assert (args.format, args.bids_data) == ("bids", None)
 
 
 _ALL_COMMANDS = all(

@@ -5,6 +5,8 @@
 - ``brainflow``: all board rows in the board's row order via
   :meth:`brainflow.data_filter.DataFilter.write_file`, so that BrainFlow's playback-file board
   (``master_board`` = the layout's ``board_id``) streams it as if it were the board.
+- ``bids``: the session added to a BIDS dataset (a folder), with nfb's frames and events as a
+  derivative; see :mod:`nfb.session.bids`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ..errors import NfbError, SessionError
 from .store import RecordedSession, read_session
 
 #: Export formats and the file extensions that imply them.
-FORMATS = ("fif", "edf", "brainflow")
+FORMATS = ("fif", "edf", "brainflow", "bids")
 _EXTENSIONS = {
     ".fif": "fif",
     ".fif.gz": "fif",
@@ -53,23 +55,29 @@ def export_session(
     session : path-like | RecordedSession
         The session folder, or a session already read.
     out : path-like
-        The output file.
-    fmt : ``"fif"`` | ``"edf"`` | ``"brainflow"`` | None
+        The output file; for ``bids``, the dataset root folder.
+    fmt : ``"fif"`` | ``"edf"`` | ``"brainflow"`` | ``"bids"`` | None
         The format; ``None`` infers it from the extension of ``out`` (``.fif``, ``.fif.gz``,
-        ``.edf``, ``.csv`` for BrainFlow); a given format must match the extension.
+        ``.edf``, ``.csv`` for BrainFlow); a given format must match the extension. ``bids``
+        is never inferred.
     overwrite : bool
-        Replace an existing ``out``.
+        Replace an existing ``out`` (for ``bids``: this session in the dataset).
 
     Returns
     -------
     out : Path
-        The file written.
+        The file written (for ``bids``, the EEG file; :func:`nfb.session.bids.export_bids`
+        tells all).
     """
     out = Path(out).expanduser()
     if fmt is None:
         fmt = _infer_format(out)
     if fmt not in FORMATS:
         raise NfbError(f"unknown export format {fmt!r}; allowed: {', '.join(FORMATS)}")
+    if fmt == "bids":
+        from .bids import export_bids
+
+        return export_bids(session, out, overwrite=overwrite).eeg_file
     wanted = [ext for ext, f in _EXTENSIONS.items() if f == fmt]
     if not any(out.name.lower().endswith(ext) for ext in wanted):
         raise NfbError(f"--out {out.name}: a {fmt} file must end with {' or '.join(wanted)}")
