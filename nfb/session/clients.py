@@ -1,0 +1,154 @@
+"""Pseudonymous client ids: client names stay in one local index, folders hold only ids.
+
+Session data is health data. A practitioner knows a client by name; nfb files the sessions
+under a random id (``c`` and 8 letters or digits, e.g. ``c7kq2mzx4``) and keeps the mapping in
+``<store>/clients.json`` (mode 0600, in the 0700 store). Session folders, ``session.json``,
+exports (BIDS subject, EDF patient field), reports and LSL streams carry the id only, so a
+session can be shared without the index, and deleting a name from the index (or the index)
+leaves the data pseudonymous.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import secrets
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .._logging import logger
+from ..errors import ConfigError, SessionError
+from .recorder import default_sessions_dir, validate_client, write_json_atomic
+
+INDEX_FILE = "clients.json"
+INDEX_FORMAT = "nfb-clients"
+_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o, 1/l: ids are read aloud and copied
+
+
+def _normal(name: str) -> str:
+    """Names match whatever their case, accents' encoding and spacing."""
+    return " ".join(unicodedata.normalize("NFC", name).casefold().split())
+
+
+def new_client_id() -> str:
+    """A fresh random id: ``c`` and 8 characters (40 bits), BIDS- and folder-safe."""
+    return "c" + "".join(secrets.choice(_ALPHABET) for _ in range(8))
+
+
+class ClientIndex:
+    """The name ↔ id index of a session store.
+
+    Parameters
+    ----------
+    sessions_dir : path-like | None
+        The store (default ``$NFB_SESSIONS_DIR`` or ``./sessions``).
+    """
+
+    def __init__(self, sessions_dir: str | os.PathLike | None = None) -> None:
+        self.root = Path(sessions_dir) if sessions_dir is not None else default_sessions_dir()
+        self.path = self.root / INDEX_FILE
+
+    # --- reading ---------------------------------------------------------------------------
+    def _load(self) -> dict[str, dict[str, Any]]:
+        if not self.path.exists():
+            return {}
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            clients = data["clients"]
+            if data.get("format") != INDEX_FORMAT or not isinstance(clients, dict):
+                raise ValueError("not an nfb client index")
+            for cid, entry in clients.items():
+                validate_client(cid)
+                if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                    raise ValueError(f"entry {cid!r} has no name")
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, SessionError) as e:
+            raise SessionError(f"{self.path} is corrupted ({' '.join(str(e).split())})") from None
+        return clients
+
+    def clients(self) -> dict[str, str]:
+        """Every client id of the index with its name."""
+        return {cid: entry["name"] for cid, entry in sorted(self._load().items())}
+
+    def name(self, client_id: str) -> str | None:
+        """The name of a client id, or ``None`` if the index does not know it."""
+        entry = self._load().get(client_id)
+        return entry["name"] if entry else None
+
+    def find(self, name_or_id: str) -> str | None:
+        """The id of a known client (by id or by name), else ``None``."""
+        clients = self._load()
+        if name_or_id in clients:
+            return name_or_id
+        key = _normal(name_or_id)
+        for cid, entry in clients.items():
+            if _normal(entry["name"]) == key:
+                return cid
+        return None
+
+    # --- writing ---------------------------------------------------------------------------
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        # two consoles on one store must not hand out two ids for one new name
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.root / f".{INDEX_FILE}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def resolve(self, name_or_id: str, *, create: bool = True) -> str:
+        """The client id for what the practitioner typed.
+
+        A known id or name gives its id; a client folder that predates the index is its own
+        id; anything else is a new client's name, which gets a new random id (``create``).
+
+        Raises
+        ------
+        ConfigError
+            An empty name, or an unknown client with ``create=False``.
+        """
+        if not isinstance(name_or_id, str) or not _normal(name_or_id):
+            raise ConfigError(f"--client: a client name or id is needed, got {name_or_id!r}")
+        text = " ".join(name_or_id.split())
+        with self._locked():
+            found = self.find(text)
+            if found is not None:
+                return found
+            if _is_legacy_folder(self.root, text):
+                return text
+            if not create:
+                raise ConfigError(
+                    f"--client {text!r}: no such client in {self.path}; "
+                    f"known: {', '.join(self.clients()) or 'none'}"
+                )
+            clients = self._load()
+            cid = new_client_id()
+            while cid in clients or (self.root / cid).exists():
+                cid = new_client_id()
+            now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            clients[cid] = {"name": text, "created": now}
+            write_json_atomic(self.path, {"format": INDEX_FORMAT, "version": 1, "clients": clients})
+        logger.info("new client: sessions of %r are filed under the id %s", text, cid)
+        return cid
+
+
+def _is_legacy_folder(root: Path, text: str) -> bool:
+    try:
+        validate_client(text)
+    except SessionError:
+        return False
+    folder = root / text
+    return folder.is_dir() and not folder.is_symlink()
+
+
+def resolve_client(
+    name_or_id: str, sessions_dir: str | os.PathLike | None = None, *, create: bool = True
+) -> str:
+    """The pseudonymous id of a client name (or id); see :class:`ClientIndex`."""
+    return ClientIndex(sessions_dir).resolve(name_or_id, create=create)
