@@ -18,6 +18,7 @@ from conftest import nfb_cli
 from sessionfactory import generate_session, write_session
 
 import nfb
+from nfb.cli import main
 from nfb.errors import ConfigError, SessionError
 from nfb.report import (
     block_metrics,
@@ -77,6 +78,8 @@ def make_replayed_session(
     start: datetime | None = None,
     alpha_gain: float = 1.0,
     marker_note: str = "client reports calm",
+    overrides: tuple[str, ...] = (),
+    sham_source: Path | None = None,
 ) -> Path:
     """Record a realistic session with the recorder, then score it offline with alpha-beta-up
     into ``store/<client>/<session-id>`` (the session id is the replay's own)."""
@@ -99,11 +102,23 @@ def make_replayed_session(
     source = write_session(truth, work / f"src-{seed}", client=client, threaded=False)
     session_id = f"{start:%Y%m%d-%H%M%S}-alpha-beta-up"
     out = store / client / session_id
-    replay(source, out, protocol="alpha-beta-up", overrides=SCRIPT)
+    replay(
+        source,
+        out,
+        protocol="alpha-beta-up",
+        overrides=[*SCRIPT, *overrides],
+        sham_source=sham_source,
+        client=client,
+    )
     meta = json.loads((out / "session.json").read_text())
     # a replay keeps the source's client; the trends list sessions by their folder
     assert meta["client"] == client and meta["session_id"] == session_id
     return out
+
+
+def without_images(html: str) -> str:
+    """The document without its base64 images (random letters may spell anything)."""
+    return re.sub(r'src="data:[^"]*"', 'src=""', html)
 
 
 def soup_of(html: str) -> BeautifulSoup:
@@ -150,26 +165,20 @@ def session_html(session_path) -> str:
 
 
 @pytest.fixture(scope="session")
-def blinded_path(tmp_path_factory) -> Path:
-    """A session with blinding metadata and a ``sham`` frame column (blocks 2 is sham)."""
+def blinded_path(tmp_path_factory, session_path) -> Path:
+    """A session whose block 2 is sham, yoked to ``session_path`` (another client's)."""
     root = tmp_path_factory.mktemp("report-blind")
-    path = make_replayed_session(root / "store", root, client="blind-client", seed=5)
-    meta = json.loads((path / "session.json").read_text())
-    cols = meta["frames"]["columns"]
-    records = np.fromfile(path / "frames.f64", "<f8").reshape(-1, len(cols))
-    step = records[:, [c[0] for c in cols].index("step")]
-    block2 = next(b for b in meta["blocks"] if b["index"] == 2)
-    index = records[:, 0]
-    in_block2 = (index > block2["start_sample"]) & (index <= block2["end_sample"])
-    assert np.unique(step[in_block2]).size == 1
-    sham = step == step[in_block2][0]
-    np.column_stack([records, sham]).astype("<f8").tofile(path / "frames.f64")
-    meta["frames"]["columns"] = [*cols, ["sham", "?"]]
-    meta["blinding"] = {
-        "sham_blocks": [2],
-        "source": {"session_id": "20240401-100000-alpha-beta-up", "client": "donor-3"},
-    }
-    write_json_atomic(path / "session.json", meta)
+    path = make_replayed_session(
+        root / "store",
+        root,
+        client="blind-client",
+        seed=6,
+        overrides=("sham.blocks=[2]",),
+        sham_source=session_path,
+    )
+    rec = read_session(path)
+    assert rec.meta["blinding"]["sham_blocks"] == [2]
+    assert rec.frames["sham"].any()
     return path
 
 
@@ -282,7 +291,8 @@ def test_session_report_sections_and_figures(session_html, session_path):
     for label in ("baseline eyes open", "baseline eyes closed", "block 3", "rest 2"):
         assert label in script
     assert "not a medical device" in soup.find("footer").get_text()
-    assert "sham" not in session_html.lower() and "blind" not in session_html.lower()
+    text = without_images(session_html).lower()
+    assert "sham" not in text and "blind" not in text
 
 
 def test_session_report_numbers(session_html, session_path):
@@ -320,21 +330,26 @@ def test_blinding_hidden_then_revealed(blinded_path):
     soup = soup_of(hidden)
     assert soup.find("section", id="blinding").get_text(" ").count("--unblind") == 1
     assert "This session contains blinded blocks; pass --unblind to reveal them." in hidden
-    text = hidden.lower()
-    assert text.count("sham") == 0 and "donor-3" not in hidden
+    text = without_images(hidden)
+    assert "sham" not in text.lower() and "solo-client" not in text
     assert "Condition" not in soup.find("table", id="blocks-table").get_text()
 
     shown = soup_of(build_session_report(blinded_path, unblind=True))
     rows = shown.find("table", id="blocks-table").find("tbody").find_all("tr")
-    conditions = [r.find_all("td")[-1].get_text() for r in rows]
+    conditions = [r.find_all("td")[-3].get_text() for r in rows]
     assert conditions == ["real", "sham", "real"]
     blinding = shown.find("table", id="blinding-table").get_text(" ")
-    assert re.search(r"Sham blocks\s+2\b", blinding) and "donor-3" in blinding
+    assert re.search(r"Sham blocks\s+2\b", blinding) and "solo-client" in blinding
     assert "--unblind" not in shown.get_text()
     # the reward chart differs: the sham bar is grey and labelled
     assert section_png(shown, "reward") != section_png(soup, "reward")
     rec = read_session(blinded_path)
-    assert [b["sham"] for b in block_metrics(rec, unblind=True)] == [False, True, False]
+    unblinded = block_metrics(rec, unblind=True)
+    assert [b["sham"] for b in unblinded] == [False, True, False]
+    # the client's own scoring: equal to the delivered one in real blocks only
+    assert unblinded[0]["own_reward_pct"] == pytest.approx(unblinded[0]["reward_pct"])
+    assert unblinded[1]["own_reward_pct"] != pytest.approx(unblinded[1]["reward_pct"])
+    assert all("own_reward_pct" not in b for b in block_metrics(rec))
 
 
 def test_report_of_a_session_without_blocks_or_ratings(tmp_path):
@@ -467,7 +482,7 @@ def test_trends_skip_a_live_session(client_store, tmp_path):
 
 
 # --------------------------------------------------------------------------- CLI and files
-def test_cli_writes_private_reports(session_path, client_store, tmp_path):
+def test_cli_writes_private_reports(session_path, client_store, tmp_path, capsys):
     out = tmp_path / "report.html"
     done = nfb_cli("report", session_path, "--out", out)
     assert done.returncode == 0, done.stderr
@@ -476,30 +491,21 @@ def test_cli_writes_private_reports(session_path, client_store, tmp_path):
     assert soup_of(out.read_text()).find("section", id="feature") is not None
     assert not list(tmp_path.glob(".*tmp"))
 
+    # the same command in-process (faster), for the trends
     trends = tmp_path / "trends.html"
-    env = {"NFB_SESSIONS_DIR": str(client_store)}
-    done = nfb_cli("report", "--client", CLIENT, "--out", trends, env=env)
-    assert done.returncode == 0, done.stderr
+    argv = ["report", "--client", CLIENT, "--sessions-dir", str(client_store), "-o", str(trends)]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {trends}"
     assert stat.S_IMODE(trends.stat().st_mode) == 0o600
     assert len(soup_of(trends.read_text()).select("#sessions-table tbody tr")) == 3
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        "no-arg",
-        "both",
-        "missing",
-        "not-session",
-        "unknown-client",
-        "bad-client",
-        "no-parent",
-        "exists",
-    ],
-)
-def test_cli_bad_input_is_one_line(case, session_path, client_store, tmp_path):
+BAD_INPUT = ["no-arg", "both", "missing", "not-session", "unknown-client", "bad-client"]
+
+
+def _bad_args(case, session_path, client_store, tmp_path):
     out = tmp_path / "r.html"
-    args = {
+    return out, {
         "no-arg": ["--out", out],
         "both": [session_path, "--client", CLIENT, "--out", out],
         "missing": [tmp_path / "nope", "--out", out],
@@ -509,6 +515,28 @@ def test_cli_bad_input_is_one_line(case, session_path, client_store, tmp_path):
         "no-parent": [session_path, "--out", tmp_path / "no" / "r.html"],
         "exists": [session_path, "--out", out],
     }[case]
+
+
+@pytest.mark.parametrize("case", [*BAD_INPUT, "no-parent", "exists"])
+def test_cli_bad_input_is_one_line(case, session_path, client_store, tmp_path, capsys):
+    out, args = _bad_args(case, session_path, client_store, tmp_path)
+    if case == "exists":
+        out.write_text("keep me")
+    code = main(["report", *map(str, args)])
+    err = capsys.readouterr().err
+    assert code in (2, 4)  # ConfigError, SessionError
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nfb report: error: "), err
+    if case == "exists":
+        assert out.read_text() == "keep me"
+        assert "--force" in err
+    else:
+        assert not out.exists()
+
+
+@pytest.mark.parametrize("case", ["missing", "exists"])
+def test_cli_bad_input_in_a_real_process(case, session_path, client_store, tmp_path):
+    out, args = _bad_args(case, session_path, client_store, tmp_path)
     if case == "exists":
         out.write_text("keep me")
     done = nfb_cli("report", *args)
@@ -516,10 +544,7 @@ def test_cli_bad_input_is_one_line(case, session_path, client_store, tmp_path):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("nfb report: error: "), done.stderr
     assert "Traceback" not in done.stderr
-    if case == "exists":
-        assert out.read_text() == "keep me"
-    else:
-        assert not out.exists()
+    assert out.read_text() == "keep me" if case == "exists" else not out.exists()
 
 
 def test_write_report_force_and_atomic(tmp_path):

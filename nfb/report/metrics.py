@@ -417,8 +417,10 @@ def block_metrics(rec: RecordedSession, *, unblind: bool = False) -> list[dict[s
     rec : RecordedSession
         The session.
     unblind : bool
-        Add ``sham`` (bool) from ``meta["blinding"]``. Without it nothing about sham blocks is
-        read, so the result is safe to show to a blinded rater.
+        Add ``sham`` (bool) from ``meta["blinding"]``, and ``own_reward_pct`` and
+        ``own_feature_mean``: the client's own scoring, which in a sham block differs from
+        the yoked feedback shown. Without it nothing about sham blocks is read, so the result
+        is safe to show to a blinded rater.
 
     Returns
     -------
@@ -476,6 +478,10 @@ def block_metrics(rec: RecordedSession, *, unblind: bool = False) -> list[dict[s
             row[f"{name}_uv2"] = None if psd is None else _band_power(*psd, lo, hi)
         if unblind:
             row["sham"] = span["index"] in sham
+            # a sham session records the client's own scoring beside the yoked feedback
+            own_reward = _num(meta.get("own_reward_rate"))
+            row["own_reward_pct"] = None if own_reward is None else 100.0 * own_reward
+            row["own_feature_mean"] = _num(meta.get("own_mean_value"))
         out.append(row)
     return out
 

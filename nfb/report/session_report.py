@@ -159,7 +159,7 @@ def _reward_section(rec: RecordedSession, blocks: list[dict[str, Any]], unblind:
         "Inhibited %",
     ]
     if sham is not None:
-        headers.append("Condition")
+        headers += ["Condition", "Own reward %", "Own feature mean"]
     rows, attrs = [], []
     for b in blocks:
         cells = [
@@ -173,9 +173,10 @@ def _reward_section(rec: RecordedSession, blocks: list[dict[str, Any]], unblind:
         ]
         if sham is not None:
             cells.append('<span class="tag flagged">sham</span>' if b.get("sham") else "real")
+            cells += [fmt(b.get("own_reward_pct")), fmt(b.get("own_feature_mean"), 3)]
         rows.append(cells)
         attrs.append(f'data-block="{b["index"]}" data-reward-pct="{esc(b["reward_pct"])}"')
-    numeric = list(range(1, len(headers) - (1 if sham is not None else 0)))
+    numeric = [i for i in range(1, len(headers)) if headers[i] != "Condition"]
     return section(
         "reward",
         "Reward per block",
@@ -198,7 +199,10 @@ def _blinding_section(rec: RecordedSession, unblind: bool) -> str:
     return section(
         "blinding",
         "Blinding (unblinded)",
-        note("Unblinded report: the sham blocks are labelled.")
+        note(
+            "Unblinded report: the sham blocks are labelled. In a sham block the client saw "
+            "feedback yoked from another recording; 'own' columns give the client's own scoring."
+        )
         + table(["", ""], rows, table_id="blinding-table"),
     )
 
