@@ -231,3 +231,26 @@ def test_baseline_falls_back_and_skips_the_warmup():
     values = col(r, r.feed(np.zeros((2, 0)), 0.0), "value")
     assert values.size == 0
     assert r._zs[0] == pytest.approx(stats["mean"])  # z-scored against eyes open
+
+
+def test_a_gap_inhibits_until_the_filters_settle_and_replays_exactly():
+    proto = load_protocol("alpha-beta-up", [*SHORT, "reward.threshold=-1"])  # always rewarded
+    data = eeg(120, seed=4)
+    gap_at = 7000  # inside block 1 (the baselines end at 4500 samples)
+    live, rows, events = run(proto, data, commands=[(gap_at, "gap", {})])
+    (gap,) = [e for e in events if e["kind"] == "gap"]
+    s = col(live, rows, "sample_index")
+    settle = live.pipeline.warmup_samples
+    after = (s >= gap["sample_index"]) & (s < gap["sample_index"] + settle)
+    assert after.sum() == pytest.approx(settle / 4, abs=1)
+    assert col(live, rows, "inhibit_invalid")[after].all()
+    assert not col(live, rows, "reward")[after].any()
+    # the reward comes back once settled, after a new hold
+    later = s >= gap["sample_index"] + settle + live.hold_frames * 4
+    block = col(live, rows, "step") == live.script[2].index
+    assert col(live, rows, "reward")[later & block].mean() > 0.9
+    # a replay re-applies the gap at its recorded sample
+    _r, again, _ = run(proto, data, chunks=data.shape[1], scheduled=events)
+    wall = [c for c, _ in live.columns].index("wall_time")
+    keep = [c for c in range(rows.shape[1]) if c != wall]
+    assert again[:, keep].tobytes() == rows[:, keep].tobytes()

@@ -49,7 +49,16 @@ _SAMPLE, _TIME, _WALL, _VALUE, _THRESHOLD, _REWARD, _INHIBITED, _STEP, _RAW = (
 )
 
 #: Event kinds that come from the user (or the driver) and are re-applied on replay.
-COMMAND_KINDS = ("pause", "resume", "skip", "stop", "marker", "threshold", "threshold_mode")
+COMMAND_KINDS = (
+    "pause",
+    "resume",
+    "skip",
+    "stop",
+    "marker",
+    "threshold",
+    "threshold_mode",
+    "gap",
+)
 
 
 def _checked_schedule(events: list[dict]) -> list[dict]:
@@ -285,6 +294,7 @@ class SessionRunner:
             self.columns += list(SHAM_FRAME_COLUMNS)
         self._sham_blocks = frozenset(sham.blocks) if sham is not None else frozenset()
         self._sham_frame = 0  # frames shown so far in the current sham block
+        self._settled_at = -1  # after a gap in the signal, frames before this are invalid
 
         self._lock = threading.Lock()
         self._pending: deque[dict] = deque()
@@ -338,7 +348,10 @@ class SessionRunner:
         """Queue a command (thread-safe); applied before the next frame.
 
         ``threshold`` needs ``value`` (a finite number); ``threshold_mode`` needs ``mode``
-        (``"auto"`` or ``"manual"``); ``marker`` takes ``label`` and ``note`` strings.
+        (``"auto"`` or ``"manual"``); ``marker`` takes ``label`` and ``note`` strings;
+        ``gap`` (from the driver, when the board reconnects) says the samples that follow
+        are not continuous with those before: reward runs break and frames are inhibited
+        (``invalid``) until the filters have settled.
         """
         self._pending.append(validate_command({"kind": kind, **info}))
 
@@ -374,6 +387,9 @@ class SessionRunner:
             self.thresholds.append(event)
         elif kind == "threshold_mode":
             self.threshold_mode = cmd["mode"]
+        elif kind == "gap":
+            self._break_runs()
+            self._settled_at = s + self.pipeline.warmup_samples
         self._emit(event)
 
     def _take_commands(self, s: int) -> None:
@@ -531,6 +547,8 @@ class SessionRunner:
                 raw = float(raw_values[i])
                 value = (raw - self._zs[0]) / self._zs[1] if self.zscore else raw
                 inhibited = bool(any_inh[i])
+                if s < self._settled_at:
+                    inh["invalid"][i] = inhibited = True
                 if band_rules:
                     for kind, flag in self.inhibitor.band_step(fb.bands, i).items():
                         inh[kind][i] = flag
