@@ -30,7 +30,13 @@ from nfb.report import (
     write_report,
 )
 from nfb.report import figures as report_figures
-from nfb.report.metrics import band_powers, condition_spectra, segments, trained_signal
+from nfb.report.metrics import (
+    band_powers,
+    clean_samples,
+    condition_spectra,
+    segments,
+    trained_signal,
+)
 from nfb.session.recorder import write_json_atomic
 from nfb.session.replay import replay
 from nfb.session.store import read_session, update_session_meta
@@ -93,9 +99,14 @@ def make_replayed_session(
     blink = 250.0 * np.exp(
         -0.5 * ((np.arange(n)[None, :] - centres[:, None]) / (0.06 * truth.sfreq)) ** 2
     ).sum(axis=0)
+    # two movements (0.25 s jolts of 250 µV on every electrode): amplitude inhibits at Pz
+    move = np.zeros(n)
+    for frac in (0.52, 0.85):
+        first, width = int(frac * n), int(0.25 * truth.sfreq)
+        move[first : first + width] = 250.0 * np.sin(np.pi * np.arange(width) / width)
     for j, row in enumerate(layout["eeg_rows"]):
         frontal = layout["ch_names"][j].startswith("F")
-        truth.samples[row] = eeg[j] + (blink if frontal else 0.0)
+        truth.samples[row] = eeg[j] + move + (blink if frontal else 0.0)
     for ev in truth.events:
         if ev["kind"] == "marker" and ev["label"] == "note":
             ev["note"] = marker_note
@@ -233,8 +244,9 @@ def test_session_metrics_row(session_path):
     weights = [b["n_frames"] for b in rec.meta["blocks"]]
     rates = [100 * b["reward_rate"] for b in rec.meta["blocks"]]
     assert m["reward_pct"] == pytest.approx(np.average(rates, weights=weights))
-    # the blinks on the frontal channels do not reach Pz: few artefacts, but counted
-    assert 0 <= m["artefact_pct"] < 20
+    # the blinks on the frontal channels do not reach Pz; the two movements do
+    assert 0 < m["artefact_pct"] < 20
+    assert m["inhibit_amplitude_count"] == 2
     assert m["blinded"] is False
     for key, value in m.items():
         assert value is None or type(value) in (int, float, str, bool), key
@@ -254,6 +266,22 @@ def test_band_power_is_the_variance_of_a_known_sine():
     assert _band_power(f, p, 8, 12) == pytest.approx(50.0, rel=0.02)
     assert _band_power(f, p, 15, 20) < 0.01
     assert welch_psd(np.ones(100), sfreq) is None  # < 1 s
+    # the same estimate as scipy's Welch
+    from scipy.signal import welch
+
+    x = np.random.default_rng(0).normal(size=t.size)
+    f, p = welch_psd(x, sfreq, 0, sfreq / 2)
+    np.testing.assert_allclose(p, welch(x, sfreq, nperseg=500)[1], rtol=1e-12)
+    # a 1000 µV jolt: the windows that touch it are left out when it is marked
+    x = 10.0 * np.sin(2 * np.pi * 10 * t)
+    x[2000:2050] += 1000.0
+    clean = np.ones(x.size, bool)
+    clean[2000:2050] = False
+    f, p = welch_psd(x, sfreq, clean=clean)
+    assert _band_power(f, p, 8, 12) == pytest.approx(50.0, rel=0.02)
+    assert _band_power(f, p, 1, 4) < 0.01
+    f, p = welch_psd(x, sfreq)
+    assert _band_power(f, p, 1, 4) > 100
 
 
 def test_segments_and_trained_signal(session_path):
@@ -270,7 +298,14 @@ def test_segments_and_trained_signal(session_path):
     assert set(spectra) == {"baseline_eyes_open", "baseline_eyes_closed", "training"}
     f, _ = spectra["baseline_eyes_open"]
     assert f[0] >= 1.0 and f[-1] <= 45.0
-    assert set(band_powers(rec, spectra)["training"]) >= {"theta", "alpha", "smr", "beta"}
+    powers = band_powers(rec, spectra)
+    assert set(powers["training"]) >= {"theta", "alpha", "smr", "beta"}
+    # the movements were inhibited, so their windows are left out: training delta stays near
+    # the baseline's (the 1/f background is the same throughout)
+    clean = clean_samples(rec)
+    assert 0.9 < clean.mean() < 1.0
+    ratio = powers["training"]["delta"] / powers["baseline_eyes_open"]["delta"]
+    assert 0.5 < ratio < 2
 
 
 # --------------------------------------------------------------------------- session report

@@ -42,7 +42,11 @@ STEP_SHADES = {
     "baseline_eyes_closed": "#f3eefb",
     "rest": "#f4f5f6",
 }
+#: Short step labels along the top of the feature plot.
+STEP_LABELS = {"baseline_eyes_open": "eyes open", "baseline_eyes_closed": "eyes closed"}
 DPI = 110
+#: Figure width (in): at DPI, the page's content width, so every figure lines up.
+FULL_WIDTH = 9.0
 
 
 def _figure(width: float, height: float):
@@ -111,7 +115,7 @@ def feature_figure(
     -------
     png : bytes
     """
-    fig = _figure(11.0, 3.6)
+    fig = _figure(FULL_WIDTH, 3.5)
     ax = fig.add_subplot()
     _style(ax)
     if time_s.size == 0:
@@ -177,11 +181,17 @@ def feature_figure(
         lo, hi = np.percentile(finite, [0.5, 99.5])
         pad = 0.15 * (hi - lo or 1.0)
         ax.set_ylim(lo - pad, hi + 2 * pad)  # headroom for the step labels
-    for _name, label, t0, t1 in steps:
+    span = float(time_s[-1] - time_s[0]) or 1.0
+    for name, label, t0, t1 in steps:
+        short = STEP_LABELS.get(name, label)
+        # room for the label: the step's share of the axis width, in characters of 8 pt
+        room = (t1 - t0) / span * FULL_WIDTH * 72 / (8 * 0.62)
+        if room < len(short):
+            continue
         ax.text(
             (t0 + t1) / 2,
             1.01,
-            label,
+            short,
             transform=xt,
             ha="center",
             va="bottom",
@@ -192,7 +202,6 @@ def feature_figure(
     ax.set_xlim(float(time_s[0]), float(time_s[-1]))
     ax.set_xlabel("time (s)")
     ax.set_ylabel(feature_label)
-    ax.legend(loc="upper right", fontsize=8, ncols=4, frameon=False, bbox_to_anchor=(1, -0.16))
     return _png(fig)
 
 
@@ -220,7 +229,7 @@ def reward_figure(
     -------
     png : bytes
     """
-    fig = _figure(7.0, 3.2)
+    fig = _figure(FULL_WIDTH, 2.8)
     ax = fig.add_subplot()
     _style(ax)
     if not labels:
@@ -282,7 +291,7 @@ def band_power_figure(powers: dict[str, dict[str, float | None]], bands: Sequenc
     -------
     png : bytes
     """
-    fig = _figure(9.0, 3.3)
+    fig = _figure(FULL_WIDTH, 3.1)
     ax = fig.add_subplot()
     _style(ax)
     conds = [c for c in CONDITION_LABELS if c in powers]
@@ -326,7 +335,7 @@ def spectra_figure(
     -------
     png : bytes
     """
-    fig = _figure(7.0, 3.4)
+    fig = _figure(FULL_WIDTH, 3.3)
     ax = fig.add_subplot()
     _style(ax)
     drawn = False
@@ -364,7 +373,7 @@ def spectra_figure(
     ax.set_xlim(1, 45)
     ax.set_xlabel("frequency (Hz)")
     ax.set_ylabel("PSD (µV²/Hz)")
-    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.legend(fontsize=8, frameon=False, loc="upper right", bbox_to_anchor=(1.0, 0.9))
     return _png(fig)
 
 
@@ -376,6 +385,7 @@ def trend_figure(
     colors: dict[str, str] | None = None,
     target: float | None = None,
     ylim: tuple[float, float] | None = None,
+    logy: bool = False,
 ) -> bytes:
     """One point per session for one or more series (lines with markers).
 
@@ -393,12 +403,14 @@ def trend_figure(
         A dashed horizontal reference line (the target reward rate).
     ylim : (float, float) | None
         Fixed y range (ratings 0–10, percentages 0–100).
+    logy : bool
+        Log y axis (band powers span decades).
 
     Returns
     -------
     png : bytes
     """
-    fig = _figure(7.0, 2.9)
+    fig = _figure(FULL_WIDTH, 2.7)
     ax = fig.add_subplot()
     _style(ax)
     x = np.arange(len(x_labels))
@@ -424,9 +436,11 @@ def trend_figure(
     ax.set_xlim(-0.5, len(x_labels) - 0.5)
     if ylim is not None:
         ax.set_ylim(*ylim)
+    if logy:
+        ax.set_yscale("log")
     ax.set_ylabel(ylabel)
     if len(series) > 1 or target is not None:
-        ax.legend(fontsize=8, frameon=False, ncols=min(4, len(series) + 1), loc="best")
+        ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0), ncols=1)
     return _png(fig)
 
 

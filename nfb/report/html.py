@@ -48,8 +48,11 @@ section { margin: 26px 0; }
 .card .v { font-size: 16px; font-weight: 600; }
 .stat-good { color: var(--reward); }
 table { border-collapse: collapse; width: 100%; font-size: 13.5px; margin: 6px 0; }
+table.kv { width: auto; min-width: 45%; }
+table.kv th { background: none; font-weight: 500; color: var(--muted); }
 th, td { text-align: left; padding: 5px 10px; border-bottom: 1px solid var(--line);
-  vertical-align: top; overflow-wrap: anywhere; }
+  vertical-align: top; }
+.scroll { overflow-x: auto; }
 th { background: var(--card); font-weight: 600; color: #3d434c; white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 img { max-width: 100%; display: block; margin: 6px 0; }
@@ -116,10 +119,12 @@ def table(
     numeric: Sequence[int] = (),
     table_id: str | None = None,
     row_attrs: Sequence[str] | None = None,
+    compact: bool = False,
 ) -> str:
     """A table from escaped cell HTML (use :func:`fmt`/:func:`esc` to build the cells).
 
-    ``row_attrs`` holds extra attribute HTML per row (``data-...``), already escaped.
+    ``row_attrs`` holds extra attribute HTML per row (``data-...``), already escaped;
+    ``compact`` sizes the table to its content (key/value lists).
     """
     num = set(numeric)
     head = "".join(
@@ -135,7 +140,18 @@ def table(
         )
         body.append(f"<tr{attrs}>{tds}</tr>")
     ident = f' id="{esc(table_id)}"' if table_id else ""
-    return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    cls = ' class="kv"' if compact else ""
+    return (
+        f'<div class="scroll"><table{ident}{cls}><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def kv_table(rows: Iterable[tuple[str, str]], *, table_id: str | None = None) -> str:
+    """A two-column key/value table, sized to its content: ``(label, value_html)`` rows."""
+    ident = f' id="{esc(table_id)}"' if table_id else ""
+    body = "".join(f'<tr><th>{esc(k)}</th><td class="num">{v}</td></tr>' for k, v in rows)
+    return f'<table{ident} class="kv"><tbody>{body}</tbody></table>'
 
 
 def card(items: Sequence[tuple[str, str]]) -> str:

@@ -176,13 +176,19 @@ def trained_signal(rec: RecordedSession) -> tuple[np.ndarray, str, str | None]:
 
 
 def welch_psd(
-    x: np.ndarray, sfreq: float, fmin: float = 1.0, fmax: float = 45.0
+    x: np.ndarray,
+    sfreq: float,
+    fmin: float = 1.0,
+    fmax: float = 45.0,
+    *,
+    clean: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Power spectral density of one segment by Welch's method (2 s Hann windows, mean).
+    """Power spectral density by Welch's method: 2 s Hann windows, half overlap, mean.
 
     The mean of the periodograms, as MNE's ``psd_array_welch`` does: unbiased for
     oscillations too (scipy's median average is bias-corrected for noise only, and reports a
-    pure 10 Hz sine about 40 % too strong).
+    pure 10 Hz sine about 40 % too strong). Artefacts are kept out by dropping the windows
+    that touch a sample marked not ``clean`` instead.
 
     Parameters
     ----------
@@ -192,22 +198,81 @@ def welch_psd(
         Sampling frequency (Hz).
     fmin, fmax : float
         Frequency range returned.
+    clean : ndarray of bool, shape (n,) | None
+        Samples free of artefacts; windows with any other sample are left out.
 
     Returns
     -------
     freqs, psd : ndarray
-        Frequencies (Hz) and PSD (µV²/Hz); ``None`` if the segment is shorter than 1 s.
+        Frequencies (Hz) and PSD (µV²/Hz); ``None`` if the signal is shorter than 1 s or no
+        clean window is left. A signal shorter than 2 s is one window.
     """
-    from scipy.signal import welch
-
     x = np.asarray(x, dtype=float)
-    x = x[np.isfinite(x)]
     if x.size < sfreq:
         return None
-    nperseg = int(min(x.size, round(WELCH_SECONDS * sfreq)))
-    freqs, psd = welch(x, fs=sfreq, nperseg=nperseg, detrend="constant", average="mean")
+    nper = int(min(x.size, round(WELCH_SECONDS * sfreq)))
+    return _psd_of_windows(_windows(x, [(0, x.size)], nper, clean), sfreq, fmin, fmax)
+
+
+def _windows(
+    x: np.ndarray, spans: list[tuple[int, int]], nper: int, clean: np.ndarray | None
+) -> np.ndarray:
+    """Welch windows (half overlap) of each span of ``x``, without unclean or NaN windows."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    out = []
+    hop = max(1, nper // 2)
+    for start, stop in spans:
+        if stop - start < nper:
+            continue
+        win = sliding_window_view(x[start:stop], nper)[::hop]
+        ok = np.isfinite(win).all(axis=1)
+        if clean is not None:
+            ok &= sliding_window_view(clean[start:stop], nper)[::hop].all(axis=1)
+        out.append(win[ok])
+    return np.concatenate(out) if out else np.empty((0, nper))
+
+
+def _psd_of_windows(
+    windows: np.ndarray, sfreq: float, fmin: float, fmax: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    from scipy.signal import periodogram
+
+    if windows.shape[0] == 0:
+        return None
+    # the same estimate as scipy.signal.welch (periodic Hann, density, constant detrend)
+    freqs, pxx = periodogram(windows, fs=sfreq, window="hann", detrend="constant", axis=-1)
+    psd = pxx.mean(axis=0)
     keep = (freqs >= fmin) & (freqs <= min(fmax, sfreq / 2))
     return freqs[keep], psd[keep]
+
+
+def clean_samples(rec: RecordedSession) -> np.ndarray:
+    """Samples free of artefacts: not covered by an inhibited frame.
+
+    A frame covers the ``step`` samples that end at its ``sample_index``; the inhibits' own
+    hold time already extends them past the artefact.
+
+    Parameters
+    ----------
+    rec : RecordedSession
+        The session.
+
+    Returns
+    -------
+    clean : ndarray of bool, shape (n_samples,)
+    """
+    n = rec.n_samples
+    frames = rec.frames
+    if not frames.size:
+        return np.ones(n, bool)
+    index = frames["sample_index"]
+    step = int(np.median(np.diff(index))) if index.size > 1 else 1
+    bad = index[frames["inhibited"].astype(bool)]
+    edges = np.zeros(n + 1, np.int64)
+    np.add.at(edges, np.clip(bad - step + 1, 0, n), 1)
+    np.add.at(edges, np.clip(bad + 1, 0, n), -1)
+    return np.cumsum(edges[:n]) == 0
 
 
 def _band_power(freqs: np.ndarray, psd: np.ndarray, lo: float, hi: float) -> float | None:
@@ -233,22 +298,14 @@ def analysis_bands(sfreq: float) -> dict[str, tuple[float, float]]:
 
 
 def _segment_psd(
-    x: np.ndarray, sfreq: float, segs: list[Segment]
+    x: np.ndarray, sfreq: float, segs: list[Segment], clean: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """The length-weighted mean PSD of several segments (each Welch-estimated on its own,
-    so that the joins between blocks are not analysed as signal)."""
-    acc, total, freqs = None, 0, None
-    for seg in segs:
-        got = welch_psd(x[seg.start : seg.stop], sfreq, *SPECTRUM_RANGE)
-        if got is None:
-            continue
-        n = seg.stop - seg.start
-        freqs = got[0]
-        acc = got[1] * n if acc is None else acc + got[1] * n
-        total += n
-    if acc is None or freqs is None:
-        return None
-    return freqs, acc / total
+    """The Welch PSD over several segments: the clean windows of every segment averaged
+    together (so longer segments weigh more, and the joins between blocks are never inside a
+    window)."""
+    nper = round(WELCH_SECONDS * sfreq)
+    spans = [(s.start, min(s.stop, x.size)) for s in segs]
+    return _psd_of_windows(_windows(x, spans, nper, clean), sfreq, *SPECTRUM_RANGE)
 
 
 def condition_spectra(rec: RecordedSession) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -263,17 +320,19 @@ def condition_spectra(rec: RecordedSession) -> dict[str, tuple[np.ndarray, np.nd
     -------
     spectra : dict
         ``"baseline_eyes_open"``, ``"baseline_eyes_closed"`` and ``"training"`` (all blocks)
-        to ``(freqs, psd)`` in Hz and µV²/Hz; a condition the session lacks (or shorter
-        than 1 s) is absent.
+        to ``(freqs, psd)`` in Hz and µV²/Hz, from the 2 s windows free of inhibited frames
+        (see :func:`clean_samples`); a condition the session lacks, or without a clean 2 s
+        window, is absent.
     """
     x, _, _ = trained_signal(rec)
     if x.size == 0:
         return {}
     segs = segments(rec)
+    clean = clean_samples(rec)
     out = {}
     for name in (*BASELINES, "training"):
         want = "block" if name == "training" else name
-        got = _segment_psd(x, rec.sfreq, [s for s in segs if s.name == want])
+        got = _segment_psd(x, rec.sfreq, [s for s in segs if s.name == want], clean)
         if got is not None:
             out[name] = got
     return out
@@ -428,8 +487,8 @@ def block_metrics(rec: RecordedSession, *, unblind: bool = False) -> list[dict[s
         One dict per block with ``index`` (1-based), ``label``, ``start_s``, ``duration_s``,
         ``n_frames``, ``reward_pct``, ``target_pct``, ``feature_mean``, ``feature_sd``,
         ``threshold_mean``, ``inhibited_pct``, ``inhibit_<kind>_count`` (episodes) for each
-        recorded inhibit, and ``<band>_uv2`` (band power of the trained signal); ``None``
-        where unknown.
+        recorded inhibit, and ``<band>_uv2`` (band power of the trained signal, artefact
+        windows left out as in :func:`condition_spectra`); ``None`` where unknown.
     """
     frames = rec.frames
     index = frames["sample_index"] if frames.size else np.empty(0, np.int64)
@@ -438,6 +497,8 @@ def block_metrics(rec: RecordedSession, *, unblind: bool = False) -> list[dict[s
     target = target_rate(rec)
     sham = set(sham_blocks(rec)) if unblind else set()
     x, _, _ = trained_signal(rec)
+    clean = clean_samples(rec)
+    nper = round(WELCH_SECONDS * rec.sfreq)
     bands = analysis_bands(rec.sfreq)
     out = []
     for span in _block_spans(rec):
@@ -473,7 +534,11 @@ def block_metrics(rec: RecordedSession, *, unblind: bool = False) -> list[dict[s
         }
         for kind in kinds:
             row[f"inhibit_{kind}_count"] = _episodes(frames[f"inhibit_{kind}"][sel])
-        psd = welch_psd(x[span["start"] : span["stop"]], rec.sfreq, *SPECTRUM_RANGE)
+        psd = _psd_of_windows(
+            _windows(x, [(span["start"], min(span["stop"], x.size))], nper, clean),
+            rec.sfreq,
+            *SPECTRUM_RANGE,
+        )
         for name, (lo, hi) in bands.items():
             row[f"{name}_uv2"] = None if psd is None else _band_power(*psd, lo, hi)
         if unblind:

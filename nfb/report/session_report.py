@@ -18,6 +18,7 @@ from .html import (
     esc,
     fmt,
     img,
+    kv_table,
     legend,
     missing,
     note,
@@ -192,10 +193,10 @@ def _blinding_section(rec: RecordedSession, unblind: bool) -> str:
         return section("blinding", "Blinding", note(BLINDED_NOTE))
     shams = metrics.sham_blocks(rec)
     source = rec.meta["blinding"].get("source")
-    rows = [[esc("Sham blocks"), esc(", ".join(map(str, shams)) or "none")]]
+    rows = [("Sham blocks", esc(", ".join(map(str, shams)) or "none"))]
     if isinstance(source, dict):
         src = f"session {source.get('session_id', '?')} of client {source.get('client', '?')}"
-        rows.append([esc("Sham feedback source"), esc(src)])
+        rows.append(("Sham feedback source", esc(src)))
     return section(
         "blinding",
         "Blinding (unblinded)",
@@ -203,7 +204,7 @@ def _blinding_section(rec: RecordedSession, unblind: bool) -> str:
             "Unblinded report: the sham blocks are labelled. In a sham block the client saw "
             "feedback yoked from another recording; 'own' columns give the client's own scoring."
         )
-        + table(["", ""], rows, table_id="blinding-table"),
+        + kv_table(rows, table_id="blinding-table"),
     )
 
 
@@ -227,8 +228,8 @@ def _bands_section(
     ]
     absent = [figures.CONDITION_LABELS[c] for c in figures.CONDITION_LABELS if c not in powers]
     body = (
-        f"<p>Absolute band power of the raw EEG at {esc(channel)} (Welch, 2 s windows), "
-        "baseline against training blocks.</p>"
+        f"<p>Absolute band power of the raw EEG at {esc(channel)} (Welch, 2 s windows; "
+        "windows with inhibited frames are left out), baseline against training blocks.</p>"
         + img(png, "band power, baseline vs training")
         + table(headers, rows, numeric=list(range(2, len(headers))), table_id="bands-table")
     )
@@ -263,18 +264,22 @@ def _quality_section(rec: RecordedSession, m: dict[str, Any], blocks: list[dict[
         col = frames[f"inhibit_{kind}"]
         pct = 100.0 * float(col.mean()) if col.size else None
         rows.append([esc(kind), fmt(m.get(f"inhibit_{kind}_count")), fmt(pct)])
-    body = table(
-        ["Inhibit", "Episodes", "% of frames"], rows, numeric=[1, 2], table_id="inhibit-table"
+    body = "<h3>Inhibits</h3>" + table(
+        ["Inhibit", "Episodes", "% of frames"],
+        rows,
+        numeric=[1, 2],
+        table_id="inhibit-table",
+        compact=True,
     )
     if not kinds:
         body = missing("The protocol has no inhibits.")
     summary = [
-        [esc("Artefact (any inhibit), % of all frames"), fmt(m["artefact_pct"])],
-        [esc("Inhibited, % of training frames"), fmt(m["inhibited_pct"])],
-        [esc("Dropped samples"), fmt(m["dropped_samples"])],
-        [esc("Disconnections"), fmt(m["disconnections"])],
+        ("Artefact (any inhibit), % of all frames", fmt(m["artefact_pct"])),
+        ("Inhibited, % of training frames", fmt(m["inhibited_pct"])),
+        ("Dropped samples", fmt(m["dropped_samples"])),
+        ("Disconnections", fmt(m["disconnections"])),
     ]
-    body += table(["", ""], summary, numeric=[1], table_id="quality-table")
+    body = kv_table(summary, table_id="quality-table") + body
     if kinds and blocks:
         body += "<h3>Inhibit episodes per block</h3>" + table(
             ["Block", *kinds, "inhibited %"],
@@ -298,6 +303,7 @@ def _quality_section(rec: RecordedSession, m: dict[str, Any], blocks: list[dict[
                 for t0, d in disc
             ],
             numeric=[1],
+            compact=True,
         )
     return section("quality", "Signal quality: inhibits, artefacts, dropped samples", body)
 
@@ -324,11 +330,11 @@ def _ratings_section(m: dict[str, Any]) -> str:
         )
     change = None if before is None or after is None else after - before
     rows = [
-        [esc("Anxiety before (0–10)"), fmt(before, 0) if before is not None else "not recorded"],
-        [esc("Anxiety after (0–10)"), fmt(after, 0) if after is not None else "not recorded"],
-        [esc("Change"), "—" if change is None else esc(f"{change:+.0f}")],
+        ("Anxiety before (0–10)", fmt(before, 0) if before is not None else "not recorded"),
+        ("Anxiety after (0–10)", fmt(after, 0) if after is not None else "not recorded"),
+        ("Change", "—" if change is None else esc(f"{change:+.0f}")),
     ]
-    return section("ratings", "Self-ratings", table(["", ""], rows, table_id="ratings-table"))
+    return section("ratings", "Self-ratings", kv_table(rows, table_id="ratings-table"))
 
 
 def _notes_section(meta: dict[str, Any]) -> str:
@@ -369,7 +375,13 @@ def _script_section(rec: RecordedSession, segs: list[metrics.Segment]) -> str:
         "Script as run",
         intro
         + planned
-        + table(["Step", "Start", "Duration"], rows, numeric=[1, 2], table_id="script-table"),
+        + table(
+            ["Step", "Start", "Duration"],
+            rows,
+            numeric=[1, 2],
+            table_id="script-table",
+            compact=True,
+        ),
     )
 
 

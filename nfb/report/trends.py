@@ -163,10 +163,9 @@ def _chart(
 def _sessions_table(trends: ClientTrends) -> str:
     headers = [
         "Date",
-        "Session",
         "Protocol",
         "Status",
-        "Duration (min)",
+        "Minutes",
         "Blocks",
         "Reward %",
         "Feature mean",
@@ -179,8 +178,7 @@ def _sessions_table(trends: ClientTrends) -> str:
     for s in trends.sessions:
         rows.append(
             [
-                esc(s["label"]),
-                esc(s["session_id"]),
+                f'<span title="{esc(s["session_id"])}">{esc(s["label"])}</span>',
                 esc(s["protocol"]),
                 esc(s["status"]),
                 fmt(s["duration_s"] / 60.0),
@@ -203,7 +201,7 @@ def _sessions_table(trends: ClientTrends) -> str:
         }
         attrs.append(" ".join(f'data-{k}="{esc("" if v is None else v)}"' for k, v in data.items()))
     return table(
-        headers, rows, numeric=list(range(4, 12)), table_id="sessions-table", row_attrs=attrs
+        headers, rows, numeric=list(range(3, 11)), table_id="sessions-table", row_attrs=attrs
     )
 
 
@@ -337,6 +335,7 @@ def build_trends_report(
                 labels,
                 series[f"{cond}_power"],
                 ylabel="power (µV²)",
+                logy=True,
             )
         )
     parts.append(section("band-table", "Baseline band power", _bands_table(trends)))
