@@ -173,4 +173,12 @@ def test_percentiles_and_the_json_report():
     assert p["p99_ms"] == pytest.approx(99.01)
     text = format_table([{"name": "a", "p50_ms": 1.0}, {"name": "bb", "lag_ms": 2.0}])
     assert text.splitlines()[0].split() == ["name", "lag_ms", "p50_ms"]
+    assert text.splitlines()[2].split() == ["bb", "2"]  # blank where a row has none
+    md = format_table(
+        [{"name": "a", "benchmark": "lag", "lag_ms": 2.0}, {"name": "b", "benchmark": "soak"}],
+        markdown=True,
+    ).splitlines()
+    # one table per benchmark, each with its own columns
+    assert md[:3] == ["| benchmark | name | lag_ms |", "| --- | --- | ---: |", "| lag | a | 2 |"]
+    assert md[3] == "" and md[4] == "| benchmark | name |"
     assert json.loads(to_json("x", [{"name": "a", "v": float("nan")}]))["rows"][0]["v"] is None

@@ -1,8 +1,8 @@
-"""How benchmark rows are printed: one table, or one JSON object.
+"""How benchmark rows are printed: a table (text or Markdown), or one JSON object.
 
 Every benchmark returns a list of row dicts (``name`` first, then its figures). A table shows
-the figures of :data:`COLUMNS` that any row has, blank where a row has none, so one table can
-hold the rows of several benchmarks; the JSON object carries every key of every row.
+the figures of :data:`COLUMNS` that its rows have, blank where a row has none; the JSON object
+carries every key of every row.
 """
 
 from __future__ import annotations
@@ -20,14 +20,18 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("realtime_factor", "realtime_factor", ".0f"),
     ("ratio_vs_brainflow", "vs_brainflow", ".1f"),
     ("ratio_vs_mne", "vs_mne", ".1f"),
+    ("ratio_vs_brainflow_1ch", "vs_brainflow_1ch", ".1f"),
     ("p50_ms", "p50_ms", ".2f"),
     ("p95_ms", "p95_ms", ".2f"),
     ("p99_ms", "p99_ms", ".2f"),
     ("max_ms", "max_ms", ".1f"),
     ("n_frames", "n_frames", "d"),
+    ("n_draws", "n_draws", "d"),
     ("samples_lost", "samples_lost", "d"),
     ("dropped", "dropped", "d"),
     ("rss_growth_mb", "rss_growth_mb", ".1f"),
+    ("frames", "frames", "d"),
+    ("frames_expected", "frames_expected", "d"),
     ("speed", "speed", ".0f"),
     ("wall_s", "wall_s", ".3g"),
 )
@@ -46,29 +50,41 @@ def _cell(value, fmt: str) -> str:
         return str(value)
 
 
-def format_table(rows: list[dict], *, with_benchmark: bool = False) -> str:
-    """The rows as an aligned text table (the ``benchmark`` column only if asked)."""
+def format_table(rows: list[dict], *, markdown: bool = False) -> str:
+    """The rows as an aligned text table (or a Markdown one), with the columns they have.
+
+    Rows of several benchmarks (a ``benchmark`` key) become one table per benchmark, each
+    with its own columns, separated by a blank line."""
+    groups: dict[str | None, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(r.get("benchmark"), []).append(r)
+    several = len(groups) > 1
+    return "\n\n".join(
+        _table(group, with_benchmark=several, markdown=markdown) for group in groups.values()
+    )
+
+
+def _table(rows: list[dict], *, with_benchmark: bool, markdown: bool) -> str:
     cols = [
         c
         for c in COLUMNS
         if any(r.get(c[0]) is not None for r in rows) and (c[0] != "benchmark" or with_benchmark)
     ]
+    header = [h for _, h, _ in cols]
     cells = [[_cell(r.get(key), fmt) for key, _, fmt in cols] for r in rows]
-    widths = [max([len(h), *(len(row[j]) for row in cells)]) for j, (_, h, _) in enumerate(cols)]
-    text = [
-        "  ".join(
-            h.ljust(w) if fmt == "s" else h.rjust(w)
-            for (_, h, fmt), w in zip(cols, widths, strict=True)
-        ).rstrip()
-    ]
-    for row in cells:
-        text.append(
+    if markdown:
+        rule = ["---" if fmt == "s" else "---:" for _, _, fmt in cols]
+        return "\n".join("| " + " | ".join(line) + " |" for line in [header, rule, *cells])
+    widths = [max([len(h), *(len(row[j]) for row in cells)]) for j, h in enumerate(header)]
+    lines = []
+    for line in [header, *cells]:
+        lines.append(
             "  ".join(
                 c.ljust(w) if fmt == "s" else c.rjust(w)
-                for c, (_, _, fmt), w in zip(row, cols, widths, strict=True)
+                for c, (_, _, fmt), w in zip(line, cols, widths, strict=True)
             ).rstrip()
         )
-    return "\n".join(text)
+    return "\n".join(lines)
 
 
 def _finite(value):

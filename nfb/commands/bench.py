@@ -30,6 +30,9 @@ def add_parser(sub) -> None:
         help='print one JSON object {"benchmark": ..., "rows": [...]} instead of a table',
     )
     p.add_argument(
+        "--markdown", action="store_true", help="print the table as Markdown (for the README)"
+    )
+    p.add_argument(
         "--minutes",
         type=float,
         metavar="M",
@@ -136,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(to_json(args.kind, rows, notes))
         return 0
-    print(format_table(rows, with_benchmark=args.kind == "all"))
+    print(format_table(rows, markdown=args.markdown))
     for note in notes:
         print(f"note: {note}")
     return 0
