@@ -494,6 +494,18 @@ def test_trends_report_html(client_store):
     assert "not a medical device" in html
 
 
+def test_trends_of_a_blinded_client(blinded_path):
+    store = blinded_path.parent.parent
+    hidden = build_trends_report("blind-client", store)
+    text = without_images(hidden)
+    assert "Some sessions contain blinded blocks; pass --unblind to reveal them." in text
+    assert "sham" not in text.replace("--unblind", "").lower()
+    shown = soup_of(build_trends_report("blind-client", store, unblind=True))
+    rows = shown.select("#trend-blocks-table tbody tr")
+    assert [r.find_all("td")[-1].get_text() for r in rows] == ["real", "sham", "real"]
+    assert "--unblind" not in shown.get_text()
+
+
 def test_trends_skip_a_live_session(client_store, tmp_path):
     """A session still being recorded is left out with a note; the others are reported."""
     import shutil

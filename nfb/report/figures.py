@@ -49,11 +49,11 @@ DPI = 110
 FULL_WIDTH = 9.0
 
 
-def _figure(width: float, height: float):
+def _figure(width: float, height: float, layout: str | None = "constrained"):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(width, height), dpi=DPI, layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
@@ -68,6 +68,15 @@ def _style(ax) -> None:
     ax.set_axisbelow(True)
     ax.xaxis.label.set_color(COLORS["text"])
     ax.yaxis.label.set_color(COLORS["text"])
+
+
+def _log_y(ax) -> None:
+    """Log y axis labelled 0.1, 1, 10, 100 (no 6×10¹ minor labels crowding the axis)."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _png(fig) -> bytes:
@@ -310,7 +319,7 @@ def band_power_figure(powers: dict[str, dict[str, float | None]], bands: Sequenc
             label=CONDITION_LABELS[cond],
             zorder=2,
         )
-    ax.set_yscale("log")
+    _log_y(ax)
     ax.set_xticks(x, [b.replace("_", " ") for b in bands])
     ax.set_ylabel("power (µV²)")
     ax.legend(fontsize=8, frameon=False, ncols=len(conds), loc="upper right")
@@ -344,7 +353,7 @@ def spectra_figure(
             continue
         f, p = spectra[cond]
         train = cond == "training"
-        ax.semilogy(
+        ax.plot(
             f,
             p,
             color=COLORS[cond],
@@ -357,6 +366,7 @@ def spectra_figure(
     if not drawn:
         _message(ax, "no baseline was recorded")
         return _png(fig)
+    _log_y(ax)
     xt = ax.get_xaxis_transform()
     for name, (lo, hi) in (bands or {}).items():
         ax.axvline(lo, color="#d5d9de", linewidth=0.8, zorder=0)
@@ -410,8 +420,9 @@ def trend_figure(
     -------
     png : bytes
     """
-    fig = _figure(FULL_WIDTH, 2.7)
-    ax = fig.add_subplot()
+    # fixed axes (not constrained): every trend chart's plot area lines up on the page
+    fig = _figure(FULL_WIDTH, 2.7, layout=None)
+    ax = fig.add_axes((0.08, 0.14, 0.76, 0.8))
     _style(ax)
     x = np.arange(len(x_labels))
     palette = ["#2f4b7c", "#2e9e5b", "#8e5bd8", "#f28c28", "#d64545", "#3b7dd8", "#6b7280"]
@@ -437,7 +448,7 @@ def trend_figure(
     if ylim is not None:
         ax.set_ylim(*ylim)
     if logy:
-        ax.set_yscale("log")
+        _log_y(ax)
     ax.set_ylabel(ylabel)
     if len(series) > 1 or target is not None:
         ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0), ncols=1)

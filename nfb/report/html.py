@@ -49,10 +49,11 @@ section { margin: 26px 0; }
 .stat-good { color: var(--reward); }
 table { border-collapse: collapse; width: 100%; font-size: 13.5px; margin: 6px 0; }
 table.kv { width: auto; min-width: 45%; }
-table.kv th { background: none; font-weight: 500; color: var(--muted); }
+table.kv tbody th { background: none; font-weight: 500; color: var(--muted); }
 th, td { text-align: left; padding: 5px 10px; border-bottom: 1px solid var(--line);
   vertical-align: top; }
 .scroll { overflow-x: auto; }
+td:first-child { white-space: nowrap; }
 th { background: var(--card); font-weight: 600; color: #3d434c; white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 img { max-width: 100%; display: block; margin: 6px 0; }
@@ -150,7 +151,7 @@ def table(
 def kv_table(rows: Iterable[tuple[str, str]], *, table_id: str | None = None) -> str:
     """A two-column key/value table, sized to its content: ``(label, value_html)`` rows."""
     ident = f' id="{esc(table_id)}"' if table_id else ""
-    body = "".join(f'<tr><th>{esc(k)}</th><td class="num">{v}</td></tr>' for k, v in rows)
+    body = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in rows)
     return f'<table{ident} class="kv"><tbody>{body}</tbody></table>'
 
 

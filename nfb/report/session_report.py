@@ -155,12 +155,12 @@ def _reward_section(rec: RecordedSession, blocks: list[dict[str, Any]], unblind:
         "Duration",
         "Reward %",
         "Target %",
-        "Feature mean",
-        "Threshold mean",
+        "Feature",
+        "Threshold",
         "Inhibited %",
     ]
     if sham is not None:
-        headers += ["Condition", "Own reward %", "Own feature mean"]
+        headers += ["Condition", "Own reward %", "Own feature"]
     rows, attrs = [], []
     for b in blocks:
         cells = [
@@ -442,10 +442,10 @@ def build_session_report(
     summary += f'<p class="subtitle">Session {esc(m["session_id"])}</p>'
     body = [
         section("summary", "Summary", summary),
-        _script_section(rec, segs),
         _feature_section(rec, segs),
         _reward_section(rec, blocks, unblind),
         _blinding_section(rec, unblind),
+        _script_section(rec, segs),
         _bands_section(rec, powers, channel),
         _spectra_section(rec, spectra, channel),
         _quality_section(rec, m, blocks),

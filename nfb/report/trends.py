@@ -161,25 +161,27 @@ def _chart(
 
 
 def _sessions_table(trends: ClientTrends) -> str:
+    protocols = {s["protocol"] for s in trends.sessions}
+    with_protocol = len(protocols) > 1  # else the overview names it once
     headers = [
         "Date",
-        "Protocol",
+        *(["Protocol"] if with_protocol else []),
         "Status",
-        "Minutes",
+        "Min",
         "Blocks",
         "Reward %",
-        "Feature mean",
-        "EO alpha (µV²)",
-        "EC alpha (µV²)",
+        "Feature",
+        "EO alpha",
+        "EC alpha",
         "Anxiety before",
-        "Anxiety after",
+        "after",
     ]
     rows, attrs = [], []
     for s in trends.sessions:
         rows.append(
             [
                 f'<span title="{esc(s["session_id"])}">{esc(s["label"])}</span>',
-                esc(s["protocol"]),
+                *([esc(s["protocol"])] if with_protocol else []),
                 esc(s["status"]),
                 fmt(s["duration_s"] / 60.0),
                 fmt(s["n_blocks"]),
@@ -200,8 +202,16 @@ def _sessions_table(trends: ClientTrends) -> str:
             "anxiety-after": s["anxiety_after"],
         }
         attrs.append(" ".join(f'data-{k}="{esc("" if v is None else v)}"' for k, v in data.items()))
+    first_num = 3 if with_protocol else 2
     return table(
-        headers, rows, numeric=list(range(3, 11)), table_id="sessions-table", row_attrs=attrs
+        headers,
+        rows,
+        numeric=list(range(first_num, len(headers))),
+        table_id="sessions-table",
+        row_attrs=attrs,
+    ) + (
+        '<p class="subtitle">Feature: mean over the training blocks. EO/EC alpha: baseline '
+        "alpha power, eyes open/closed (µV²). Anxiety: self-rated 0–10 before and after.</p>"
     )
 
 
@@ -274,8 +284,11 @@ def build_trends_report(
         notes.append("No session of this client could be read.")
     if any(s["blinded"] for s in trends.sessions) and not unblind:
         notes.append(BLINDED_NOTE)
+    protocols = sorted({s["protocol"] for s in trends.sessions})
     overview = (
-        f"<p>{len(trends.sessions)} session(s) of client <b>{esc(client)}</b>.</p>"
+        f"<p>{len(trends.sessions)} session(s) of client <b>{esc(client)}</b>"
+        + (f", protocol <b>{esc(protocols[0])}</b>" if len(protocols) == 1 else "")
+        + ".</p>"
         + "".join(note(n) for n in notes)
         + _sessions_table(trends)
     )
