@@ -608,6 +608,24 @@ def test_write_report_force_and_atomic(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]
 
 
+def test_write_report_never_replaces_a_file_that_appears_meanwhile(tmp_path, monkeypatch):
+    import nfb.report.writer as writer
+
+    out = tmp_path / "late.html"
+    checked = writer.check_out
+
+    def check_then_someone_writes(path, *, force=False):
+        got = checked(path, force=force)
+        out.write_text("theirs")  # appears after the check, while the report renders
+        return got
+
+    monkeypatch.setattr(writer, "check_out", check_then_someone_writes)
+    with pytest.raises(ConfigError, match="already exists"):
+        write_report("<p>ours</p>", out)
+    assert out.read_text() == "theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["late.html"]
+
+
 def test_python_api(client_store):
     assert "list_sessions" in nfb.__all__
     listed = nfb.list_sessions(client_store, client=CLIENT)

@@ -27,12 +27,26 @@ def check_out(out: str | os.PathLike, *, force: bool = False) -> Path:
     return out
 
 
+def _link_new(tmp: Path, out: Path) -> None:
+    """Give ``tmp`` the name ``out`` only if ``out`` does not exist, atomically (a hard link
+    fails if the name is taken, so a file that appeared meanwhile is never replaced)."""
+    try:
+        os.link(tmp, out)
+    except FileExistsError:
+        raise ConfigError(f"--out {out} already exists; pass --force to replace it") from None
+    except OSError:  # a filesystem without hard links: check, then rename
+        if out.exists() or out.is_symlink():
+            raise ConfigError(f"--out {out} already exists; pass --force to replace it") from None
+        os.replace(tmp, out)
+
+
 def write_report(html: str, out: str | os.PathLike, *, force: bool = False) -> Path:
     """Write ``html`` to ``out`` atomically, readable by the user only (0600).
 
     A reader never sees a half-written report: the text goes to a temporary file in the same
-    folder, is fsynced, then renamed over ``out``. Session data is health data, hence 0600
-    whatever the umask.
+    folder, is fsynced, then takes the name ``out`` (``os.replace`` with ``force``, else a
+    hard link, which fails rather than replace a file that appeared meanwhile). Session data
+    is health data, hence 0600 whatever the umask.
 
     Parameters
     ----------
@@ -59,9 +73,10 @@ def write_report(html: str, out: str | os.PathLike, *, force: bool = False) -> P
             os.fsync(fd)
         finally:
             os.close(fd)
-        if out.exists() and not force:  # appeared while we rendered
-            raise ConfigError(f"--out {out} already exists; pass --force to replace it")
-        os.replace(tmp, out)
+        if force:
+            os.replace(tmp, out)
+        else:
+            _link_new(tmp, out)
     except OSError as err:
         raise SessionError(f"cannot write {out}: {err.strerror or err}") from None
     finally:
