@@ -52,6 +52,8 @@ SCRIPT = [
 SECONDS = 82  # the script lasts 75 s plus a 4 s pause; a little more so that it completes
 EC = (12.0, 24.0)  # the eyes-closed baseline of SCRIPT (s)
 EVIL = "<script>alert('x')</script> & calm"
+#: A marker label Matplotlib would parse as a (malformed) formula if it were not escaped.
+DOLLARS = "calm $\\frac{1}{$"
 CLIENT = "client-07"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -84,6 +86,7 @@ def make_replayed_session(
     start: datetime | None = None,
     alpha_gain: float = 1.0,
     marker_note: str = "client reports calm",
+    marker_label: str = "note",
     overrides: tuple[str, ...] = (),
     sham_source: Path | None = None,
 ) -> Path:
@@ -110,6 +113,7 @@ def make_replayed_session(
     for ev in truth.events:
         if ev["kind"] == "marker" and ev["label"] == "note":
             ev["note"] = marker_note
+            ev["label"] = marker_label
     source = write_session(truth, work / f"src-{seed}", client=client, threaded=False)
     session_id = f"{start:%Y%m%d-%H%M%S}-alpha-beta-up"
     out = store / client / session_id
@@ -161,7 +165,9 @@ def store(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def session_path(store, tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("report-src")
-    path = make_replayed_session(store, work, client="solo-client", marker_note=EVIL)
+    path = make_replayed_session(
+        store, work, client="solo-client", marker_note=EVIL, marker_label=DOLLARS
+    )
     update_session_meta(
         path,
         ratings={"anxiety_before": 7, "anxiety_after": 4},
@@ -356,6 +362,7 @@ def test_user_text_is_escaped(session_html):
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; calm" in session_html
     markers = soup.find("table", id="markers-table")
     assert EVIL in markers.get_text()  # shown as text, exactly
+    assert DOLLARS in markers.get_text()  # and drawn in the feature plot without failing
     assert "<b>not bold</b>" in soup.find("section", id="notes").get_text()
     assert not soup.find_all("b", string="not bold")
 

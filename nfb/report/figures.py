@@ -70,6 +70,12 @@ def _style(ax) -> None:
     ax.yaxis.label.set_color(COLORS["text"])
 
 
+def plain(text: object) -> str:
+    """Text drawn as typed: Matplotlib would parse ``$...$`` in a marker label or protocol
+    name as mathtext, and a malformed formula makes the whole figure fail to render."""
+    return str(text).replace("$", r"\$")
+
+
 def _log_y(ax) -> None:
     """Log y axis labelled 0.1, 1, 10, 100 (no 6×10¹ minor labels crowding the axis)."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
@@ -162,6 +168,7 @@ def feature_figure(
         linewidth=0,
         label="inhibited",
     )
+    feature_label = plain(feature_label)
     ax.plot(time_s, value, color=COLORS["feature"], linewidth=0.9, label=feature_label)
     if np.isfinite(threshold).any():
         ax.plot(
@@ -177,7 +184,7 @@ def feature_figure(
         ax.text(
             t,
             0.99,
-            f" {label}",
+            f" {plain(label)}",
             transform=xt,
             fontsize=7.5,
             color=COLORS["marker"],
@@ -192,7 +199,7 @@ def feature_figure(
         ax.set_ylim(lo - pad, hi + 2 * pad)  # headroom for the step labels
     span = float(time_s[-1] - time_s[0]) or 1.0
     for name, label, t0, t1 in steps:
-        short = STEP_LABELS.get(name, label)
+        short = plain(STEP_LABELS.get(name, label))
         # room for the label: the step's share of the axis width, in characters of 8 pt
         room = (t1 - t0) / span * FULL_WIDTH * 72 / (8 * 0.62)
         if room < len(short):
@@ -277,7 +284,8 @@ def reward_figure(
             color=COLORS["target"],
         )
     ticks = [
-        f"{lab}\n(sham)" if sham is not None and sham[i] else lab for i, lab in enumerate(labels)
+        f"{plain(lab)}\n(sham)" if sham is not None and sham[i] else plain(lab)
+        for i, lab in enumerate(labels)
     ]
     ax.set_xticks(x, ticks)
     ax.set_ylim(0, 105)
@@ -432,14 +440,14 @@ def trend_figure(
         if not np.isfinite(y).any():
             continue
         color = (colors or {}).get(name, palette[k % len(palette)])
-        ax.plot(x, y, marker="o", markersize=5, linewidth=1.6, color=color, label=name)
+        ax.plot(x, y, marker="o", markersize=5, linewidth=1.6, color=color, label=plain(name))
         plotted = True
     if not plotted:
         _message(ax, "no values")
         return _png(fig)
     if target is not None:
         ax.axhline(target, color=COLORS["target"], linestyle="--", linewidth=1.2, label="target")
-    ax.set_xticks(x, list(x_labels), fontsize=8)
+    ax.set_xticks(x, [plain(lab) for lab in x_labels], fontsize=8)
     if len(x_labels) > 6:
         for tick in ax.get_xticklabels():
             tick.set_rotation(30)

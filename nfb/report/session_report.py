@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from datetime import datetime, timezone
 from typing import Any
 
@@ -50,12 +51,9 @@ def _bin(x: np.ndarray, k: int, how: str) -> np.ndarray:
         return shaped.any(axis=1)
     if how == "first":
         return shaped[:, 0]
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN bins stay NaN
-            return np.nanmean(shaped, axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN bins stay NaN
+        return np.nanmean(shaped, axis=1)
 
 
 def _intervals(rec: RecordedSession, start_kind: str, stop_kind: str) -> list[tuple[float, float]]:
@@ -125,6 +123,7 @@ def _feature_section(rec: RecordedSession, segs: list[metrics.Segment]) -> str:
                 (c["inhibit"], "inhibited (artefact)"),
                 (figures.STEP_SHADES["baseline_eyes_open"], "baseline"),
                 (figures.STEP_SHADES["rest"], "rest"),
+                (figures.COLORS["paused"], "paused (hatched)"),
             ]
         ),
         img(png, f"{label} over time with threshold and reward"),
