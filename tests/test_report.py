@@ -453,6 +453,23 @@ def test_report_of_a_recovered_session_without_baseline(tmp_path):
     assert "trained channel" in soup.find("section", id="summary").get_text()
 
 
+def test_report_of_an_empty_session(tmp_path):
+    """Opened and closed at once: no samples, frames or events; every section says so."""
+    from nfb.session.recorder import SessionRecorder
+
+    truth = generate_session(seconds=2)
+    rec = SessionRecorder.create(
+        tmp_path, "c1", "Alpha up", truth.meta, frame_columns=truth.frame_columns, threaded=False
+    )
+    rec.close("stopped")
+    soup = soup_of(build_session_report(rec.path))
+    assert "No frames were recorded" in soup.find("section", id="feature").get_text()
+    assert "No baseline" in soup.find("section", id="spectra").get_text()
+    assert "No markers" in soup.find("section", id="markers").get_text()
+    m = session_metrics(read_session(rec.path))
+    assert m["duration_s"] == 0 and m["artefact_pct"] is None and m["n_blocks"] == 0
+
+
 # --------------------------------------------------------------------------- trends
 def test_trend_series_have_one_point_per_session(client_store):
     trends = client_trends(CLIENT, client_store)
