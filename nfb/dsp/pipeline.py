@@ -159,21 +159,27 @@ class Pipeline:
             if d not in by_band.setdefault(ref.band, []):
                 by_band[ref.band].append(d)
         self._by_band = by_band
-        self._estimators = {
-            band: make_estimator(
-                estimator, bands[band], self.sfreq, len(idx), **(estimator_params or {})
-            )
-            for band, idx in by_band.items()
-        }
-        self.band_columns = tuple(ref.column for ref in all_refs)
-
         n_deriv = len(self.derivations)
         sections = []
         if notch_hz:
             sections.append(design_notch(notch_hz, self.sfreq))
         if bandpass_hz:
             sections.append(design_bandpass(*bandpass_hz, self.sfreq))
-        self._filter = SosFilter(np.vstack(sections), n_deriv) if sections else None
+        prefilter = np.vstack(sections) if sections else None
+        self._filter = SosFilter(prefilter, n_deriv) if sections else None
+        # the cFIR is fitted to the whole chain, so the pre-filter's delay is absorbed
+        self._estimators = {
+            band: make_estimator(
+                estimator,
+                bands[band],
+                self.sfreq,
+                len(idx),
+                prefilter=prefilter,
+                **(estimator_params or {}),
+            )
+            for band, idx in by_band.items()
+        }
+        self.band_columns = tuple(ref.column for ref in all_refs)
         self._emg = None
         if emg_band is not None:
             self._emg_notch = SosFilter(design_notch(notch_hz, self.sfreq), 1) if notch_hz else None
