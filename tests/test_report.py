@@ -530,6 +530,25 @@ def test_trends_of_a_blinded_client(blinded_path):
     assert "--unblind" not in shown.get_text()
 
 
+def test_trends_by_client_name_show_the_id_only(client_store, tmp_path):
+    import shutil
+
+    from nfb.session.clients import resolve_client
+
+    store = tmp_path / "store"
+    store.mkdir()
+    cid = resolve_client("Jane Doe", store)
+    shutil.copytree(client_store / CLIENT, store / cid)
+    html = build_trends_report("jane  DOE", store)
+    assert f"Client trends: {cid}" in html and "Jane" not in html
+    assert len(soup_of(html).select("#sessions-table tbody tr")) == 3
+    with pytest.raises(SessionError, match="no client 'Nobody Known'"):
+        client_trends("Nobody Known", store)
+    with pytest.raises(SessionError, match="no session store"):
+        client_trends(CLIENT, tmp_path / "nowhere")
+    assert not (tmp_path / "nowhere").exists()
+
+
 def test_trends_skip_a_live_session(client_store, tmp_path):
     """A session still being recorded is left out with a note; the others are reported."""
     import shutil

@@ -15,7 +15,12 @@ def add_parser(sub) -> None:
         "trends across all of the client's sessions. The file is private (mode 0600).",
     )
     p.add_argument("session", nargs="?", metavar="SESSION", help="the session folder")
-    p.add_argument("--client", metavar="ID", help="report the trends of this client instead")
+    p.add_argument(
+        "--client",
+        metavar="ID",
+        help="report the trends of this client instead (an id, or a name the store's "
+        "client index knows; the report shows the id only)",
+    )
     p.add_argument("--out", "-o", required=True, metavar="FILE", help="the HTML file to write")
     p.add_argument("--force", action="store_true", help="replace an existing --out file")
     p.add_argument(

@@ -51,6 +51,32 @@ def _label(start_time: str) -> str:
     return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
 
 
+def resolve_client_id(client: str, root: Path) -> str:
+    """The folder id of a client given by id or by name (the store's ``clients.json``).
+
+    Read-only: unlike the console, a report never adds a name to the index.
+
+    Raises
+    ------
+    SessionError
+        If the store does not exist, the index is corrupted, or the text is neither a known
+        name nor a valid id.
+    """
+    from ..session.clients import ClientIndex
+
+    if not root.is_dir():
+        raise SessionError(f"no session store at {root}")
+    found = ClientIndex(root).find(" ".join(str(client).split()))
+    if found is not None:
+        return found
+    try:
+        return validate_client(client)
+    except SessionError:
+        raise SessionError(
+            f"no client {client!r} in {root}: neither a name in its client index nor a client id"
+        ) from None
+
+
 def client_trends(
     client: str, sessions_dir: str | os.PathLike | None = None, *, unblind: bool = False
 ) -> ClientTrends:
@@ -59,7 +85,8 @@ def client_trends(
     Parameters
     ----------
     client : str
-        The client id.
+        The client id, or a name the store's client index knows (the report then shows the
+        pseudonymous id only).
     sessions_dir : path-like | None
         The session store (default ``$NFB_SESSIONS_DIR`` or ``./sessions``).
     unblind : bool
@@ -75,11 +102,11 @@ def client_trends(
         If the client id is invalid or the client has no session in the store.
     """
     root = Path(sessions_dir) if sessions_dir is not None else default_sessions_dir()
-    validate_client(client)
-    listed = list_sessions(root, client=client)
+    client_id = resolve_client_id(client, root)
+    listed = list_sessions(root, client=client_id)
     if not listed:
         raise SessionError(f"no sessions of client {client!r} in {root}")
-    out = ClientTrends(client)
+    out = ClientTrends(client_id)
     for item in listed:
         sid = str(item["session_id"])
         if item["status"] == "recording":
@@ -263,7 +290,7 @@ def build_trends_report(
     Parameters
     ----------
     client : str
-        The client id.
+        The client id, or a name known to the store's client index.
     sessions_dir : path-like | None
         The session store.
     unblind : bool
@@ -286,7 +313,7 @@ def build_trends_report(
         notes.append(BLINDED_NOTE)
     protocols = sorted({s["protocol"] for s in trends.sessions})
     overview = (
-        f"<p>{len(trends.sessions)} session(s) of client <b>{esc(client)}</b>"
+        f"<p>{len(trends.sessions)} session(s) of client <b>{esc(trends.client)}</b>"
         + (f", protocol <b>{esc(protocols[0])}</b>" if len(protocols) == 1 else "")
         + ".</p>"
         + "".join(note(n) for n in notes)
@@ -364,7 +391,7 @@ def build_trends_report(
         )
     )
     return page(
-        f"Client trends: {client}",
+        f"Client trends: {trends.client}",  # the id only, never the name
         f"{len(trends.sessions)} session(s), {labels[0] if labels else '—'} to "
         f"{labels[-1] if labels else '—'}",
         "\n".join(parts),
