@@ -175,7 +175,8 @@ def _reward_section(rec: RecordedSession, blocks: list[dict[str, Any]], unblind:
             cells.append('<span class="tag flagged">sham</span>' if b.get("sham") else "real")
             cells += [fmt(b.get("own_reward_pct")), fmt(b.get("own_feature_mean"), 3)]
         rows.append(cells)
-        attrs.append(f'data-block="{b["index"]}" data-reward-pct="{esc(b["reward_pct"])}"')
+        pct = "" if b["reward_pct"] is None else b["reward_pct"]
+        attrs.append(f'data-block="{b["index"]}" data-reward-pct="{esc(pct)}"')
     numeric = [i for i in range(1, len(headers)) if headers[i] != "Condition"]
     return section(
         "reward",
