@@ -128,6 +128,8 @@ def test_sham_session_replays_bit_for_bit(sham_session, tmp_path):
     assert a.frames.tobytes() == b.frames.tobytes()
     assert b.meta["blinding"]["sham_blocks"] == [2]
     assert (again / YOKED_FILE).read_bytes() == (path / YOKED_FILE).read_bytes()
+    index = [e["sample_index"] for e in b.events]
+    assert index == sorted(index)  # recorded and runner events interleave by sample
 
 
 def test_rescoring_with_sham_needs_a_source(source, tmp_path):

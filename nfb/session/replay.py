@@ -283,11 +283,17 @@ def _drain(recorder, frames_out, events_out, carried, upto) -> None:
     for rows in frames_out:
         recorder.append_frames(rows)
     frames_out.clear()
-    # carried events interleave with the runner's by sample index
+    # carried events (facts of the recording) and the runner's interleave by sample index;
+    # at equal indices the recording's come first, as they happened before the frame
+    due = []
     while carried and carried[0]["sample_index"] < upto:
-        recorder.append_event(carried.pop(0))
-    for ev in events_out:
-        recorder.append_event(ev)
+        due.append(carried.pop(0))
+    merged = sorted(
+        [(e["sample_index"], 0, i, e) for i, e in enumerate(due)]
+        + [(e["sample_index"], 1, i, e) for i, e in enumerate(events_out)]
+    )
+    for *_, event in merged:
+        recorder.append_event(event)
     events_out.clear()
 
 

@@ -159,10 +159,11 @@ def _paused_mask(sample_index: np.ndarray, events: list[dict]) -> np.ndarray:
         if e.get("kind") == "pause" and start is None:
             start = e["sample_index"]
         elif e.get("kind") == "resume" and start is not None:
-            mask |= (sample_index > start) & (sample_index <= e["sample_index"])
+            # a command applies before the frame at its index: [pause, resume) is paused
+            mask |= (sample_index >= start) & (sample_index < e["sample_index"])
             start = None
     if start is not None:
-        mask |= sample_index > start
+        mask |= sample_index >= start
     return mask
 
 
