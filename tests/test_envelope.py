@@ -11,19 +11,20 @@ import numpy as np
 import pytest
 
 from nfb.bands import DEFAULT_BANDS
-from nfb.bench.lag import best_lag, nfb_estimator, selectivity
+from nfb.bench.lag import best_lag, hold, nfb_estimator, selectivity
 from nfb.bench.signals import lag_signal
 from nfb.dsp.envelope import CFIREstimator, cfir_band_params, design_cfir
 from nfb.dsp.features import FeatureExpr
 from nfb.dsp.filters import design_bandpass, design_notch
 from nfb.dsp.pipeline import Derivation, Pipeline
+from nfb.errors import ConfigError
 
 FS = 250.0
 PRE = np.vstack([design_notch(50.0, FS), design_bandpass(1.0, 40.0, FS)])
 
 
-def _db(band, freqs):
-    est = CFIREstimator(band, FS, 1, prefilter=PRE)
+def _db(band, freqs, **params):
+    est = CFIREstimator(band, FS, 1, prefilter=PRE, **params)
     return 20 * np.log10(est.response(np.asarray(freqs, dtype=float)))
 
 
@@ -200,10 +201,16 @@ def test_design_is_fast_cached_and_bounded():
             assert np.isfinite(h).all() and np.abs(h).max() < 5.0
 
 
-def test_cfir_is_chunk_invariant_with_custom_parameters():
+@pytest.mark.parametrize(
+    "est_params",
+    [
+        {"delay_ms": -20.0, "snr_db": 6.0, "stop_weight": 20.0, "n_taps": 100},
+        {"selectivity": "sharp"},
+    ],
+)
+def test_cfir_is_chunk_invariant_with_other_parameters(est_params):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 2000)) * 10
-    est_params = {"delay_ms": -20.0, "snr_db": 6.0, "stop_weight": 20.0, "n_taps": 100}
 
     def frames(sizes):
         est = CFIREstimator((8.0, 12.0), FS, 2, prefilter=PRE, **est_params)
@@ -217,3 +224,41 @@ def test_cfir_is_chunk_invariant_with_custom_parameters():
 
     whole = frames([])
     assert frames([1, 3, 250, 7, 0, 999]).tobytes() == whole.tobytes()
+
+
+# --- the selective option (estimator_params={"selectivity": "sharp"}) ---------------------
+
+
+@pytest.mark.parametrize("band", [(8.0, 12.0), (15.0, 20.0), (20.0, 30.0), (4.0, 8.0)])
+def test_sharp_option_rejects_30_db_one_band_width_away(band):
+    lo, hi = band
+    w = hi - lo
+    f = np.arange(0.25, FS / 2, 0.05)
+    out = f[(f <= lo - w) | (f >= hi + w)]
+    assert _db(band, out, selectivity="sharp").max() <= -29.5
+    inside = 10 ** (_db(band, np.linspace(lo, hi, 41), selectivity="sharp") / 20)
+    assert inside.min() >= 0.97 and inside.max() <= 1.03  # flat: calibrated across the band
+    assert _db((15.0, 20.0), [10.0], selectivity="sharp")[0] <= -30.0  # alpha in beta
+
+
+def test_sharp_option_costs_lag_but_keeps_correlation():
+    x, truth = lag_signal()
+    p = Pipeline(
+        FS,
+        1,
+        [Derivation("main", ((0, 1.0),))],
+        DEFAULT_BANDS,
+        FeatureExpr("alpha", DEFAULT_BANDS),
+        estimator_params={"selectivity": "sharp"},
+    )
+    fb = p.process(x[None])
+    r = best_lag(hold(fb.bands["alpha"], fb.sample_index, len(x)), truth)
+    assert 100.0 <= r["lag_ms"] <= 160.0 and r["corr"] >= 0.95
+    assert _reading("alpha", 10.0, 25.0, estimator_params={"selectivity": "sharp"}) == (
+        pytest.approx(25.0, rel=0.05)
+    )
+
+
+def test_unknown_selectivity_is_refused():
+    with pytest.raises(ConfigError, match="selectivity"):
+        CFIREstimator((8.0, 12.0), FS, 1, selectivity="medium")
