@@ -41,7 +41,7 @@ ESTIMATORS = ("cfir", "demod", "butter", "fft")
 #: alpha (8–12 Hz) on ``nfb bench lag``-like signals with seeds 10–14 (not the benchmark's):
 #: 48 ms best-aligned lag at r 0.92 on the benchmark's own signal, behind the default notch
 #: and 1–40 Hz band-pass, with about −8 dB half a band width from the band, −12 dB one band
-#: width and −16 dB two band widths away, and gains within ±6 % over 9–11 Hz.
+#: width and −16 dB two band widths away, and gains of 0.97–1.06 over 9–11 Hz.
 CFIR_DEFAULTS = {
     "delay_ms": 0.0,
     "snr_db": 10.0,
