@@ -108,11 +108,11 @@ def test_bench_latency_cli_json_with_the_console():
 
 
 def test_bench_soak_cli_json_loses_nothing():
-    _out, rows = _bench_json("soak", "--minutes", "1", "--speed", "15")
+    _out, rows = _bench_json("soak", "--minutes", "1", "--speed", "10")
     r = rows["nfb-default"]
     assert r["samples_lost"] == 0 and r["dropped"] == 0 and r["contiguous"] is True
     # the session attaches within moments of the file starting; all later samples recorded
-    assert 0.8 * 15000 <= r["samples_recorded"] == r["samples_in"] <= 15000
+    assert 0.5 * 15000 <= r["samples_recorded"] == r["samples_in"] <= 15000
     assert r["frames"] == r["frames_expected"] == r["samples_recorded"] // 4
     assert np.isfinite(r["rss_growth_mb"]) and r["rss_points"] > 10
     _finite_positive(r, "wall_s", "speed", "rss_start_mb")

@@ -199,6 +199,7 @@ def run(seconds: float = 60.0, gui: bool | None = None, protocol: str = DEFAULT_
                 **common,
                 "gui": False,
                 "dropped": int(info["dropped"]),
+                "load_avg_1min": os.getloadavg()[0],
             }
         ]
         if gui:
@@ -210,6 +211,7 @@ def run(seconds: float = 60.0, gui: bool | None = None, protocol: str = DEFAULT_
                     **common,
                     "gui": True,
                     "dropped": int(info["dropped"]),
+                    "load_avg_1min": os.getloadavg()[0],
                 }
             )
             age = percentiles(info["ages_ms"])

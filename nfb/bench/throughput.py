@@ -19,6 +19,7 @@ the signal's duration over that wall time. nfb's wall time includes building the
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -158,6 +159,7 @@ def run(
             "events": n_events,
             "chunk_s": CHUNK_S,
             "repeats": repeats,
+            "load_avg_1min": os.getloadavg()[0],
         }
     ]
     if not peers:

@@ -82,6 +82,8 @@ def _positive(args: argparse.Namespace) -> None:
         value = getattr(args, name)
         if value is not None and not value > 0:
             raise ConfigError(f"--{name} must be > 0, got {value:g}")
+    if args.soak is not None and args.kind != "all":
+        raise ConfigError(f"--soak adds the soak to `all`; for `{args.kind}` drop it")
     for name in ("channels", "repeats"):
         if getattr(args, name) < 1:
             raise ConfigError(f"--{name} must be at least 1, got {getattr(args, name)}")
