@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import gc
 import json
-import os
-import pty
-import select
 import threading
 import time
-import tty
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,6 +18,7 @@ import numpy as np
 import pytest
 from brainflow.board_shim import BoardIds, BoardShim, BrainFlowInputParams
 from brainflow.data_filter import DataFilter
+from cyton_emulator import UV_PER_COUNT, CytonEmulator
 
 from nfb.acquisition import Acquisition, DropDetector, count_dropped
 from nfb.commands.check import measure
@@ -331,71 +328,17 @@ def test_playback_board_stall_then_missing_file_then_reconnect(tmp_path):
 # BrainFlow's Cyton driver, on an emulated Cyton
 
 
-class CytonEmulator:
-    """An OpenBCI Cyton on a pseudo-terminal, for BrainFlow's real Cyton driver.
-
-    Answers ``v`` and ``d`` with ``$$$``, streams 33-byte packets (0xA0, sample number,
-    8 24-bit big-endian channels, 6 aux bytes, 0xC0) at 250 Hz after ``b``.
-    """
-
-    def __init__(self, sample_numbers, counts):
-        self.sample_numbers = np.asarray(sample_numbers) % 256
-        self.counts = np.asarray(counts, dtype=np.int64)  # (8, n) ADC counts
-        self.master, self.slave = pty.openpty()
-        tty.setraw(self.slave)
-        self.port = os.ttyname(self.slave)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _packet(self, k: int) -> bytes:
-        out = bytearray([0xA0, int(self.sample_numbers[k])])
-        for value in self.counts[:, k]:
-            out += int(value & 0xFFFFFF).to_bytes(3, "big")
-        return bytes(out + bytes(6) + b"\xc0")
-
-    def _run(self):
-        sent, t0 = 0, None
-        while not self._stop.is_set():
-            ready, _, _ = select.select([self.master], [], [], 0.002)
-            if ready:
-                try:
-                    cmd = os.read(self.master, 64)
-                except OSError:
-                    return
-                for c in cmd.decode(errors="ignore"):
-                    if c == "v":
-                        os.write(self.master, b"OpenBCI V3 8-16 channel\nFirmware: v3.1.2\n$$$")
-                    elif c == "d":
-                        os.write(self.master, b"updating channel settings to default$$$")
-                    elif c == "b":
-                        t0 = time.monotonic()
-                    elif c == "s":
-                        t0 = None
-            if t0 is not None:
-                due = min(int((time.monotonic() - t0) * 250), self.sample_numbers.size)
-                if due > sent:
-                    os.write(self.master, b"".join(self._packet(k) for k in range(sent, due)))
-                    sent = due
-
-    def close(self):
-        self._stop.set()
-        self._thread.join(2)
-        os.close(self.master)
-        os.close(self.slave)
-
-
 @pytest.fixture
 def cyton():
-    n = 320
-    numbers = np.delete(np.arange(n + 5), np.arange(100, 105))  # 5 packets lost on the radio
-    scale = 4.5 / 24 / (2**23 - 1) * 1e6  # µV per count, as BrainFlow converts
-    t = np.arange(n) / 250
-    counts = np.vstack(
-        [np.full(n, 2**23 - 1)]  # channel 1 railed at full scale
-        + [np.round(np.sqrt(2) * 20 * np.sin(2 * np.pi * 10 * t) / scale)] * 7  # 20 µV alpha
-    )
-    emu = CytonEmulator(numbers, counts)
+    scale = UV_PER_COUNT
+
+    def counts(k):
+        alpha = np.round(np.sqrt(2) * 20 * np.sin(2 * np.pi * 10 * k / 250) / scale)
+        railed = np.full(k.size, 2**23 - 1)  # channel 1 railed at full scale
+        return np.vstack([railed] + [alpha] * 7).astype(np.int64)  # 20 µV alpha
+
+    # 5 packets lost on the radio
+    emu = CytonEmulator(counts, skip=set(range(100, 105)), n_samples=325)
     yield emu
     emu.close()
 

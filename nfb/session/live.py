@@ -192,6 +192,9 @@ class LiveSession:
             }
             self.recorder.append_event(event)
             self._notify("on_event", event)
+        if kind == "reconnected":
+            # the samples that follow are not continuous with those before the outage
+            self.runner.command("gap")
         if kind == "failed":
             self._device_failed = str(info.get("error") or "device failed")
         if kind in ("ended", "failed"):

@@ -31,7 +31,7 @@ CARRIED_KINDS = ("dropped", "disconnected", "reconnecting", "reconnected", "anno
 #: session.json fields about the session itself (not its scoring), copied into a replay.
 CARRIED_META = ("notes", "ratings")
 #: Commands that still make sense when the protocol (hence the script) is different.
-RESCORE_COMMANDS = ("pause", "resume", "stop", "marker")
+RESCORE_COMMANDS = ("pause", "resume", "stop", "marker", "gap")
 
 
 @dataclass

@@ -1,0 +1,162 @@
+"""An OpenBCI Cyton on a pseudo-terminal, for BrainFlow's real Cyton driver.
+
+It speaks the Cyton's serial protocol as BrainFlow uses it: ``v`` (soft reset) and ``d``
+(default channel settings) are answered with text ending in ``$$$``; after ``b`` it streams
+33-byte packets (0xA0, sample number, 8 channels of 24-bit big-endian two's complement ADC
+counts, 6 aux bytes, 0xC0) at 250 Hz, paced by the monotonic clock; ``s`` stops the stream.
+``power_off()`` makes the board fall silent as a Cyton does when its battery is pulled or it
+leaves radio range (the USB dongle, hence the serial port, stays); ``power_on()`` brings it
+back, and it streams again once the driver sends ``b``.
+
+Run it by hand to try nfb without a board::
+
+    python tests/cyton_emulator.py        # prints the port; Ctrl-C to quit
+    nfb run --device cyton --serial-port /dev/pts/N --protocol alpha-up --client demo
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import threading
+import time
+import tty
+from collections.abc import Callable
+
+import numpy as np
+
+SFREQ = 250
+#: µV per ADC count at the default gain of 24, as BrainFlow converts
+UV_PER_COUNT = 4.5 / 24 / (2**23 - 1) * 1e6
+
+
+def alpha_counts(k: np.ndarray) -> np.ndarray:
+    """Default signal: 20 µV RMS 10 Hz alpha on every channel plus 3 µV noise (seeded by k)."""
+    t = k / SFREQ
+    alpha = np.sqrt(2) * 20 * np.sin(2 * np.pi * 10 * t)
+    noise = np.random.default_rng(k[0] if k.size else 0).standard_normal((8, k.size)) * 3
+    return np.round((alpha + noise) / UV_PER_COUNT).astype(np.int64)
+
+
+class CytonEmulator:
+    """A Cyton board behind a pseudo-terminal.
+
+    Parameters
+    ----------
+    counts : callable
+        Maps sample numbers (an int array, counted from 0 since the emulator started) to an
+        (8, n) array of ADC counts.
+    skip : set of int
+        Packets never sent (lost on the radio); the sample numbers still advance.
+    n_samples : int | None
+        Stop streaming after this many samples (``None``: forever).
+    """
+
+    def __init__(
+        self,
+        counts: Callable[[np.ndarray], np.ndarray] = alpha_counts,
+        *,
+        skip: set[int] | frozenset[int] = frozenset(),
+        n_samples: int | None = None,
+    ) -> None:
+        self.counts = counts
+        self.skip = set(skip)
+        self.n_samples = n_samples
+        self.master, self.slave = pty.openpty()
+        tty.setraw(self.slave)
+        self.port = os.ttyname(self.slave)
+        self.sent = 0  # samples streamed so far (including skipped ones)
+        self.packets = 0  # packets actually written
+        self._on = threading.Event()
+        self._on.set()
+        self._stop = threading.Event()
+        self._streaming_since: float | None = None
+        self._base = 0
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="cyton-emulator", daemon=True)
+        self._thread.start()
+
+    # --- the board -------------------------------------------------------------------------
+    def _packets(self, first: int, last: int) -> bytes:
+        k = np.arange(first, last)
+        counts = self.counts(k)
+        out = bytearray()
+        for j, n in enumerate(k):
+            if int(n) in self.skip:
+                continue
+            out += bytes([0xA0, int(n) % 256])
+            for value in counts[:, j]:
+                out += int(value & 0xFFFFFF).to_bytes(3, "big")
+            out += bytes(6) + b"\xc0"
+            self.packets += 1
+        return bytes(out)
+
+    def _answer(self, cmd: bytes) -> None:
+        for c in cmd.decode(errors="ignore"):
+            if c == "v":
+                os.write(self.master, b"OpenBCI V3 8-16 channel\nFirmware: v3.1.2\n$$$")
+            elif c == "d":
+                os.write(self.master, b"updating channel settings to default$$$")
+            elif c == "b":
+                self._streaming_since, self._base = time.monotonic(), self.sent
+            elif c == "s":
+                self._streaming_since = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self.master], [], [], 0.002)
+            with self._lock:
+                if ready:
+                    try:
+                        cmd = os.read(self.master, 256)
+                    except OSError:
+                        return
+                    if self._on.is_set():
+                        self._answer(cmd)  # a board that is off hears nothing
+                if self._streaming_since is None or not self._on.is_set():
+                    continue
+                due = self._base + int((time.monotonic() - self._streaming_since) * SFREQ)
+                if self.n_samples is not None:
+                    due = min(due, self.n_samples)
+                if due > self.sent:
+                    try:
+                        os.write(self.master, self._packets(self.sent, due))
+                    except OSError:
+                        return
+                    self.sent = due
+
+    # --- what a test does to it ------------------------------------------------------------
+    def power_off(self) -> int:
+        """The board falls silent (battery out, out of range); returns samples sent so far."""
+        with self._lock:
+            self._on.clear()
+            self._streaming_since = None
+            return self.sent
+
+    def power_on(self) -> None:
+        """The board is back; it streams once the driver starts the stream again."""
+        with self._lock:
+            self._on.set()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        os.close(self.master)
+        os.close(self.slave)
+
+    def __enter__(self) -> CytonEmulator:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+if __name__ == "__main__":  # pragma: no cover - a tool for people
+    with CytonEmulator() as emu:
+        print(emu.port, flush=True)
+        try:
+            while True:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
