@@ -33,6 +33,17 @@ def add_parser(sub) -> None:
         metavar="DIR",
         help="session store (default $NFB_SESSIONS_DIR or ./sessions)",
     )
+    p.add_argument(
+        "--lsl",
+        action="store_true",
+        help="stream frames (nfb-frames) and events (nfb-markers) over Lab Streaming Layer "
+        "on the local network; off by default",
+    )
+    p.add_argument(
+        "--lsl-raw",
+        action="store_true",
+        help="also stream the raw EEG in µV (nfb-eeg); implies --lsl",
+    )
     p.set_defaults(func=run)
 
 
@@ -94,6 +105,13 @@ def run(args: argparse.Namespace) -> int:
     validate_client(args.client)
     profile = load_device(args)
     protocol = load_protocol(args.protocol, args.overrides)
+    observers = []
+    if args.lsl or args.lsl_raw:
+        # imported only when asked: without --lsl nothing of LSL is loaded or listening
+        from ..lsl import LslOutlet, check_available
+
+        check_available()
+        observers.append(LslOutlet(raw=args.lsl_raw))
     stream = DeviceStream(profile)
     session = LiveSession(
         stream,
@@ -102,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         sessions_dir=args.sessions_dir,
         duration_s=args.duration,
         sham_source=args.sham_source,
+        observers=observers,
     )
     line = LiveLine(session.layout.sfreq)
     # SIGTERM stops cleanly like Ctrl-C: the board is released and the folder closed

@@ -208,6 +208,12 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         mk.addWidget(self.marker_note)
         mk.addWidget(self.marker_button)
         g.addRow("Marker", mk)
+        self.lsl_box = QtWidgets.QCheckBox("stream frames and events over LSL")
+        self.lsl_box.setToolTip(
+            "Lab Streaming Layer on the local network (streams nfb-frames and nfb-markers) "
+            "while a session runs; off by default"
+        )
+        g.addRow("Network", self.lsl_box)
         form.addWidget(ses)
 
         fbk = QtWidgets.QGroupBox("Client feedback")
@@ -350,6 +356,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             value = s.value(f"last/{key}")
             if value:
                 edit.setText(value)
+        self.lsl_box.setChecked(s.value("last/lsl", False, type=bool))
         volume = s.value("last/volume")
         if volume is not None:
             self.volume_slider.setValue(int(volume))
@@ -367,6 +374,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         s.setValue("last/mac", self.mac_edit.text())
         s.setValue("last/file", self.file_edit.text())
         s.setValue("last/volume", self.volume_slider.value())
+        s.setValue("last/lsl", self.lsl_box.isChecked())
         s.sync()
 
     # --- helpers ---------------------------------------------------------------------------
@@ -563,12 +571,18 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             validate_client(client)
             protocol = load_protocol(self.protocol_box.currentText())
             ratings = {"anxiety_before": self._rating(self.rating_before), "anxiety_after": None}
+            lsl = None
+            if self.lsl_box.isChecked():
+                from ..lsl import LslOutlet  # imported only when asked (pylsl with it)
+
+                lsl = LslOutlet()
             session = LiveSession(
                 self.stream,
                 protocol,
                 client,
                 sessions_dir=self.sessions_dir,
                 meta={"ratings": ratings},
+                observers=[lsl] if lsl is not None else [],
             )
         except NfbError as err:
             self.error(err)
@@ -604,6 +618,8 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             self._last_frame_index = -1
             self._n_markers = 0
             self.statusBar().showMessage(f"recording to {path}", 8000)
+            if lsl is not None and lsl.error is not None:
+                self.error(lsl.error)  # the session records all the same
             self.save_settings()
             self.session_started.emit(path)
 
@@ -838,6 +854,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         for b in (self.pause_button, self.skip_button, self.stop_button, self.marker_button):
             b.setEnabled(running)
         self.protocol_box.setEnabled(not running)
+        self.lsl_box.setEnabled(not running)
         self.client_box.setEnabled(not running)
 
     # --- closing ---------------------------------------------------------------------------
