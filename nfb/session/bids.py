@@ -38,6 +38,7 @@ from typing import Any
 
 from .._logging import logger
 from .._version import __version__
+from ..bands import DEFAULT_BANDS
 from ..errors import ConfigError, SessionError
 from .recorder import protocol_slug
 from .store import RecordedSession, read_session
@@ -351,26 +352,37 @@ def _frame_column_sidecar(name: str, kind: str, protocol: dict[str, Any]) -> dic
         "sample_index": ("Index of the newest EEG sample the frame used (0 = first)", "samples"),
         "time_s": ("sample_index / the EEG sampling frequency", "s"),
         "wall_time": ("Unix time at which the newest sample was fetched from the device", "s"),
-        "value": (f"Feedback value: {feature}, smoothed (z-scored if the protocol says)", None),
-        "threshold": ("Reward threshold in force (n/a before one is set)", None),
+        "value": (
+            f"Feedback value shown: {feature}, smoothed (z-scored if the protocol says)",
+            None,
+        ),
+        "threshold": ("Reward threshold shown (n/a before one is set)", None),
         "reward": ("Whether the frame was rewarded", None),
         "inhibited": ("Whether an inhibit withheld the reward", None),
         "step": ("Index of the script step (see the step_start events)", None),
         "raw_value": ("The feedback feature before z-scoring", None),
+        "sham": ("Whether the frame was in a sham block (yoked feedback shown)", None),
+        "own_value": ("The client's own feedback value (differs from value in sham)", None),
+        "own_threshold": ("The threshold the client's own value was scored against", None),
+        "own_reward": ("Whether the client's own value earned the reward", None),
+        "own_inhibited": ("Whether an inhibit withheld the client's own reward", None),
     }
+    bands = set(DEFAULT_BANDS)
+    if isinstance(protocol.get("bands"), dict):
+        bands |= set(protocol["bands"])
     if name in known:
         desc, units = known[name]
-        if name in ("value", "threshold"):
+        if name in ("value", "threshold", "own_value", "own_threshold"):
             units = value_units
         elif name == "raw_value":
             units = band_units if value_units == "z" else value_units
     elif name.startswith("inhibit_"):
         desc, units = f"Whether the {name[len('inhibit_') :]} inhibit was active", None
+    elif name.split("@")[0] in bands:
+        desc = f"Envelope of band {name} (at the trained electrode unless @channel)"
+        units = band_units
     else:
-        desc, units = (
-            f"Envelope of band {name} (at the trained electrode unless @channel)",
-            (band_units),
-        )
+        desc, units = f"nfb frame column {name}", None
     out: dict[str, Any] = {"Description": desc}
     if units is not None:
         out["Units"] = units
