@@ -3,9 +3,27 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 logger = logging.getLogger("nfb")
 logger.addHandler(logging.NullHandler())
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is logged.
+
+    A plain StreamHandler keeps the stream it was made with; when ``nfb.cli.main`` runs in
+    a process that swaps ``sys.stderr`` (a test's redirect, a notebook), that stream may be
+    closed by the time a later run logs.
+    """
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
 
 
 def set_log_level(verbose: bool | int | str | None = None) -> None:
@@ -26,7 +44,7 @@ def set_log_level(verbose: bool | int | str | None = None) -> None:
         level = int(verbose)
     logger.setLevel(level)
     if not any(getattr(h, "_nfb", False) for h in logger.handlers):
-        handler = logging.StreamHandler()
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         handler._nfb = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
