@@ -23,6 +23,9 @@ from .envelope import SampleHistory, make_estimator
 from .features import BandRef, FeatureExpr
 from .filters import SosFilter, design_bandpass, design_notch
 
+#: Samples beyond ±1 V are not EEG (amplifiers rail far below): treated like NaN.
+MAX_VALID_UV = 1e6
+
 
 @dataclass(frozen=True)
 class Derivation:
@@ -207,8 +210,12 @@ class Pipeline:
         self.n_samples = 0
 
     def _hold_nonfinite(self, eeg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Replace non-finite samples by the channel's last finite value; return the mask."""
-        bad = ~np.isfinite(eeg)
+        """Replace invalid samples by the channel's last valid value; return the mask.
+
+        Invalid: NaN, inf, or beyond :data:`MAX_VALID_UV` (a corrupted value such as 1e300
+        would overflow the filters' state and poison every later frame).
+        """
+        bad = ~(np.abs(eeg) <= MAX_VALID_UV)  # NaN compares False: invalid too
         if not bad.any():
             self._last_finite = eeg[:, -1].copy()
             self._seen_finite[:] = True
