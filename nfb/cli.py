@@ -16,7 +16,7 @@ from ._logging import set_log_level
 from .errors import NfbError
 
 #: Subcommands in the order ``nfb --help`` lists them.
-COMMANDS = ("devices", "check", "run", "gui", "replay", "report", "export", "bench")
+COMMANDS = ("devices", "check", "run", "gui", "recover", "replay", "report", "export", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

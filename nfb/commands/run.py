@@ -98,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     from ..protocol import load_protocol
     from ..session.live import LiveSession, run_until_done
     from ..session.recorder import validate_client
+    from ..session.store import recover_store
     from ..stream import DeviceStream
 
     if args.duration is not None and not (math.isfinite(args.duration) and args.duration >= 1):
@@ -112,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
 
         check_available()
         observers.append(LslOutlet(raw=args.lsl_raw))
+    recover_store(args.sessions_dir)  # sessions a killed run left open: one warning line each
     stream = DeviceStream(profile)
     session = LiveSession(
         stream,

@@ -18,10 +18,12 @@ def build(sessions_dir=None, *, settings: QtCore.QSettings | None = None, sound:
     console : ConsoleWindow
         Its ``client_window`` and ``audio`` attributes hold the other two.
     """
+    from ..session.store import recover_store
     from .audio import AudioFeedback
     from .client_window import ClientWindow
     from .console import ConsoleWindow
 
+    recover_store(sessions_dir)  # sessions a killed app left open: finalised, one log line each
     state = FeedbackState()
     client_window = ClientWindow(state)
     audio = AudioFeedback(state) if sound else None

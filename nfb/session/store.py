@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
@@ -23,6 +25,7 @@ import numpy as np
 from .._logging import logger
 from ..errors import SessionError
 from .recorder import (
+    BASE_FRAME_COLUMNS,
     FORMAT,
     FORMAT_VERSION,
     FRAME_KINDS,
@@ -72,9 +75,182 @@ def load_meta(path: str | os.PathLike) -> dict[str, Any]:
                 raise SessionError(f"{meta_file} is corrupted: no {'.'.join(keys)}")
             node = node[key]
     sfreq = meta["layout"]["sfreq"]
-    if isinstance(sfreq, bool) or not isinstance(sfreq, (int, float)) or not sfreq > 0:
+    if not _is_num(sfreq) or not 0 < sfreq < 1e9:
         raise SessionError(f"{meta_file} is corrupted: layout.sfreq is {sfreq!r}, not > 0")
+    problem = _meta_problem(meta)
+    if problem:
+        raise SessionError(f"{meta_file} is corrupted: {problem}")
     return meta
+
+
+#: The statuses a ``session.json`` may hold (``interrupted`` is derived, never stored).
+STATUSES = ("recording", "complete", "stopped", "failed", "recovered")
+
+
+#: Types of the record fields that readers, reports and replays rely on (when present).
+_FIELD_TYPES: dict[str, type] = {
+    "client": str,
+    "session_id": str,
+    "start_time": str,
+    "protocol_slug": str,
+    "notes": str,
+    "device": dict,
+    "protocol": dict,
+    "channel_map": dict,
+    "baseline": dict,
+    "ratings": dict,
+    "source": dict,
+    "blinding": dict,
+    "blocks": list,
+    "thresholds": list,
+}
+_KIND_NAMES = {str: "a text", dict: "an object", list: "a list"}
+#: Summary fields that may be null (no value yet): every reader takes null for empty.
+_NULLABLE = (
+    "notes",
+    "ratings",
+    "baseline",
+    "blinding",
+    "source",
+    "channel_map",
+    "blocks",
+    "thresholds",
+)
+#: Block summary fields: samples (int >= 0), rates (0..1) and means (numbers); None allowed.
+_BLOCK_SAMPLES = ("start_sample", "end_sample", "n_frames")
+_BLOCK_RATES = ("reward_rate", "inhibited_rate", "own_reward_rate", "own_inhibited_rate")
+_BLOCK_MEANS = ("mean_value", "own_mean_value")
+
+
+def _record_problem(meta: dict[str, Any]) -> str | None:
+    """Problems in the summary fields a report or a replay reads (device, blocks...)."""
+    mains = meta.get("device", {}).get("mains_hz")  # device: a dict (checked before)
+    if mains is not None and not (_is_num(mains) and mains in (50, 60)):
+        return f"device.mains_hz is {mains!r:.40}, not 50 or 60"
+    cmap = meta.get("channel_map") or {}
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in cmap.items()):
+        return "channel_map must map labels to labels"
+    for i, block in enumerate(meta.get("blocks") or []):
+        if not isinstance(block, dict):
+            return f"blocks[{i}] must be an object"
+        index = block.get("index")
+        if index is not None and not (_is_int(index) and index >= 1):
+            return f"blocks[{i}].index is {index!r:.40}, not a block number"
+        for key in _BLOCK_SAMPLES:
+            v = block.get(key)
+            if v is not None and not (_is_int(v) and 0 <= v < 2**53):
+                return f"blocks[{i}].{key} is {v!r:.40}, not a count >= 0"
+        for key in _BLOCK_RATES:
+            v = block.get(key)
+            if v is not None and not (_is_num(v) and 0 <= v <= 1):
+                return f"blocks[{i}].{key} is {v!r:.40}, not a fraction"
+        for key in _BLOCK_MEANS:
+            v = block.get(key)
+            if v is not None and not (_is_num(v) and abs(v) < 1e15):
+                return f"blocks[{i}].{key} is {v!r:.40}, not a number"
+    for key in ("anxiety_before", "anxiety_after"):
+        v = (meta.get("ratings") or {}).get(key)
+        if v is not None and not (_is_num(v) and abs(v) < 1e15):
+            return f"ratings.{key} is {v!r:.40}, not a number"
+    for key, low in (("frame_rate", 0), ("dropped_samples", -1)):
+        v = meta.get(key)
+        if v is not None and not (_is_num(v) and low < v < 1e9):
+            return f"{key} is {v!r:.40}, out of range"
+    return None
+
+
+def _is_num(v: Any) -> bool:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int beyond any float
+        return False
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _meta_problem(meta: dict[str, Any]) -> str | None:
+    """What is wrong with the parts of ``session.json`` the readers rely on (None: nothing).
+
+    A hand edit or a buggy tool must give a clear error here, not a TypeError deep inside
+    a reader, an export or a replay.
+    """
+    raw_cols = meta["raw"]["columns"]
+    if (
+        not isinstance(raw_cols, list)
+        or len(raw_cols) < 2
+        or not all(isinstance(c, str) and c for c in raw_cols)
+        or len(set(raw_cols)) != len(raw_cols)
+    ):
+        return "raw.columns must be a list of distinct names (board rows, then fetch_time)"
+    frame_cols = meta["frames"]["columns"]
+    if (
+        not isinstance(frame_cols, list)
+        or not all(
+            isinstance(c, list)
+            and len(c) == 2
+            and isinstance(c[0], str)
+            and c[0]
+            and str(c[1]) in FRAME_KINDS
+            for c in frame_cols
+        )
+        or len({c[0] for c in frame_cols}) != len(frame_cols)
+    ):
+        return f"frames.columns must be distinct [name, kind] pairs, kinds {', '.join(FRAME_KINDS)}"
+    kinds = {c[0]: c[1] for c in frame_cols}
+    for name, kind in BASE_FRAME_COLUMNS:
+        if kinds.get(name) != kind:
+            return f"frames.columns lacks [{name!r}, {kind!r}]"
+    for key in ("raw", "frames", "events"):
+        node = meta.get(key, {})
+        if not isinstance(node, dict):
+            return f"{key} must be an object"
+        name = node.get("file", "x")
+        # a data file is a plain name inside the folder: never a path out of it
+        if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\\" in name:
+            return f"{key}.file must be a file name inside the session folder, got {name!r}"
+    layout = meta["layout"]
+    n_rows = layout.get("n_rows", len(raw_cols) - 1)
+    if not _is_int(n_rows) or n_rows != len(raw_cols) - 1:
+        return f"layout.n_rows is {n_rows!r} but raw.columns has {len(raw_cols) - 1} board rows"
+    rows, names = layout.get("eeg_rows", []), layout.get("ch_names", [])
+    if (
+        not isinstance(rows, list)
+        or not all(_is_int(r) and 0 <= r < n_rows for r in rows)
+        or not isinstance(names, list)
+        or not all(isinstance(c, str) for c in names)
+        or len(rows) != len(names)
+    ):
+        return "layout.eeg_rows and layout.ch_names must be lists of rows and labels, as long"
+    for key in ("counter_row", "timestamp_row", "marker_row"):
+        row = layout.get(key)
+        if row is not None and not (_is_int(row) and 0 <= row < n_rows):
+            return f"layout.{key} is {row!r}, not a row of the board"
+    for key in ("counter_modulo", "counter_step", "counter_repeat"):
+        value = layout.get(key)
+        if value is not None and not (_is_int(value) and value > 0):
+            return f"layout.{key} is {value!r}, not an integer > 0"
+    rail = layout.get("rail_uv")
+    if rail is not None and not (_is_num(rail) and rail > 0):
+        return f"layout.rail_uv is {rail!r}, not a number > 0"
+    for key, kind in _FIELD_TYPES.items():
+        if key in _NULLABLE and meta.get(key) is None:
+            continue
+        if key in meta and not isinstance(meta[key], kind):
+            return f"{key} must be {_KIND_NAMES[kind]}, got {meta[key]!r:.40}"
+    problem = _record_problem(meta)
+    if problem:
+        return problem
+    if meta.get("status", "recording") not in STATUSES:
+        return f"status is {meta['status']!r}, not one of {', '.join(STATUSES)}"
+    for key in ("start_unix", "end_unix"):
+        value = meta.get(key)
+        if value is not None and not (_is_num(value) and abs(value) < 1e11):
+            return f"{key} is {value!r}, not a unix time"
+    return None
 
 
 def is_live(path: str | os.PathLike) -> bool:
@@ -199,7 +375,8 @@ class RecordedSession:
             if kind == "?":
                 frames[name] = col != 0
             elif kind == "i8":
-                frames[name] = np.nan_to_num(col).astype(np.int64)
+                # clipped: a damaged record must not wrap around to a garbage index
+                frames[name] = np.clip(np.nan_to_num(col), -(2**62), 2**62).astype(np.int64)
             else:
                 frames[name] = col
         self.frames: np.ndarray = frames
@@ -530,6 +707,10 @@ def recover_session(path: str | os.PathLike) -> str:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise SessionError(f"{path} is still being recorded; stop its recorder first") from None
+        # another recoverer may have finished while we waited for the lock: read it again
+        meta = load_meta(path)
+        if meta.get("status", "recording") != "recording":
+            return meta["status"]
         try:
             counts = {}
             for key, n_cols in (
@@ -555,6 +736,7 @@ def recover_session(path: str | os.PathLike) -> str:
                     last_fetch = float(np.frombuffer(fid.read(8), "<f8")[0])
             end_unix = last_fetch if last_fetch is not None else meta.get("start_unix")
             (path / ".reserve").unlink(missing_ok=True)  # the dead recorder's disk reserve
+            (path / f".{META_FILE}.tmp").unlink(missing_ok=True)  # killed mid-replace
             meta.update(
                 status="recovered",
                 n_samples=counts["raw"],
@@ -570,6 +752,141 @@ def recover_session(path: str | os.PathLike) -> str:
         os.close(lock_fd)
     logger.info("Recovered %s: %d samples, %d frames", path, counts["raw"], counts["frames"])
     return "recovered"
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What :func:`recover_store` did to one session.
+
+    Attributes
+    ----------
+    path : Path
+        The session folder.
+    status : str
+        ``"recovered"`` (it was interrupted and is now finalised), ``"live"`` (a recorder
+        still holds it: left alone), ``"error"`` (it could not be recovered: see ``error``),
+        or the session's unchanged final status (``complete``, ``stopped``, ``failed``,
+        ``recovered``) for a named session that needed nothing.
+    n_samples : int
+        Whole samples in ``raw.f64`` afterwards.
+    n_frames : int
+        Whole frames in ``frames.f64`` afterwards.
+    sfreq : float | None
+        The sampling frequency (for durations); None if ``session.json`` is unreadable.
+    error : str | None
+        The one-line reason of an ``"error"``.
+    """
+
+    path: Path
+    status: str
+    n_samples: int = 0
+    n_frames: int = 0
+    sfreq: float | None = None
+    error: str | None = None
+
+    @property
+    def duration_s(self) -> float:
+        """Seconds of signal on disk."""
+        return self.n_samples / self.sfreq if self.sfreq else 0.0
+
+
+def _session_folders(root: Path) -> list[Path]:
+    """Every folder of a store that holds a ``session.json`` (``<root>/<client>/<id>``)."""
+    if not root.is_dir():
+        return []
+    out = []
+    for client_dir in sorted(root.iterdir()):
+        if not client_dir.is_dir() or client_dir.is_symlink():
+            continue
+        for folder in sorted(client_dir.iterdir()):
+            if folder.is_dir() and not folder.is_symlink() and (folder / META_FILE).is_file():
+                out.append(folder)
+    return out
+
+
+def _recover_one(path: Path) -> Recovery:
+    try:
+        if is_live(path):
+            status = "live"
+        else:
+            try:
+                status = recover_session(path)
+            except SessionError:
+                if not is_live(path):
+                    raise
+                status = "live"  # a recorder took it between our check and our lock
+        meta = load_meta(path)
+    except SessionError as err:
+        return Recovery(path, "error", error=_one_line(err))
+    n_raw, n_frames = (
+        _n_records(_data_file(path, meta, key, f"{key}.f64"), len(meta[key]["columns"]))
+        for key in ("raw", "frames")
+    )
+    return Recovery(path, status, n_raw, n_frames, float(meta["layout"]["sfreq"]))
+
+
+def recover_store(
+    sessions_dir: str | os.PathLike | None = None,
+    sessions: list[str | os.PathLike] | None = None,
+    *,
+    log: bool = True,
+) -> list[Recovery]:
+    """Finalise the interrupted sessions of a store (or the named sessions).
+
+    An interrupted session says ``"recording"`` in its ``session.json`` while no recorder
+    holds its lock (the process was killed, crashed, or the machine lost power): each is
+    finalised with :func:`recover_session` and logged (one warning line each). A session a
+    running recorder still holds is never touched.
+
+    Parameters
+    ----------
+    sessions_dir : path-like | None
+        The store; ``None`` for ``$NFB_SESSIONS_DIR``, else ``./sessions``. A store that does
+        not exist has nothing to recover.
+    sessions : list of path-like | None
+        Only these session folders. Each is reported, whatever its status (``nfb recover
+        SESSION``). A folder that is not a session raises :class:`SessionError` before any
+        session is changed.
+    log : bool
+        Log a warning line per recovered (or unrecoverable) session of the store.
+
+    Returns
+    -------
+    recoveries : list of Recovery
+        Without ``sessions``: one per session whose ``session.json`` says ``"recording"``
+        (recovered, live or error); sessions already final are not listed. With
+        ``sessions``: one per named session, in order.
+    """
+    if sessions is not None:
+        paths = [Path(p) for p in sessions]
+        for path in paths:
+            load_meta(path)  # a typo fails here, before anything changes
+        return [_recover_one(path) for path in paths]
+    root = Path(sessions_dir) if sessions_dir is not None else default_sessions_dir()
+    out = []
+    for path in _session_folders(root):
+        try:
+            meta = load_meta(path)
+        except SessionError as err:
+            logger.warning("Skipping %s", err)
+            continue
+        if meta.get("status", "recording") != "recording":
+            continue
+        result = _recover_one(path)
+        if not log:
+            pass
+        elif result.status == "recovered":
+            logger.warning(
+                "recovered interrupted session %s: %d samples (%.1f s), %d frames",
+                path,
+                result.n_samples,
+                result.duration_s,
+                result.n_frames,
+            )
+        elif result.status == "error":
+            logger.warning("cannot recover interrupted session %s: %s", path, result.error)
+        out.append(result)
+    return out
 
 
 #: ``session.json`` fields a user may change after the session (the rest is the record).
