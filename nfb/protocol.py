@@ -47,6 +47,18 @@ def _rate(v):
     return 0 < v < 1
 
 
+#: Longest step of a script, in minutes (10 hours): longer ones are typos.
+MAX_STEP_MIN = 600
+
+
+def _minutes(v):
+    return 0 <= v <= MAX_STEP_MIN
+
+
+def _pos_minutes(v):
+    return 0 < v <= MAX_STEP_MIN
+
+
 _CHANNEL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*(-[A-Za-z][A-Za-z0-9]*)?$")
 
 
@@ -130,14 +142,18 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "hold_ms": ("num", 250, lambda v: 0 <= v <= 10000, "0 to 10000 ms"),
     },
     "script": {
-        "baseline_eyes_open": ("num", 2, _nonneg, "minutes, >= 0"),
-        "baseline_eyes_closed": ("num", 2, _nonneg, "minutes, >= 0"),
+        "baseline_eyes_open": ("num", 2, _minutes, "minutes, 0 to 600"),
+        "baseline_eyes_closed": ("num", 2, _minutes, "minutes, 0 to 600"),
         "blocks": ("int", 6, lambda v: 1 <= v <= 100, "1 to 100"),
-        "block_min": ("num", 3, _pos, "minutes, > 0"),
-        "rest_min": ("num", 0.5, _nonneg, "minutes, >= 0"),
+        "block_min": ("num", 3, _pos_minutes, "minutes, > 0 and <= 600"),
+        "rest_min": ("num", 0.5, _minutes, "minutes, 0 to 600"),
         "eyes": ("str", "open", lambda v: v in ("open", "closed"), '"open" or "closed"'),
     },
 }
+
+
+def _hold_ms(v):
+    return 0 <= v <= 10000
 
 
 def _sham_blocks_ok(v):
@@ -155,13 +171,19 @@ SHAM_SCHEMA: dict[str, tuple] = {
 }
 
 INHIBIT_SCHEMA: dict[str, dict[str, tuple]] = {
-    "amplitude": {"max_uv": ("num", 100, _pos, "µV > 0"), "hold_ms": ("num", 500, _nonneg, "ms")},
+    "amplitude": {
+        "max_uv": ("num", 100, _pos, "µV > 0"),
+        "hold_ms": ("num", 500, _hold_ms, "0 to 10000 ms"),
+    },
     "emg": {
         "max_uv": ("num", 15, _pos, "µV > 0"),
         "band": ("any", "emg", lambda v: isinstance(v, str), "a band name"),
-        "hold_ms": ("num", 500, _nonneg, "ms"),
+        "hold_ms": ("num", 500, _hold_ms, "0 to 10000 ms"),
     },
-    "flat": {"min_uv": ("num", 0.5, _pos, "µV > 0"), "window_s": ("num", 1, _pos, "s > 0")},
+    "flat": {
+        "min_uv": ("num", 0.5, _pos, "µV > 0"),
+        "window_s": ("num", 1, lambda v: 0 < v <= 60, "s, > 0 and <= 60"),
+    },
     "railed": {
         "fraction": ("num", 0.95, _rate, "a fraction of the ADC range between 0 and 1"),
         "max_uv": ("num", 0, _nonneg, "µV (0 = from the device's ADC range)"),
@@ -170,7 +192,7 @@ INHIBIT_SCHEMA: dict[str, dict[str, tuple]] = {
         "band": ("str", None, None, "a band name"),
         "max": ("any", "auto", _threshold_ok, '"auto" (baseline mean + max_z·sd) or a value'),
         "max_z": ("num", 1.5, _pos, "> 0"),
-        "hold_ms": ("num", 0, _nonneg, "ms"),
+        "hold_ms": ("num", 0, _hold_ms, "0 to 10000 ms"),
     },
 }
 
@@ -210,6 +232,11 @@ def _check_table(table: dict, schema: dict, where: str, src: str) -> dict:
     return out
 
 
+def _one_line(text: str) -> str:
+    """``text`` on one line: control characters (a newline in a key) are shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def validate(data: dict, src: str = "protocol") -> dict:
     """Validate a protocol dict and return it with defaults filled in.
 
@@ -218,6 +245,13 @@ def validate(data: dict, src: str = "protocol") -> dict:
     ConfigError
         One line naming ``src``, the field and what is allowed.
     """
+    try:
+        return _validate(data, src)
+    except ConfigError as err:
+        raise ConfigError(_one_line(str(err))) from None
+
+
+def _validate(data: dict, src: str) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"{src}: a protocol is a TOML table")
     allowed_top = {
@@ -352,6 +386,13 @@ def list_protocols() -> list[Path]:
 
 def load_protocol(name_or_path: str | os.PathLike, overrides: list[str] | None = None) -> Protocol:
     """Load a protocol preset by name (``alpha-up``) or by path, apply overrides, validate."""
+    try:
+        return _load_protocol(name_or_path, overrides)
+    except ConfigError as err:  # a name, key or value may hold a newline: keep one line
+        raise ConfigError(_one_line(str(err))) from None
+
+
+def _load_protocol(name_or_path: str | os.PathLike, overrides: list[str] | None) -> Protocol:
     text = str(name_or_path)
     path = Path(text)
     if not (text.endswith(".toml") or os.sep in text) or not path.exists():

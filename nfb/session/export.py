@@ -95,7 +95,10 @@ def export_session(
     if fmt == "brainflow":
         _export_brainflow(session, out)
     else:
+        if fmt == "edf":
+            _check_edf_range(session)
         raw = session.raw
+        existed = out.exists()
         try:
             if fmt == "fif":
                 raw.save(out, overwrite=True, verbose="error")
@@ -105,9 +108,37 @@ def export_session(
                 mne.export.export_raw(out, raw, fmt="edf", overwrite=True, verbose="error")
         except OSError as err:
             raise NfbError(f"cannot write {out}: {err.strerror or err}") from None
+        except ValueError as err:  # what the writer cannot hold (EDF's 8-character fields)
+            if not existed:
+                out.unlink(missing_ok=True)
+            msg = " ".join(str(err).split())[:200]
+            raise SessionError(f"cannot export {session.path} to {fmt.upper()}: {msg}") from None
     os.chmod(out, 0o600)  # session data is health data, exported or not
     logger.info("Exported %s to %s (%s)", session.path, out, fmt)
     return out
+
+
+#: EDF holds the physical range (µV) in 8 characters: larger EEG values cannot be written.
+EDF_MAX_UV = 9_999_999.0
+
+
+def _check_edf_range(session: RecordedSession) -> None:
+    """Refuse, in one line, EEG that EDF cannot hold (non-finite or beyond ±10 V)."""
+    rows = [int(r) for r in session.layout.get("eeg_rows", [])]
+    if not rows:
+        return  # session.raw says what is wrong
+    eeg = session.samples[rows]
+    if not np.isfinite(eeg).all():
+        raise SessionError(
+            f"{session.path}: raw.f64 holds non-finite EEG samples (damaged?); EDF cannot "
+            "store them: export to FIF instead"
+        )
+    peak = float(np.abs(eeg).max()) if eeg.size else 0.0
+    if peak > EDF_MAX_UV:
+        raise SessionError(
+            f"{session.path}: EEG reaches {peak:.3g} µV (damaged raw.f64?), beyond the "
+            f"{EDF_MAX_UV:.0f} µV EDF can hold: export to FIF instead"
+        )
 
 
 def _export_brainflow(session: RecordedSession, out: Path) -> None:
