@@ -1,24 +1,20 @@
 """Stream a live session over Lab Streaming Layer (LSL), for other tools to record or show.
 
-Opt-in (``nfb run --lsl``, ``--lsl-raw``, or the console's "Stream over LSL" switch): without
+Opt-in (``nfb run --lsl``, ``--lsl-raw``, or the console's "stream ... over LSL" switch): without
 it this module is not imported and neither is pylsl, so nothing listens on the network. With
 it, pylsl's liblsl announces the streams on the local network (UDP multicast/broadcast
 discovery) and serves them over TCP to any inlet that asks.
 
 Streams (``<id>`` is the session id, ``YYYYmmdd-HHMMSS-<protocol>``; no client id is sent):
 
-==============  =========  =====================================================  ==========
-name            type       channels                                               rate
-==============  =========  =====================================================  ==========
-``nfb-frames``  ``NFB``    every frame column, as recorded (``sample_index``,      frame rate
-                           ``time_s``, ``wall_time``, ``value``, ``threshold``,
-                           ``reward``, ``inhibited``, ``step``, ``raw_value``,
-                           ``inhibit_<kind>``..., band values...), float64
-``nfb-markers`` ``Markers`` one string: the event as JSON (``kind``,              irregular
-                           ``sample_index`` and its fields; a marker's free-text
-                           ``note`` is left out)
-``nfb-eeg``     ``EEG``    the EEG channels in µV (``--lsl-raw`` only), float32   sampling
-==============  =========  =====================================================  ==========
+- ``nfb-frames``, type ``NFB``, float64 at the frame rate: every frame column, as recorded
+  (``sample_index``, ``time_s``, ``wall_time``, ``value``, ``threshold``, ``reward``,
+  ``inhibited``, ``step``, ``raw_value``, ``inhibit_<kind>``..., the band values...).
+- ``nfb-markers``, type ``Markers``, one string channel, irregular: each recorded event as
+  JSON (``kind``, ``sample_index`` and its fields: step_start/step_end, threshold, marker,
+  pause/resume, baseline_stats, device events, stop); a marker's free-text ``note`` is left
+  out, it may identify the client.
+- ``nfb-eeg``, type ``EEG``, float32 at the sampling rate, µV (``--lsl-raw`` only).
 
 Source ids are ``nfb:<id>:frames``, ``nfb:<id>:markers`` and ``nfb:<id>:eeg``; channel labels
 (and units where they are physical) are in each stream's ``desc/channels``.
@@ -35,10 +31,10 @@ outlet measures ``offset = local_clock() - time.time()`` once when it opens (bet
 - an event with the time of its ``sample_index``: ``fetch_time + offset`` of the newest chunk,
   minus ``(newest index - sample_index) / sfreq``.
 
-The offset is fixed for the session, so a wall-clock step (NTP) during a session does not
-move the LSL timestamps. Pushing never blocks (liblsl buffers up to a minute per inlet and
-drops the oldest beyond), and a failing push is logged once and never reaches the
-acquisition.
+The offset is fixed for the session, so the stamps keep the exact spacing of the recorded
+``wall_time`` (a wall-clock step during a session shows in both alike). Pushing never
+blocks (liblsl buffers up to a minute per inlet and drops the oldest beyond), and a failing
+push is logged once and never reaches the acquisition.
 """
 
 from __future__ import annotations

@@ -20,7 +20,6 @@ recording is read back.
 
 from __future__ import annotations
 
-import math
 import tempfile
 import time
 from pathlib import Path
@@ -29,7 +28,7 @@ import numpy as np
 
 from ..protocol import load_protocol
 from .signals import eeg_signal
-from .throughput import DEFAULT_PROTOCOL, SFREQ, channel_names
+from .throughput import DEFAULT_PROTOCOL, SFREQ, channel_names, long_script
 
 
 def write_eeg_file(path: Path, minutes: float, channels: int = 16, seed: int = 0) -> int:
@@ -42,12 +41,6 @@ def write_eeg_file(path: Path, minutes: float, channels: int = 16, seed: int = 0
     del x
     raw.save(path, fmt="single", overwrite=True, verbose="error")
     return raw.n_times
-
-
-def script_blocks(minutes: float) -> int:
-    """Training blocks that make the default script (2 + 2 min baselines, 3 min blocks, 0.5 min
-    rests) outlast ``minutes``."""
-    return min(100, max(6, math.ceil((minutes + 1.0) / 3.5)))
 
 
 def rss_growth(t_s: np.ndarray, rss_mb: np.ndarray, total_s: float) -> dict:
@@ -94,7 +87,7 @@ def run(
         n_file = write_eeg_file(path, minutes, channels)
         profile = load_profile("file", file=str(path))
         profile.connection["speed"] = float(speed)
-        proto = load_protocol(protocol, [f"script.blocks={script_blocks(minutes)}"])
+        proto = load_protocol(protocol, long_script(minutes))
         stream = DeviceStream(profile)
         # built before the file starts playing: the session then attaches within moments
         session = LiveSession(stream, proto, "soak", sessions_dir=tmp / "sessions")
