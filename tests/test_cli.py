@@ -118,8 +118,14 @@ def test_run_records_a_readable_session(live):
     store, proc, folder = live
     _no_traceback(proc)
     assert folder.is_dir()
-    assert folder.parent == store / "demo"
-    assert sorted(p.name for p in (store / "demo").iterdir()) == [folder.name]
+    # the name stays in the store's index; the folder and the record hold the id only
+    index = json.loads((store / "clients.json").read_text())["clients"]
+    (cid,) = index
+    assert index[cid]["name"] == "demo"
+    assert folder.parent == store / cid and cid != "demo"
+    assert (store / "clients.json").stat().st_mode & 0o777 == 0o600
+    assert "demo" not in (folder / "session.json").read_text()
+    assert sorted(p.name for p in (store / cid).iterdir()) == [folder.name]
 
     s = nfb.read_session(folder)
     assert s.status in ("stopped", "complete")
@@ -167,10 +173,10 @@ def test_run_records_a_readable_session(live):
     assert meta["device"]["board_id"] == -1
     assert meta["device"]["channels"] == EEG_NAMES
     assert meta["software"]["nfb"] == nfb.__version__
-    assert meta["client"] == "demo" and meta["session_id"] == folder.name
+    assert meta["client"] == folder.parent.name and meta["session_id"] == folder.name
 
     # private: folders 0700, files 0600
-    for d in (store / "demo", folder):
+    for d in (folder.parent, folder):
         assert stat.S_IMODE(d.stat().st_mode) == 0o700, d
     files = list(folder.iterdir())
     assert {"session.json", "raw.f64", "frames.f64", "events.jsonl"} <= {f.name for f in files}
@@ -210,7 +216,7 @@ def test_sigkill_leaves_a_readable_recoverable_session(tmp_path):
                 assert proc.poll() is None, (tmp_path / "stderr.txt").read_text()
                 assert time.monotonic() < deadline, f"{at_kill} samples after {TIMEOUT} s"
                 if folder is None:
-                    found = sorted((store / "demo").glob("*/session.json"))
+                    found = sorted(store.glob("*/*/session.json"))
                     if found:
                         folder = found[0].parent
                         meta = json.loads(found[0].read_text())

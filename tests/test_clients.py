@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from nfb.errors import ConfigError, SessionError
-from nfb.session.clients import INDEX_FILE, ClientIndex, resolve_client
+from nfb.session.clients import INDEX_FILE, ClientIndex, client_names, resolve_client
 from nfb.session.recorder import validate_client
 
 
@@ -31,7 +31,7 @@ def test_a_name_gets_a_random_id_and_keeps_it(tmp_path):
 
 
 def test_names_never_become_paths(tmp_path):
-    for name in ("../../etc", "a/b", ".hidden", "Jane Doe", "Zoë"):
+    for name in ("Jane Doe", "Zoë", "O'Brien, M.", "名前"):
         cid = resolve_client(name, tmp_path)
         assert "/" not in cid and "." not in cid and cid.isascii()
     assert sorted(p.name for p in tmp_path.iterdir()) == [f".{INDEX_FILE}.lock", INDEX_FILE]
@@ -70,3 +70,19 @@ def test_concurrent_consoles_agree_on_a_new_name(tmp_path):
     for t in threads:
         t.join()
     assert len(set(got)) == 1 and len(ClientIndex(tmp_path).clients()) == 1
+
+
+@pytest.mark.parametrize("name", ["../evil", "a/b", "a\\b", ".hidden", "x" * 101, "bell\x07"])
+def test_path_like_names_are_refused_and_nothing_is_written(tmp_path, name):
+    with pytest.raises(ConfigError, match="client name") as err:
+        resolve_client(name, tmp_path)
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / INDEX_FILE).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) in ([], [f".{INDEX_FILE}.lock"])
+
+
+def test_client_names_lists_index_names_and_older_folders(tmp_path):
+    cid = resolve_client("Jane Doe", tmp_path)
+    (tmp_path / cid).mkdir()
+    (tmp_path / "legacy-client").mkdir()
+    assert client_names(tmp_path) == ["Jane Doe", "legacy-client"]

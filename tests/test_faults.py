@@ -33,6 +33,7 @@ from sessionfactory import generate_session, make_session, open_recorder
 import nfb
 from nfb.cli import main as nfb_main
 from nfb.errors import SessionError
+from nfb.session.clients import ClientIndex
 from nfb.session.store import is_live, read_session, recover_store
 
 SFREQ = float(BoardShim.get_board_descr(-1)["sampling_rate"])
@@ -86,7 +87,10 @@ def _kill_targets(seed: int) -> dict[str, int]:
 
 def _folder_of(store: Path, client: str) -> tuple[Path, int] | None:
     """The client's session folder once its session.json exists, and its raw record size."""
-    found = sorted((store / client).glob("*/session.json"))
+    if not (store / "clients.json").exists():
+        return None
+    cid = ClientIndex(store).find(client)  # the folder holds the pseudonymous id
+    found = sorted((store / cid).glob("*/session.json")) if cid else []
     if not found:
         return None
     meta = json.loads(found[0].read_text())
@@ -388,7 +392,8 @@ def test_disk_full_stops_cleanly(tiny_disk, tmp_path):
     # the clean-stop path ran: the board was released and the folder closed before this line
     assert any(line.startswith("session failed: ") for line in proc.stderr.splitlines())
     folder = Path(proc.stdout.strip().splitlines()[-1])
-    assert folder.parent == tiny_disk / "full"
+    cid = ClientIndex(tiny_disk).find("full")
+    assert folder.parent == tiny_disk / cid
     assert str(folder) in errors[0]
 
     s = nfb.read_session(folder)
@@ -411,7 +416,9 @@ def test_disk_full_stops_cleanly(tiny_disk, tmp_path):
     assert again.frames.tobytes() == kept_session.frames.tobytes()
     assert again.events == kept_session.events
     np.testing.assert_array_equal(again.samples, kept_samples)
-    assert sorted(p.name for p in tiny_disk.iterdir()) == ["earlier", "full"]
+    assert sorted(p.name for p in tiny_disk.iterdir()) == sorted(
+        [".clients.json.lock", "clients.json", "earlier", cid]
+    )
 
 
 def test_recover_store_named_refuses_a_non_session_before_changing_anything(tmp_path):

@@ -16,6 +16,7 @@ import nfb
 from nfb.feedback.level import FeedbackState
 from nfb.gui.console import ConsoleWindow
 from nfb.protocol import protocols_dir
+from nfb.session.clients import ClientIndex
 
 SHORT = """
 name = "Short alpha/beta"
@@ -117,7 +118,9 @@ def test_a_whole_session_through_the_console(qtbot, console, tmp_path):
     qtbot.waitUntil(lambda: console.step_label.text().startswith("session"), timeout=10000)
 
     rec = nfb.read_session(path)
-    assert rec.meta["client"] == "gui-test"
+    # filed under the pseudonymous id that the store's index gives the name
+    assert rec.meta["client"] == ClientIndex(path.parent.parent).find("gui-test")
+    assert path.parent.name == rec.meta["client"] != "gui-test"
     assert rec.meta["status"] == "stopped"
     assert rec.meta["ratings"] == {"anxiety_before": 6, "anxiety_after": 3}
     assert rec.meta["protocol"]["name"] == "Short alpha/beta"

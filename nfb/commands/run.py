@@ -21,7 +21,12 @@ def add_parser(sub) -> None:
     add_device_args(p)
     add_protocol_args(p)
     add_sham_arg(p)
-    p.add_argument("--client", required=True, help="client id (letters, digits, - _ .)")
+    p.add_argument(
+        "--client",
+        required=True,
+        help="the client's name or id; sessions are filed under a pseudonymous id "
+        "(the name stays in the store's clients.json)",
+    )
     p.add_argument(
         "--duration",
         type=float,
@@ -96,14 +101,13 @@ class LiveLine:
 def run(args: argparse.Namespace) -> int:
     from ..errors import NfbError
     from ..protocol import load_protocol
+    from ..session.clients import resolve_client
     from ..session.live import LiveSession, run_until_done
-    from ..session.recorder import validate_client
     from ..session.store import recover_store
     from ..stream import DeviceStream
 
     if args.duration is not None and not (math.isfinite(args.duration) and args.duration >= 1):
         raise _arg_error(f"--duration must be a number of seconds >= 1, got {args.duration:g}")
-    validate_client(args.client)
     profile = load_device(args)
     protocol = load_protocol(args.protocol, args.overrides)
     observers = []
@@ -114,11 +118,13 @@ def run(args: argparse.Namespace) -> int:
         check_available()
         observers.append(LslOutlet(raw=args.lsl_raw))
     recover_store(args.sessions_dir)  # sessions a killed run left open: one warning line each
+    # the name stays in the store's index; folders, files and streams carry the id only
+    client = resolve_client(args.client, args.sessions_dir)
     stream = DeviceStream(profile)
     session = LiveSession(
         stream,
         protocol,
-        args.client,
+        client,
         sessions_dir=args.sessions_dir,
         duration_s=args.duration,
         sham_source=args.sham_source,

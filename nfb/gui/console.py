@@ -22,8 +22,9 @@ from ..devices import list_profiles, load_profile
 from ..errors import NfbError
 from ..feedback.level import FeedbackLevel, FeedbackState
 from ..protocol import list_protocols, load_protocol
+from ..session.clients import client_names, resolve_client
 from ..session.live import LiveSession
-from ..session.recorder import default_sessions_dir, validate_client
+from ..session.recorder import default_sessions_dir
 from ..session.runner import COLUMN
 from ..stream import DeviceStream
 from .views import BlockRewardView, FeatureView, RawTraces, SpectrumView, verdict_colour
@@ -411,13 +412,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
     def _load_clients(self) -> None:
         current = self.client_box.currentText()
         self.client_box.clear()
-        if self.sessions_dir.is_dir():
-            names = sorted(
-                p.name
-                for p in self.sessions_dir.iterdir()
-                if p.is_dir() and not p.name.startswith(".")
-            )
-            self.client_box.addItems(names)
+        self.client_box.addItems(client_names(self.sessions_dir))
         if current:
             self.client_box.setCurrentText(current)
 
@@ -566,9 +561,10 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             return
         if self.session is not None:
             return
-        client = self.client_box.currentText().strip()
+        name = self.client_box.currentText().strip()
         try:
-            validate_client(client)
+            # the name stays in the store's index; the session is filed under the id
+            client = resolve_client(name, self.sessions_dir)
             protocol = load_protocol(self.protocol_box.currentText())
             ratings = {"anxiety_before": self._rating(self.rating_before), "anxiety_after": None}
             lsl = None

@@ -30,6 +30,15 @@ INDEX_FORMAT = "nfb-clients"
 _ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o, 1/l: ids are read aloud and copied
 
 
+#: Longest client name (characters).
+MAX_NAME = 100
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted on one line, control characters escaped, long names cut."""
+    return repr(text[:60] + ("…" if len(text) > 60 else ""))
+
+
 def _normal(name: str) -> str:
     """Names match whatever their case, accents' encoding and spacing."""
     return " ".join(unicodedata.normalize("NFC", name).casefold().split())
@@ -94,8 +103,13 @@ class ClientIndex:
     @contextmanager
     def _locked(self) -> Iterator[None]:
         # two consoles on one store must not hand out two ids for one new name
-        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(self.root / f".{INDEX_FILE}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self.root / f".{INDEX_FILE}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as err:
+            raise SessionError(
+                f"cannot open the store {self.root}: {err.strerror or err}"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -116,6 +130,14 @@ class ClientIndex:
         if not isinstance(name_or_id, str) or not _normal(name_or_id):
             raise ConfigError(f"--client: a client name or id is needed, got {name_or_id!r}")
         text = " ".join(name_or_id.split())
+        if len(text) > MAX_NAME or "/" in text or "\\" in text or text.startswith("."):
+            # names never become paths, but one that looks like a path is refused, not stored
+            raise ConfigError(
+                f"client name {_shown(text)}: at most {MAX_NAME} characters, no '/' or '\\', "
+                "not starting with '.'"
+            )
+        if not all(c.isprintable() for c in text):
+            raise ConfigError(f"client name {_shown(text)}: control characters are not allowed")
         with self._locked():
             found = self.find(text)
             if found is not None:
@@ -133,9 +155,31 @@ class ClientIndex:
                 cid = new_client_id()
             now = datetime.now(timezone.utc).isoformat(timespec="seconds")
             clients[cid] = {"name": text, "created": now}
-            write_json_atomic(self.path, {"format": INDEX_FORMAT, "version": 1, "clients": clients})
+            try:
+                write_json_atomic(
+                    self.path, {"format": INDEX_FORMAT, "version": 1, "clients": clients}
+                )
+            except OSError as err:
+                raise SessionError(f"cannot write {self.path}: {err.strerror or err}") from None
         logger.info("new client: sessions of %r are filed under the id %s", text, cid)
         return cid
+
+
+def client_names(sessions_dir: str | os.PathLike | None = None) -> list[str]:
+    """What a practitioner picks from: the index's names, and client folders it does not know
+    (stores from before the index), sorted; an unreadable index gives the folders only."""
+    index = ClientIndex(sessions_dir)
+    try:
+        known = index.clients()
+    except SessionError as err:
+        logger.warning("%s", err)
+        known = {}
+    names = set(known.values())
+    if index.root.is_dir():
+        for folder in index.root.iterdir():
+            if folder.is_dir() and not folder.name.startswith(".") and folder.name not in known:
+                names.add(folder.name)
+    return sorted(names, key=_normal)
 
 
 def _is_legacy_folder(root: Path, text: str) -> bool:
