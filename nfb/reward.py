@@ -7,6 +7,7 @@ target by setting the threshold to the matching quantile of the recent training 
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -208,7 +209,7 @@ class ThresholdController:
 
     def observe(self, value: float, usable: bool) -> float | None:
         """Add one training frame; return a new threshold when an update is due."""
-        if usable and np.isfinite(value):
+        if usable and math.isfinite(value):
             self._recent.append(value)
             if len(self._recent) == self.hold_frames:
                 self.values.append(self._extreme(self._recent))

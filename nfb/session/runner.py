@@ -10,6 +10,7 @@ reproduces the session bit for bit.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -123,7 +124,7 @@ class BlockStats:
         self.n_frames += 1
         self.n_reward += reward
         self.n_inhibited += inhibited
-        if np.isfinite(value):
+        if math.isfinite(value):
             self.value_sum += value
             self.n_value += 1
 
@@ -531,9 +532,19 @@ class SessionRunner:
         raw_values = fb.feature
         sham_cols = np.zeros((m, len(SHAM_FRAME_COLUMNS))) if self.sham is not None else None
         n_out = 0
+        # the loop reads Python scalars and fills columns afterwards: per-element NumPy
+        # indexing would cost more than the scoring itself (same arithmetic, same bits)
+        indices, raws = fb.sample_index.tolist(), raw_values.tolist()
+        any_inh_list = any_inh.tolist()
+        band_lists = None  # the band values as Python floats, made once a baseline needs them
+        out_value: list[float] = []
+        out_threshold: list[float] = []
+        out_reward: list[bool] = []
+        out_inhibited: list[bool] = []
+        out_step: list[int] = []
         with self._lock:
             for i in range(m):
-                s = int(fb.sample_index[i])
+                s = indices[i]
                 if not self._started:
                     self._started = True
                     self._start_step(s)
@@ -544,9 +555,9 @@ class SessionRunner:
                     self._apply({"kind": "stop", "reason": "duration"}, s)
                     break
                 st = self.current_step
-                raw = float(raw_values[i])
+                raw = raws[i]
                 value = (raw - self._zs[0]) / self._zs[1] if self.zscore else raw
-                inhibited = bool(any_inh[i])
+                inhibited = any_inh_list[i]
                 if s < self._settled_at:
                     inh["invalid"][i] = inhibited = True
                 if band_rules:
@@ -557,10 +568,12 @@ class SessionRunner:
                 is_sham = False
                 if not self._paused:
                     if st.is_baseline and not inhibited and s >= self.pipeline.warmup_samples:
+                        if band_lists is None:
+                            band_lists = {c: fb.bands[c].tolist() for c in self.band_columns}
                         bucket = self._baseline_values.setdefault(st.name, {})
                         bucket.setdefault("value", []).append(raw)
                         for col in self.band_columns:
-                            bucket.setdefault(col, []).append(float(fb.bands[col][i]))
+                            bucket.setdefault(col, []).append(band_lists[col][i])
                     elif st.name == "block":
                         is_sham = st.block in self._sham_blocks
                         reward = self._score(value, inhibited, s, adapt=not is_sham)
@@ -577,16 +590,11 @@ class SessionRunner:
                     self._sham_frame += 1
                 if st.name == "block" and not self._paused:
                     self.blocks[-1].add(value, reward, inhibited)
-                row = rows[n_out]
-                row[_SAMPLE] = s
-                row[_TIME] = s / self.sfreq
-                row[_WALL] = walls[i]
-                row[_VALUE] = value
-                row[_RAW] = raw
-                row[_THRESHOLD] = shown_threshold
-                row[_REWARD] = reward
-                row[_INHIBITED] = inhibited
-                row[_STEP] = st.index
+                out_value.append(value)
+                out_threshold.append(shown_threshold)
+                out_reward.append(reward)
+                out_inhibited.append(inhibited)
+                out_step.append(st.index)
                 n_out += 1
                 self._last_index = s
                 if not self._paused:
@@ -596,6 +604,16 @@ class SessionRunner:
                         if self.finished:
                             break
             rows = rows[:n_out]
+            # frame i of the chunk is row i: the loop only ever stops early, never skips
+            rows[:, _SAMPLE] = fb.sample_index[:n_out]
+            rows[:, _TIME] = fb.sample_index[:n_out] / self.sfreq
+            rows[:, _WALL] = walls[:n_out]
+            rows[:, _VALUE] = out_value
+            rows[:, _RAW] = raw_values[:n_out]
+            rows[:, _THRESHOLD] = out_threshold
+            rows[:, _REWARD] = out_reward
+            rows[:, _INHIBITED] = out_inhibited
+            rows[:, _STEP] = out_step
             k = len(FRAME_COLUMNS)
             for kind in self.inhibit_kinds:
                 rows[:, k] = inh[kind][:n_out]
@@ -619,8 +637,8 @@ class SessionRunner:
         thr = self.threshold
         ok = (
             not inhibited
-            and np.isfinite(value)
-            and np.isfinite(thr)
+            and math.isfinite(value)
+            and math.isfinite(thr)
             and (value > thr if self.direction == "up" else value < thr)
         )
         self._run = self._run + 1 if ok else 0
