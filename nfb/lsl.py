@@ -49,6 +49,7 @@ import numpy as np
 
 from ._logging import logger
 from .errors import ConfigError
+from .session.sham import SHAM_FRAME_COLUMNS
 
 if TYPE_CHECKING:  # pragma: no cover
     from .session.live import LiveSession
@@ -103,6 +104,8 @@ class LslOutlet:
         self.sfreq: float | None = None
         self._frames = self._markers = self._eeg = None
         self._wall_col: int | None = None
+        self._keep: list[int] = []  # the frame columns streamed (no sham columns)
+        self._n_in = 0  # the frame columns given to push_frames
         self._anchor: tuple[int, float] | None = None  # newest (sample index, fetch time)
         self._lock = threading.Lock()  # pushes (acquisition thread) against close
 
@@ -164,7 +167,13 @@ class LslOutlet:
         try:
             import pylsl
 
-            self.columns = list(columns)
+            # a sham session's own_* and sham columns would tell any listener which blocks
+            # are sham: the blinding stays in the recording
+            hidden = {name for name, _ in SHAM_FRAME_COLUMNS}
+            self._keep = [i for i, c in enumerate(columns) if c not in hidden]
+            self._n_in = len(columns)
+            self.columns = [columns[i] for i in self._keep]
+            columns = self.columns
             self.sfreq = sfreq
             self._wall_col = self.columns.index("wall_time") if "wall_time" in columns else None
             t0 = pylsl.local_clock()
@@ -214,6 +223,8 @@ class LslOutlet:
                 return
             try:
                 rows = np.asarray(rows, dtype=np.float64)
+                if self._n_in != len(self._keep) and rows.shape[1] == self._n_in:
+                    rows = rows[:, self._keep]
                 if self._wall_col is not None:
                     stamps = (rows[:, self._wall_col] + self.clock_offset).tolist()
                     outlet.push_chunk(rows, stamps)

@@ -159,4 +159,13 @@ def test_summary_table_api_and_blinding(study, tmp_path):
     assert set(blind["sham"]) == {""}
     open_ = summary_table([sham], unblind=True, as_frame=False)
     assert list(open_["sham"]) == ["", "false", "false", "true"]
+    # unblinded, the client's own scoring differs in the sham block only
+    own_differs = open_["own_reward_rate"] != open_["reward_rate"]
+    assert list(own_differs) == [True, False, False, True]
+    # blinded, nothing tells the blocks apart: own scoring and per-block thresholds left out
+    for col in ("own_reward_rate", "own_mean_value"):
+        assert np.isnan(blind[col]).all(), col
+    blocks = blind["level"] == "block"
+    for col in ("threshold_first", "threshold_last"):
+        assert np.isnan(blind[col][blocks]).all() and np.isfinite(open_[col][blocks]).all()
     assert json.loads((sham / "session.json").read_text())["blinding"]["sham_blocks"] == [3]

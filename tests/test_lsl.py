@@ -321,3 +321,32 @@ def test_console_switch(qtbot, tmp_path):
         _check_frames(read_session(session.path), rows, stamps)
     finally:
         window.shutdown()
+
+
+def test_sham_columns_are_not_streamed():
+    """A sham session's own_* and sham columns would reveal the blinding to any listener."""
+    from nfb.session.runner import FRAME_COLUMNS
+    from nfb.session.sham import SHAM_FRAME_COLUMNS
+
+    sid = f"sham-{uuid.uuid4().hex[:8]}"
+    base = [name for name, _ in FRAME_COLUMNS]
+    columns = [*base, "alpha", *(name for name, _ in SHAM_FRAME_COLUMNS)]
+    outlet = LslOutlet()
+    outlet.open(sid, columns, 62.5, sfreq=250.0)
+    try:
+        assert outlet.error is None
+        assert outlet.columns == [*base, "alpha"]
+        inlet = _resolve(FRAMES_NAME, sid)
+        assert _channel_labels(inlet) == [*base, "alpha"]
+        rows = np.arange(3 * len(columns), dtype=float).reshape(3, len(columns))
+        rows[:, columns.index("wall_time")] = time.time()
+        outlet.push_frames(rows)
+        got, deadline = [], time.monotonic() + 30
+        while len(got) < 3:
+            assert time.monotonic() < deadline, got
+            data, _ = inlet.pull_chunk(timeout=0.5)
+            got.extend(data)
+        keep = [columns.index(c) for c in outlet.columns]
+        np.testing.assert_array_equal(np.array(got), rows[:, keep])
+    finally:
+        outlet.close()

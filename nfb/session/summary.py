@@ -86,6 +86,9 @@ def session_rows(
     baseline = meta.get("baseline") or {}
     ratings = meta.get("ratings") or {}
     sham_blocks = set((meta.get("blinding") or {}).get("sham_blocks") or [])
+    # a blinded session: any figure that differs between sham and real blocks (the client's
+    # own scoring, a threshold that stands still while the feedback is yoked) is left out
+    blinded = isinstance(meta.get("blinding"), dict) and not unblind
     sfreq = _num((meta.get("layout") or {}).get("sfreq"))
     base = {
         "source": source,
@@ -106,7 +109,7 @@ def session_rows(
         return "" if block is None else str(block in sham_blocks).lower()
 
     def own(b: dict, key: str) -> float:
-        return _num(b.get(f"own_{key}", b.get(key)))
+        return math.nan if blinded else _num(b.get(f"own_{key}", b.get(key)))
 
     rows = [
         {
@@ -160,8 +163,8 @@ def session_rows(
                 "mean_value": _num(b.get("mean_value")),
                 "own_reward_rate": own(b, "reward_rate"),
                 "own_mean_value": own(b, "mean_value"),
-                "threshold_first": in_effect(start),
-                "threshold_last": in_effect(end),
+                "threshold_first": math.nan if blinded else in_effect(start),
+                "threshold_last": math.nan if blinded else in_effect(end),
                 "baseline_eo_mean": math.nan,
                 "baseline_ec_mean": math.nan,
             }
