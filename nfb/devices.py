@@ -398,6 +398,8 @@ def load_profile(
             data = tomllib.load(fid)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{where}: not valid TOML ({err})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{where}: not valid TOML (not UTF-8 text)") from None
     except OSError as err:
         raise ConfigError(f"{where}: cannot read ({err.strerror})") from None
     profile = parse_profile(data, name=path.stem, path=path)

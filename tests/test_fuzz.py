@@ -792,3 +792,106 @@ def test_a_damaged_frame_index_is_clipped_not_wrapped(real_session, tmp_path):
         warnings.simplefilter("error")
         index = read_session(folder).frames["sample_index"]
     assert index[3] == 2**62 and (index >= 0).all()
+
+
+# --- 6. regressions: what review found ---------------------------------------------------------
+def _interrupted_copy(real_session: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "store" / "c1" / real_session.name
+    shutil.copytree(real_session, folder)
+    meta = json.loads((folder / "session.json").read_text())
+    meta["status"] = "recording"
+    (folder / "session.json").write_text(json.dumps(meta))
+    return folder
+
+
+@pytest.mark.parametrize("last_fetch", [np.nan, 1e300, -5.0])
+def test_recovery_with_an_unusable_last_fetch_time(real_session, tmp_path, last_fetch):
+    """A replay of a file records NaN fetch times; recovery must still finalise it, and a
+    start (which recovers the store) must never fail on it."""
+    folder = _interrupted_copy(real_session, tmp_path)
+    raw = np.fromfile(folder / "raw.f64", "<f8")
+    raw[-1] = last_fetch
+    raw.tofile(folder / "raw.f64")
+    code, err = _cli(["recover", "--sessions-dir", str(tmp_path / "store")])
+    assert code == 0 and "Traceback" not in err, err
+    s = read_session(folder)
+    assert s.status == "recovered"
+    assert s.meta["end_unix"] == s.meta["start_unix"]  # the last usable time known
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"sample_index": 5, "kind": "dropped", "count": "abc"}',
+        '{"sample_index": 5, "kind": "dropped", "count": 1e400}',
+        '{"sample_index": 5, "kind": "dropped", "count": NaN}',
+        '{"sample_index": 5, "kind": "annotation"}',
+        '{"sample_index": 5, "kind": "annotation", "description": "x", "onset_s": "zz"}',
+        '{"sample_index": 5, "kind": "annotation", "description": "x", "duration_s": [1]}',
+        '{"sample_index": 5, "kind": "step_start", "step": [1]}',
+        '{"sample_index": 1' + "0" * 400 + ', "kind": "marker"}',
+    ],
+)
+def test_a_damaged_event_line_is_skipped(real_session, tmp_path, line):
+    folder = tmp_path / "s"
+    shutil.copytree(real_session, folder)
+    good = read_session(folder).events
+    with open(folder / "events.jsonl", "a") as fid:
+        fid.write(line + "\n")
+    s = read_session(folder)
+    assert s.events == good
+    assert s.raw.n_times == s.n_samples
+    _cli_ok_or_one_line(["export", str(folder), "--out", str(tmp_path / "x.edf")])
+    assert (tmp_path / "x.edf").exists()
+
+
+@pytest.mark.parametrize("start_unix", [-9e10, 1e12, float("nan")])
+def test_start_time_beyond_dates_is_refused(real_session, tmp_path, start_unix):
+    folder = tmp_path / "s"
+    shutil.copytree(real_session, folder)
+    meta = json.loads((folder / "session.json").read_text())
+    meta["start_unix"] = start_unix
+    (folder / "session.json").write_text(json.dumps(meta))
+    with pytest.raises(SessionError, match="start_unix") as err:
+        read_session(folder)
+    one_line(err.value)
+
+
+def test_a_huge_dropped_count_stays_readable(real_session, tmp_path):
+    """A garbage package counter can claim billions of lost samples: nfb must read it back."""
+    folder = tmp_path / "s"
+    shutil.copytree(real_session, folder)
+    meta = json.loads((folder / "session.json").read_text())
+    meta["dropped_samples"] = 3_000_000_000
+    (folder / "session.json").write_text(json.dumps(meta))
+    assert read_session(folder).meta["dropped_samples"] == 3_000_000_000
+
+
+def test_an_unlistable_folder_in_the_store_is_skipped(real_session, tmp_path, monkeypatch):
+    """``lost+found`` at the root of a store's own disk cannot be listed by a user."""
+    folder = _interrupted_copy(real_session, tmp_path)
+    store = tmp_path / "store"
+    (store / "lost+found").mkdir()
+    real_iterdir = Path.iterdir
+
+    def iterdir(self):
+        if self.name == "lost+found":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    code, err = _cli(["recover", "--sessions-dir", str(store)])
+    assert code == 0 and "Traceback" not in err, err
+    assert read_session(folder).status == "recovered"
+    assert [s["path"] for s in list_sessions(store)] == [folder]
+    from nfb.session.clients import client_names
+
+    assert client_names(store) == ["c1"]
+
+
+def test_a_device_profile_that_is_not_utf8(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_bytes(b'board = "SYNTHETIC_BOARD"\n# \xff\xfe\n')
+    with pytest.raises(ConfigError, match="not UTF-8") as err:
+        load_profile(str(path))
+    one_line(err.value)

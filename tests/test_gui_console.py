@@ -5,6 +5,7 @@ back. Waiting is on sample counts and script steps, never on fixed sleeps.
 """
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ import nfb
 from nfb.feedback.level import FeedbackState
 from nfb.gui.console import ConsoleWindow
 from nfb.protocol import protocols_dir
-from nfb.session.clients import ClientIndex
+from nfb.session.clients import ClientIndex, resolve_client
 
 SHORT = """
 name = "Short alpha/beta"
@@ -139,15 +140,23 @@ def test_a_whole_session_through_the_console(qtbot, console, tmp_path):
 
 
 def test_settings_are_remembered(qtbot, console, tmp_path):
+    cid = resolve_client("Some One", tmp_path / "sessions")
     console.protocol_box.setCurrentText("smr-up")
-    console.client_box.setCurrentText("someone")
+    console.client_box.setCurrentText("some  one")
     console.mode_box.setCurrentText("circle")
     console.save_settings()
+    # the settings file is outside the private store: the id only, never the name
+    settings_text = Path(console.settings.fileName()).read_text()
+    assert cid in settings_text and "some one" not in settings_text.lower()
     again = ConsoleWindow(tmp_path / "sessions", settings=console.settings)
     qtbot.addWidget(again)
     assert again.protocol_box.currentText() == "smr-up"
-    assert again.client_box.currentText() == "someone"
+    assert again.client_box.currentText() == "Some One"
     assert again.mode_box.currentText() == "circle"
+    # a name the store does not know yet is not remembered at all
+    again.client_box.setCurrentText("Not Yet A Client")
+    again.save_settings()
+    assert "not yet" not in Path(console.settings.fileName()).read_text().lower()
     again.shutdown()
 
 

@@ -22,7 +22,7 @@ from ..devices import list_profiles, load_profile
 from ..errors import NfbError
 from ..feedback.level import FeedbackLevel, FeedbackState
 from ..protocol import list_protocols, load_protocol
-from ..session.clients import client_names, resolve_client
+from ..session.clients import ClientIndex, client_names, resolve_client
 from ..session.live import LiveSession
 from ..session.recorder import default_sessions_dir
 from ..session.runner import COLUMN
@@ -346,9 +346,10 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             value = s.value(f"last/{key}")
             if value and box.findText(value) >= 0:
                 box.setCurrentText(value)
-        client = s.value("last/client")
-        if client:
-            self.client_box.setCurrentText(client)
+        s.remove("last/client")  # older versions kept the name here, outside the store
+        name = self._client_name(s.value("last/client_id"))
+        if name:
+            self.client_box.setCurrentText(name)
         for key, edit in (
             ("serial_port", self.serial_edit),
             ("mac", self.mac_edit),
@@ -368,7 +369,12 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         s.setValue("console/geometry", self.saveGeometry())
         s.setValue("last/device", self.device_box.currentText())
         s.setValue("last/protocol", self.protocol_box.currentText())
-        s.setValue("last/client", self.client_box.currentText())
+        # the settings file lives outside the private store: it keeps the id, never the name
+        cid = self._client_id(self.client_box.currentText())
+        if cid:
+            s.setValue("last/client_id", cid)
+        else:
+            s.remove("last/client_id")
         s.setValue("last/mode", self.mode_box.currentText())
         s.setValue("last/scale", self.scale_box.currentText())
         s.setValue("last/serial_port", self.serial_edit.text())
@@ -408,6 +414,25 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         if not isinstance(err, NfbError | str):
             logger.error("unexpected error in the console", exc_info=err)
         self.statusBar().showMessage(text, 15000)
+
+    def _client_id(self, name: str) -> str | None:
+        """The id of a client the store already knows, else None (nothing is created)."""
+        try:
+            return ClientIndex(self.sessions_dir).find(" ".join(name.split())) if name else None
+        except NfbError:
+            return None
+
+    def _client_name(self, client_id) -> str | None:
+        """What the client box shows for a remembered id: its name, or a legacy folder's."""
+        if not isinstance(client_id, str) or not client_id:
+            return None
+        try:
+            name = ClientIndex(self.sessions_dir).name(client_id)
+        except NfbError:
+            return None
+        if name is None and (self.sessions_dir / client_id).is_dir():
+            name = client_id  # a client folder from before the index
+        return name
 
     def _load_clients(self) -> None:
         current = self.client_box.currentText()

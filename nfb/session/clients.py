@@ -175,11 +175,23 @@ def client_names(sessions_dir: str | os.PathLike | None = None) -> list[str]:
         logger.warning("%s", err)
         known = {}
     names = set(known.values())
-    if index.root.is_dir():
-        for folder in index.root.iterdir():
-            if folder.is_dir() and not folder.name.startswith(".") and folder.name not in known:
-                names.add(folder.name)
+    try:
+        folders = list(index.root.iterdir()) if index.root.is_dir() else []
+    except OSError as err:
+        logger.warning("cannot list %s: %s", index.root, err.strerror or err)
+        folders = []
+    for folder in folders:
+        if folder.is_dir() and folder.name not in known and _is_client_id(folder.name):
+            names.add(folder.name)  # lost+found and the like are not clients
     return sorted(names, key=_normal)
+
+
+def _is_client_id(text: str) -> bool:
+    try:
+        validate_client(text)
+    except SessionError:
+        return False
+    return True
 
 
 def _is_legacy_folder(root: Path, text: str) -> bool:

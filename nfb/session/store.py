@@ -154,7 +154,8 @@ def _record_problem(meta: dict[str, Any]) -> str | None:
             return f"ratings.{key} is {v!r:.40}, not a number"
     for key, low in (("frame_rate", 0), ("dropped_samples", -1)):
         v = meta.get(key)
-        if v is not None and not (_is_num(v) and low < v < 1e9):
+        # a garbage package counter can claim billions of dropped samples: still readable
+        if v is not None and not (_is_num(v) and low < v < 2**53):
             return f"{key} is {v!r:.40}, out of range"
     return None
 
@@ -166,6 +167,11 @@ def _is_num(v: Any) -> bool:
         return math.isfinite(v)
     except OverflowError:  # an int beyond any float
         return False
+
+
+def _is_unix(v: Any) -> bool:
+    """A unix time that dates can show: from 1970 to the end of year 9999."""
+    return _is_num(v) and 0 <= v < 253402300800
 
 
 def _is_int(v: Any) -> bool:
@@ -248,7 +254,7 @@ def _meta_problem(meta: dict[str, Any]) -> str | None:
         return f"status is {meta['status']!r}, not one of {', '.join(STATUSES)}"
     for key in ("start_unix", "end_unix"):
         value = meta.get(key)
-        if value is not None and not (_is_num(value) and abs(value) < 1e11):
+        if value is not None and not _is_unix(value):
             return f"{key} is {value!r}, not a unix time"
     return None
 
@@ -317,17 +323,33 @@ def _read_events(file: Path) -> list[dict[str, Any]]:
             logger.warning("%s line %d skipped: %s", file, i, _one_line(err))
             continue
         idx = event.get("sample_index") if isinstance(event, dict) else None
-        if (
-            isinstance(idx, bool)
-            or not isinstance(idx, int)
-            or idx < 0
-            or not isinstance(event.get("kind"), str)
-        ):
+        if not _is_int(idx) or not 0 <= idx < 2**53 or not isinstance(event.get("kind"), str):
             # every consumer orders events by sample index: one without it is damage
             logger.warning("%s line %d skipped: no sample_index/kind", file, i)
             continue
+        problem = _event_problem(event)
+        if problem:
+            logger.warning("%s line %d skipped: %s", file, i, problem)
+            continue
         events.append(event)
     return events
+
+
+def _event_problem(event: dict[str, Any]) -> str | None:
+    """What is wrong with the fields readers use (annotations, reports), or None."""
+    count = event.get("count")
+    if count is not None and not (_is_int(count) and 0 <= count < 2**53):
+        return f"count is {count!r:.40}, not a sample count"
+    for key, low in (("onset_s", -1e9), ("duration_s", 0)):
+        v = event.get(key)
+        if v is not None and not (_is_num(v) and low <= v < 1e9):
+            return f"{key} is {v!r:.40}, not seconds"
+    if event["kind"] == "annotation" and not isinstance(event.get("description"), str):
+        return "an annotation without a text description"
+    step = event.get("step")
+    if step is not None and not _is_int(step):
+        return f"step is {step!r:.40}, not a step number"
+    return None
 
 
 def frames_dtype(columns: list[list[str]]) -> np.dtype:
@@ -643,14 +665,14 @@ def list_sessions(
     if client is not None:
         client_dirs = [root / validate_client(client)]
     elif root.is_dir():
-        client_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink())
+        client_dirs = _subfolders(root)
     else:
         client_dirs = []
     out = []
     for client_dir in client_dirs:
         if not client_dir.is_dir():
             continue
-        for folder in sorted(client_dir.iterdir()):
+        for folder in _subfolders(client_dir):
             if not (folder / META_FILE).is_file():
                 continue
             try:
@@ -734,6 +756,8 @@ def recover_session(path: str | os.PathLike) -> str:
                 with open(raw_file, "rb") as fid:
                     fid.seek((counts["raw"] * n_cols - 1) * 8)
                     last_fetch = float(np.frombuffer(fid.read(8), "<f8")[0])
+            if not _is_unix(last_fetch):  # a replayed file has no fetch times (NaN)
+                last_fetch = None
             end_unix = last_fetch if last_fetch is not None else meta.get("start_unix")
             (path / ".reserve").unlink(missing_ok=True)  # the dead recorder's disk reserve
             (path / f".{META_FILE}.tmp").unlink(missing_ok=True)  # killed mid-replace
@@ -748,6 +772,8 @@ def recover_session(path: str | os.PathLike) -> str:
             write_json_atomic(path / META_FILE, meta)
         except OSError as err:
             raise SessionError(f"cannot recover {path}: {err.strerror or err}") from None
+        except (ValueError, OverflowError, TypeError) as err:  # what a damaged record holds
+            raise SessionError(f"cannot recover {path}: {_one_line(err)}") from None
     finally:
         os.close(lock_fd)
     logger.info("Recovered %s: %d samples, %d frames", path, counts["raw"], counts["frames"])
@@ -795,12 +821,28 @@ def _session_folders(root: Path) -> list[Path]:
     if not root.is_dir():
         return []
     out = []
-    for client_dir in sorted(root.iterdir()):
-        if not client_dir.is_dir() or client_dir.is_symlink():
-            continue
-        for folder in sorted(client_dir.iterdir()):
-            if folder.is_dir() and not folder.is_symlink() and (folder / META_FILE).is_file():
+    for client_dir in _subfolders(root):
+        for folder in _subfolders(client_dir):
+            if (folder / META_FILE).is_file():
                 out.append(folder)
+    return out
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    """The real (not symlinked) subfolders of ``folder``, sorted; one that cannot be listed
+    (``lost+found`` at the root of a store's own disk) is skipped with a warning."""
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as err:
+        logger.warning("skipping %s: %s", folder, err.strerror or err)
+        return []
+    out = []
+    for entry in entries:
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                out.append(entry)
+        except OSError:
+            continue
     return out
 
 
@@ -816,12 +858,15 @@ def _recover_one(path: Path) -> Recovery:
                     raise
                 status = "live"  # a recorder took it between our check and our lock
         meta = load_meta(path)
+        n_raw, n_frames = (
+            _n_records(_data_file(path, meta, key, f"{key}.f64"), len(meta[key]["columns"]))
+            for key in ("raw", "frames")
+        )
     except SessionError as err:
         return Recovery(path, "error", error=_one_line(err))
-    n_raw, n_frames = (
-        _n_records(_data_file(path, meta, key, f"{key}.f64"), len(meta[key]["columns"]))
-        for key in ("raw", "frames")
-    )
+    except Exception as err:  # a start must never fail on one damaged session of the store
+        logger.debug("recovering %s", path, exc_info=True)
+        return Recovery(path, "error", error=f"{path}: {type(err).__name__}: {_one_line(err)}")
     return Recovery(path, status, n_raw, n_frames, float(meta["layout"]["sfreq"]))
 
 
