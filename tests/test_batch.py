@@ -169,3 +169,14 @@ def test_summary_table_api_and_blinding(study, tmp_path):
     for col in ("threshold_first", "threshold_last"):
         assert np.isnan(blind[col][blocks]).all() and np.isfinite(open_[col][blocks]).all()
     assert json.loads((sham / "session.json").read_text())["blinding"]["sham_blocks"] == [3]
+
+
+def test_relative_summary_inside_a_new_relative_out(study, tmp_path):
+    """``--out o --summary o/s.csv`` from the working folder: the summary goes into the new
+    output folder."""
+    one = sorted((study / "store").glob("*/*"))[0]
+    proc = nfb_cli("replay", one, *RESCORE, "--out", "o", "--summary", "o/s.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert stat.S_IMODE((tmp_path / "o").stat().st_mode) == 0o700
+    table = read_summary_csv(tmp_path / "o" / "s.csv")
+    assert list(table["level"]) == ["session", "block", "block", "block"]

@@ -212,3 +212,43 @@ def test_cli_subprocess(tmp_path):
     assert proc.stderr == (
         f"nfb export: error: {tmp_path} is not an nfb session folder (no session.json)\n"
     )
+
+
+@pytest.mark.parametrize("name", ["x_raw.fif", "x.edf", "x.csv"])
+def test_exports_are_private_from_the_first_byte(session, tmp_path, name, monkeypatch):
+    """Written under a hidden 0600 name and renamed: never readable by others, even while
+    being written; a failed export leaves nothing behind and an earlier export intact."""
+    import os
+    import stat
+
+    import mne as mne_
+
+    old = os.umask(0o022)
+    seen = []
+    real_replace = os.replace
+
+    def spy(src, dst):
+        seen.append((os.path.basename(src), stat.S_IMODE(os.stat(src).st_mode)))
+        real_replace(src, dst)
+
+    try:
+        monkeypatch.setattr(os, "replace", spy)
+        out = export_session(session, tmp_path / name)
+    finally:
+        os.umask(old)
+    assert len(seen) == 1 and seen[0][0].startswith(".nfb-tmp-") and seen[0][1] == 0o600
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+    if name.endswith(".csv"):
+        return
+    before = out.read_bytes()
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(mne_.io.BaseRaw, "save", broken)
+    monkeypatch.setattr(mne_.export, "export_raw", broken)
+    with pytest.raises(NfbError, match="No space left on device"):
+        export_session(session, out, overwrite=True)
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]

@@ -375,6 +375,10 @@ def test_blinding_hidden_then_revealed(blinded_path):
     text = without_images(hidden)
     assert "sham" not in text.lower() and "solo-client" not in text
     assert "Condition" not in soup.find("table", id="blocks-table").get_text()
+    # blinded, the per-block inhibits show the delivered figure only (the client's own inhibit
+    # kinds beside it would point at the sham block)
+    headers = [th.get_text() for th in soup.find("table", id="block-inhibit-table").find_all("th")]
+    assert headers == ["Block", "inhibited %"]
 
     shown = soup_of(build_session_report(blinded_path, unblind=True))
     rows = shown.find("table", id="blocks-table").find("tbody").find_all("tr")
@@ -383,6 +387,8 @@ def test_blinding_hidden_then_revealed(blinded_path):
     blinding = shown.find("table", id="blinding-table").get_text(" ")
     assert re.search(r"Sham blocks\s+2\b", blinding) and "solo-client" in blinding
     assert "--unblind" not in shown.get_text()
+    per_block = shown.find("table", id="block-inhibit-table").find_all("th")
+    assert len(per_block) > 2  # unblinded: the episodes of each inhibit kind too
     # the reward chart differs: the sham bar is grey and labelled
     assert section_png(shown, "reward") != section_png(soup, "reward")
     rec = read_session(blinded_path)

@@ -256,7 +256,9 @@ def _spectra_section(
     return section("spectra", "Baseline spectra: eyes open vs eyes closed", body)
 
 
-def _quality_section(rec: RecordedSession, m: dict[str, Any], blocks: list[dict[str, Any]]) -> str:
+def _quality_section(
+    rec: RecordedSession, m: dict[str, Any], blocks: list[dict[str, Any]], unblind: bool
+) -> str:
     frames = rec.frames
     kinds = metrics.inhibit_kinds(rec)
     rows = []
@@ -280,7 +282,16 @@ def _quality_section(rec: RecordedSession, m: dict[str, Any], blocks: list[dict[
         ("Disconnections", fmt(m["disconnections"])),
     ]
     body = kv_table(summary, table_id="quality-table") + body
-    if kinds and blocks:
+    if blocks and metrics.is_blinded(rec) and not unblind:
+        # a sham block's inhibited % is the yoked feedback's while the inhibit columns are
+        # the client's own: per block, the two side by side would point at the sham blocks
+        body += "<h3>Inhibited per block</h3>" + table(
+            ["Block", "inhibited %"],
+            [[esc(b["label"]), fmt(b["inhibited_pct"])] for b in blocks],
+            numeric=[1],
+            table_id="block-inhibit-table",
+        )
+    elif kinds and blocks:
         body += "<h3>Inhibit episodes per block</h3>" + table(
             ["Block", *kinds, "inhibited %"],
             [
@@ -448,7 +459,7 @@ def build_session_report(
         _script_section(rec, segs),
         _bands_section(rec, powers, channel),
         _spectra_section(rec, spectra, channel),
-        _quality_section(rec, m, blocks),
+        _quality_section(rec, m, blocks, unblind),
         _markers_section(rec),
         _ratings_section(m),
         _notes_section(meta),

@@ -159,13 +159,16 @@ def run_batch(
     root = Path(out_root).expanduser().resolve()
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise SessionError(f"--out {out_root} already exists and is not empty; choose a new folder")
-    summary_path = Path(summary) if summary is not None else root / "summary.csv"
+    summary_path = (
+        Path(summary).expanduser().resolve() if summary is not None else root / "summary.csv"
+    )
     if summary is not None and summary_path.exists():
         raise SessionError(f"--summary {summary} already exists; choose a new file")
     if not summary_path.parent.is_dir() and summary_path.parent != root:
         raise ConfigError(f"--summary {summary}: folder {summary_path.parent} does not exist")
     items = plan_outputs(expand_sources(sources), root, client)
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(root, 0o700)  # an existing empty folder too: it receives session data
     options = {**replay_options, "unblind_summary": unblind}
     options = {k: v for k, v in options.items() if v is not None}
     bar = _progress(len(items), f"{len(items)} sources", progress, unit="session")

@@ -92,28 +92,31 @@ def export_session(
     if session.n_samples == 0:
         raise SessionError(f"{session.path} has no samples to export")
 
-    if fmt == "brainflow":
-        _export_brainflow(session, out)
-    else:
-        if fmt == "edf":
-            _check_edf_range(session)
-        raw = session.raw
-        existed = out.exists()
-        try:
-            if fmt == "fif":
-                raw.save(out, overwrite=True, verbose="error")
-            else:
-                import mne
+    if fmt == "edf":
+        _check_edf_range(session)
+    # written under a hidden name created 0600 (the writers keep the mode of the file they
+    # truncate) and renamed at the end: the data is never readable by others, and a failed
+    # or killed export leaves no partial file and an earlier export intact
+    tmp = out.with_name(f".nfb-tmp-{os.getpid()}-{out.name}")  # same ending: same format
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+        os.chmod(tmp, 0o600)
+        if fmt == "brainflow":
+            _export_brainflow(session, tmp)
+        elif fmt == "fif":
+            session.raw.save(tmp, overwrite=True, verbose="error")
+        else:
+            import mne
 
-                mne.export.export_raw(out, raw, fmt="edf", overwrite=True, verbose="error")
-        except OSError as err:
-            raise NfbError(f"cannot write {out}: {err.strerror or err}") from None
-        except ValueError as err:  # what the writer cannot hold (EDF's 8-character fields)
-            if not existed:
-                out.unlink(missing_ok=True)
-            msg = " ".join(str(err).split())[:200]
-            raise SessionError(f"cannot export {session.path} to {fmt.upper()}: {msg}") from None
-    os.chmod(out, 0o600)  # session data is health data, exported or not
+            mne.export.export_raw(tmp, session.raw, fmt="edf", overwrite=True, verbose="error")
+        os.replace(tmp, out)
+    except OSError as err:
+        raise NfbError(f"cannot write {out}: {err.strerror or err}") from None
+    except ValueError as err:  # what the writer cannot hold (EDF's 8-character fields)
+        msg = " ".join(str(err).split())[:200]
+        raise SessionError(f"cannot export {session.path} to {fmt.upper()}: {msg}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
     logger.info("Exported %s to %s (%s)", session.path, out, fmt)
     return out
 
