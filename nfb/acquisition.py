@@ -297,11 +297,12 @@ class Acquisition:
             self.state = state
             self._cond.notify_all()
 
-    def _emit(self, kind: str, info: dict | None = None) -> None:
+    def _emit(self, kind: str, info: dict | None = None, sample_index: int | None = None) -> None:
         info = {} if info is None else info
         logger.debug("acquisition event %s %s", kind, info)
         if self.on_event is not None:
-            self.on_event(kind, self.ring.n_written, info)
+            at = self.ring.n_written if sample_index is None else sample_index
+            self.on_event(kind, at, info)
 
     def _close_source(self) -> None:
         try:
@@ -371,7 +372,9 @@ class Acquisition:
         if dropped:
             self.n_dropped += dropped
             logger.warning("%d samples dropped before sample %d", dropped, index)
-            self._emit("dropped", {"count": dropped})
+            # at the chunk in which the loss was seen (the counter tells how many, not where
+            # inside the chunk): the BAD_dropped annotation starts at or before the gap
+            self._emit("dropped", {"count": dropped}, sample_index=index)
         if self.on_chunk is not None:
             self.on_chunk(block, index, wall)
 
