@@ -430,3 +430,25 @@ def test_recover_store_named_refuses_a_non_session_before_changing_anything(tmp_
     with pytest.raises(SessionError, match="not an nfb session folder"):
         recover_store(sessions=[path, tmp_path])
     assert read_session(path).status == "interrupted"
+
+
+def test_a_session_that_fails_to_start_is_closed(tmp_path, monkeypatch):
+    """A failure after the folder exists (here: attaching to the stream) closes the folder:
+    its lock released and its status final, not 'recording' until the process exits."""
+    from nfb.devices import load_profile
+    from nfb.protocol import load_protocol
+    from nfb.session.live import LiveSession
+    from nfb.stream import DeviceStream
+
+    stream = DeviceStream(load_profile("synthetic"))
+    session = LiveSession(stream, load_protocol(PROTOCOL), "c1", sessions_dir=tmp_path)
+    stream.connect()
+    try:
+        monkeypatch.setattr(stream, "attach", lambda consumer: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            session.start()
+        assert not is_live(session.path)
+        assert read_session(session.path).status == "failed"
+        assert session.stop() == "failed"  # and a later stop is harmless
+    finally:
+        stream.disconnect()

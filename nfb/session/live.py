@@ -152,11 +152,19 @@ class LiveSession:
             },
             frame_columns=self.runner.columns,
         )
-        if self.sham is not None:
-            self.recorder.update_meta(blinding=self.sham.record(self.recorder.path))
-        self.status = "recording"
-        self._notify("on_session_start", self)
-        self.stream.attach(self)
+        try:
+            if self.sham is not None:
+                self.recorder.update_meta(blinding=self.sham.record(self.recorder.path))
+            self.status = "recording"
+            self._notify("on_session_start", self)
+            self.stream.attach(self)
+        except BaseException:
+            # the folder exists: close it (its lock released, its status final), not leave
+            # it "recording" until the process exits
+            self._closed = True
+            self.status = "failed"
+            self.recorder.close("failed")
+            raise
         logger.info("session folder %s", self.recorder.path)
         return self.recorder.path
 
