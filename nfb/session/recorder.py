@@ -196,7 +196,9 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     Raises :class:`OSError` on failure; the previous file is then untouched.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
+    # one temporary name per writer: two writers of one file (a recovery and a notes edit)
+    # must not rename each other's half-written data into place
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.fchmod(fd, 0o600)

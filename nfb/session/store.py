@@ -760,7 +760,8 @@ def recover_session(path: str | os.PathLike) -> str:
                 last_fetch = None
             end_unix = last_fetch if last_fetch is not None else meta.get("start_unix")
             (path / ".reserve").unlink(missing_ok=True)  # the dead recorder's disk reserve
-            (path / f".{META_FILE}.tmp").unlink(missing_ok=True)  # killed mid-replace
+            for tmp in path.glob(f".{META_FILE}.*tmp"):  # the dead writer's, killed mid-replace
+                tmp.unlink(missing_ok=True)
             meta.update(
                 status="recovered",
                 n_samples=counts["raw"],
