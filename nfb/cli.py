@@ -33,6 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         module = importlib.import_module(f"nfb.commands.{name}")
         module.add_parser(sub)
+        # `nfb check -v ...` as well as `nfb -v check ...`
+        sub.choices[name].add_argument(
+            "-v",
+            "--verbose",
+            action="count",
+            default=argparse.SUPPRESS,
+            help="log more (-v info, -vv debug)",
+        )
     return parser
 
 

@@ -40,7 +40,6 @@ push is logged once and never reaches the acquisition.
 from __future__ import annotations
 
 import json
-import math
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -49,6 +48,7 @@ import numpy as np
 
 from ._logging import logger
 from .errors import ConfigError
+from .session.recorder import json_safe
 from .session.sham import SHAM_FRAME_COLUMNS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -241,7 +241,7 @@ class LslOutlet:
                 return
             try:
                 data = {k: v for k, v in event.items() if k not in PRIVATE_FIELDS}
-                text = json.dumps(_json_safe(data), sort_keys=True, default=str)
+                text = json.dumps(json_safe(data), sort_keys=True, default=str)
                 outlet.push_sample([text], self._event_time(event.get("sample_index")))
             except Exception as err:
                 self._failed("LSL marker push failed", err)
@@ -310,16 +310,3 @@ def _describe(info, session_id: str, channels: list[tuple[str, str | None]], kin
 
 def _frame_unit(column: str) -> str | None:
     return {"sample_index": "samples", "time_s": "seconds", "wall_time": "seconds"}.get(column)
-
-
-def _json_safe(value: Any) -> Any:
-    """``value`` with non-finite floats as ``None`` and numpy scalars as Python ones."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value

@@ -302,6 +302,16 @@ def _validate(data: dict, src: str) -> dict:
     # the expression and band names are checked here too, so errors surface at load time
     names = resolve_bands(bands, sfreq=1e9)
     FeatureExpr(out["feedback"]["feature"], names, where=f"{src}: feedback.feature")
+    seen: dict[str, int] = {}
+    for i, inh in enumerate(out["inhibit"]):
+        # one rule per kind (per band for band inhibits): a second one would not be applied
+        key = f"band {inh['band']}" if inh["kind"] == "band" else inh["kind"]
+        if key in seen:
+            raise ConfigError(
+                f"{src}: field 'inhibit[{i}]' repeats the {key!r} inhibit of "
+                f"'inhibit[{seen[key]}]'; one per kind (per band for band inhibits)"
+            )
+        seen[key] = i
     for i, inh in enumerate(out["inhibit"]):
         if inh["kind"] in ("band", "emg") and inh["band"] not in names:
             raise ConfigError(

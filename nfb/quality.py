@@ -246,15 +246,15 @@ def check_signal(
         if flat:
             bad.append("flat")
         if not flat and rms[i] > RMS_BAD_UV:
-            bad.append(f"RMS {rms[i]:.0f} µV > {RMS_BAD_UV:g}")
+            bad.append(f"RMS {rms[i]:.1f} µV > {RMS_BAD_UV:g}")
         elif not flat and rms[i] > RMS_PLAUSIBLE_UV[1]:
-            check.append(f"RMS {rms[i]:.0f} µV > {RMS_PLAUSIBLE_UV[1]:g}")
+            check.append(f"RMS {rms[i]:.1f} µV > {RMS_PLAUSIBLE_UV[1]:g}")
         elif not flat and rms[i] < RMS_PLAUSIBLE_UV[0]:
             check.append(f"RMS {rms[i]:.1f} µV < {RMS_PLAUSIBLE_UV[0]:g}")
         if line[i] > LINE_BAD_UV:
-            bad.append(f"mains {line[i]:.0f} µV > {LINE_BAD_UV:g}")
+            bad.append(f"mains {line[i]:.1f} µV > {LINE_BAD_UV:g}")
         elif line[i] > LINE_CHECK_UV:
-            check.append(f"mains {line[i]:.0f} µV > {LINE_CHECK_UV:g}")
+            check.append(f"mains {line[i]:.1f} µV > {LINE_CHECK_UV:g}")
         verdict = "bad" if bad else "check" if check else "good"
         channels.append(
             ChannelQuality(

@@ -86,3 +86,18 @@ def test_client_names_lists_index_names_and_older_folders(tmp_path):
     (tmp_path / cid).mkdir()
     (tmp_path / "legacy-client").mkdir()
     assert client_names(tmp_path) == ["Jane Doe", "legacy-client"]
+
+
+def test_the_python_api_takes_a_name_too(tmp_path):
+    from sessionfactory import make_session
+
+    import nfb
+
+    cid = resolve_client("Jane Doe", tmp_path)
+    path = make_session(tmp_path, seconds=2, client=cid)
+    assert [s["path"] for s in nfb.list_sessions(tmp_path, client="jane  DOE")] == [path]
+    assert [s["path"] for s in nfb.list_sessions(tmp_path, client=cid)] == [path]
+    table = nfb.summary_table(client="Jane Doe", sessions_dir=tmp_path, as_frame=False)
+    assert set(table["client"]) == {cid}
+    with pytest.raises(SessionError, match="invalid client id"):
+        nfb.list_sessions(tmp_path, client="../x")

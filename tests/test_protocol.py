@@ -5,7 +5,7 @@ import pytest
 
 from nfb.errors import ConfigError
 from nfb.montage import map_channels
-from nfb.protocol import apply_overrides, list_protocols, load_protocol
+from nfb.protocol import apply_overrides, list_protocols, load_protocol, protocols_dir
 from nfb.session.runner import SessionRunner
 from nfb.sources import BoardLayout
 
@@ -173,3 +173,21 @@ def test_apply_overrides_does_not_touch_the_original():
     data = {"reward": {"target_rate": 0.5}}
     apply_overrides(data, ["reward.target_rate=0.6"])
     assert data["reward"]["target_rate"] == 0.5
+
+
+@pytest.mark.parametrize(
+    "extra,first",
+    [
+        ('[[inhibit]]\nkind = "amplitude"\nmax_uv = 40\n', "amplitude"),
+        ('[[inhibit]]\nkind = "band"\nband = "theta"\n[[inhibit]]\nkind = "band"\nband = "theta"\n',
+         "band theta"),
+    ],
+)  # fmt: skip
+def test_a_repeated_inhibit_is_refused(tmp_path, extra, first):
+    """Only one rule per kind (per band) is applied: a second one must not load silently."""
+    path = tmp_path / "dup.toml"
+    text = (protocols_dir() / "alpha-beta-up.toml").read_text()
+    path.write_text(text + "\n" + extra)
+    with pytest.raises(ConfigError, match=f"repeats the '{first}' inhibit") as err:
+        load_protocol(path)
+    assert "\n" not in str(err.value) and "dup.toml" in str(err.value)

@@ -377,3 +377,16 @@ def test_fetch_time_per_sample(tmp_path):
     session = read_session(rec.path)
     np.testing.assert_array_equal(session.fetch_time, [1, 2, np.nan, 4, 5, 5, 5, 5])
     np.testing.assert_array_equal(session.samples, np.hstack([block, block]))
+
+
+def test_the_store_root_is_made_private(tmp_path):
+    """A store that already exists (``./sessions`` from a git clone is 0755) is tightened."""
+    import stat
+
+    from sessionfactory import make_session
+
+    root = tmp_path / "store"
+    root.mkdir(mode=0o755)
+    os.chmod(root, 0o755)
+    make_session(root, seconds=1)
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700

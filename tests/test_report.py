@@ -625,7 +625,7 @@ def test_cli_bad_input_is_one_line(case, session_path, client_store, tmp_path, c
     assert len(lines) == 1 and lines[0].startswith("nfb report: error: "), err
     if case == "exists":
         assert out.read_text() == "keep me"
-        assert "--force" in err
+        assert "--overwrite" in err
     else:
         assert not out.exists()
 
@@ -646,7 +646,7 @@ def test_cli_bad_input_in_a_real_process(case, session_path, client_store, tmp_p
 def test_write_report_force_and_atomic(tmp_path):
     out = tmp_path / "r.html"
     write_report("<p>one</p>", out)
-    with pytest.raises(ConfigError, match="--force"):
+    with pytest.raises(ConfigError, match="--overwrite"):
         write_report("<p>two</p>", out)
     assert out.read_text() == "<p>one</p>"
     os.chmod(out, 0o644)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_parser(sub) -> None:
@@ -26,8 +27,20 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     from ..errors import DeviceError
 
+    if (
+        sys.platform.startswith("linux")
+        and not os.environ.get("QT_QPA_PLATFORM")
+        and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    ):
+        # Qt would abort with a page of plugin advice; a practitioner on SSH needs one line
+        raise DeviceError(
+            "no display (neither DISPLAY nor WAYLAND_DISPLAY is set): the desktop app needs "
+            "a desktop session or `ssh -X`; `nfb run` runs a session without one"
+        )
     try:
         from ..gui.app import main
     except ImportError as err:  # a broken Qt install: one line, not a traceback

@@ -22,7 +22,13 @@ def add_parser(sub) -> None:
         "client index knows; the report shows the id only)",
     )
     p.add_argument("--out", "-o", required=True, metavar="FILE", help="the HTML file to write")
-    p.add_argument("--force", action="store_true", help="replace an existing --out file")
+    p.add_argument(
+        "--overwrite",
+        "--force",
+        dest="force",
+        action="store_true",
+        help="replace an existing --out file (as for nfb export)",
+    )
     p.add_argument(
         "--unblind",
         action="store_true",

@@ -23,8 +23,12 @@ def check_out(out: str | os.PathLike, *, force: bool = False) -> Path:
     if out.is_dir():
         raise ConfigError(f"--out {out} is a folder; give a file name such as report.html")
     if (out.exists() or out.is_symlink()) and not force:
-        raise ConfigError(f"--out {out} already exists; pass --force to replace it")
+        raise _exists(out)
     return out
+
+
+def _exists(out: Path) -> ConfigError:
+    return ConfigError(f"--out {out} already exists; pass --overwrite to replace it")
 
 
 def _link_new(tmp: Path, out: Path) -> None:
@@ -33,10 +37,10 @@ def _link_new(tmp: Path, out: Path) -> None:
     try:
         os.link(tmp, out)
     except FileExistsError:
-        raise ConfigError(f"--out {out} already exists; pass --force to replace it") from None
+        raise _exists(out) from None
     except OSError:  # a filesystem without hard links: check, then rename
         if out.exists() or out.is_symlink():
-            raise ConfigError(f"--out {out} already exists; pass --force to replace it") from None
+            raise _exists(out) from None
         os.replace(tmp, out)
 
 

@@ -195,6 +195,21 @@ def run_batch(
     finally:
         bar.close()
     rows = [row for group in results for row in group]
+    # a worker process's warnings do not reach this terminal: say here what matters most
+    unscored = [
+        group[0]["session_id"]
+        for group in results
+        if group and group[0]["status"] != "error" and len(group) == 1
+    ]
+    if unscored:
+        logger.warning(
+            "%d of %d sessions scored no training block (the script's baselines outlast them, "
+            "e.g. %s): shorten the script with --set script.baseline_eyes_open=... and "
+            "script.baseline_eyes_closed=...; `nfb replay` of one of them tells how much",
+            len(unscored),
+            len(results),
+            unscored[0],
+        )
     write_summary_csv(rows, summary_path)
     failed = sum(1 for r in rows if r["status"] == "error")
     logger.info("replayed %d sources (%d failed) -> %s", len(items), failed, summary_path)

@@ -40,7 +40,7 @@ from .._logging import logger
 from .._version import __version__
 from ..bands import DEFAULT_BANDS
 from ..errors import ConfigError, SessionError
-from .recorder import protocol_slug
+from .recorder import json_safe, protocol_slug
 from .store import RecordedSession, read_session
 
 #: EEG file formats of the BIDS export (MNE-BIDS ``format=``): EDF is 16-bit, BDF 24-bit.
@@ -437,7 +437,7 @@ def _write_events(rec: RecordedSession, path: Path, provenance: dict[str, Any]) 
                     "0",
                     str(event["sample_index"]),
                     _tsv_text(event["kind"]),
-                    _tsv_text(json.dumps(_json_safe(details), sort_keys=True, default=str))
+                    _tsv_text(json.dumps(json_safe(details), sort_keys=True, default=str))
                     if details
                     else "n/a",
                 )
@@ -542,19 +542,8 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    text = json.dumps(_json_safe(data), indent=4, ensure_ascii=False, default=str)
+    text = json.dumps(json_safe(data), indent=4, ensure_ascii=False, default=str)
     _write_text(path, text + "\n")
-
-
-def _json_safe(value: Any) -> Any:
-    """``value`` with non-finite floats as ``None``: strict JSON has no NaN."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def _one_line(text: object) -> str:

@@ -22,6 +22,7 @@ import contextlib
 import errno
 import fcntl
 import json
+import math
 import os
 import queue
 import re
@@ -163,6 +164,20 @@ def to_json(obj: Any, **kwargs: Any) -> str:
     return json.dumps(obj, default=_json_default, ensure_ascii=False, **kwargs)
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` for strict JSON: non-finite floats as ``None``, NumPy scalars as Python ones
+    (LSL markers and BIDS sidecars, whose readers refuse NaN)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def _fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
@@ -227,6 +242,8 @@ def _new_session_folder(root: Path, client: str, base: str) -> Path:
     """Create ``root/client/base`` (or ``base-2``, ``base-3``...: never an existing one)."""
     try:
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(PermissionError):  # a store someone else owns: theirs to set
+            os.chmod(root, 0o700)  # the store lists client ids and dates: private too
         client_dir = root / client
         _make_private_dir(client_dir)
         session_id = base

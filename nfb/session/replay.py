@@ -123,6 +123,28 @@ def resolve_protocol(
     return Protocol(own, None, slug), True
 
 
+def shorter_script_hint(script, n_samples: int, sfreq: float) -> str:
+    """How to reach a training block within ``n_samples``: the baselines that fit."""
+    before = 0
+    for step in script:
+        if step.name == "block":
+            break
+        before += step.duration
+    have_s, need_s = n_samples / sfreq, before / sfreq
+    # a baseline needs 5 s of usable frames after the filters settle: 12 s each is the least
+    each_min = min(2.0, (have_s * 0.4) / 60.0)
+    if each_min * 60.0 < 12.0:
+        sets = "--set script.baseline_eyes_open=0 --set script.baseline_eyes_closed=0"
+        return (f"the recording has {have_s:.0f} s, too short for baselines; its first block "
+                f"starts at {need_s:.0f} s: {sets}")  # fmt: skip
+    each = f"{math.floor(each_min * 10) / 10:g}"
+    return (
+        f"the recording has {have_s:.0f} s and the first block starts at {need_s:.0f} s: "
+        f"shorten the baselines, e.g. --set script.baseline_eyes_open={each} "
+        f"--set script.baseline_eyes_closed={each}"
+    )
+
+
 def replay(
     source,
     out,
@@ -249,11 +271,11 @@ def replay(
             if not summary["blocks"]:
                 step = runner.current_step
                 logger.warning(
-                    "%s ended during %s of %s's script: no training block was scored "
-                    "(shorten the script, e.g. --set script.baseline_eyes_open=0.5)",
+                    "%s ended during %s of %s's script: no training block was scored (%s)",
                     src.path.name,
                     step.label if step else "the script",
                     proto.slug,
+                    shorter_script_hint(runner.script, runner.pipeline.n_samples, runner.sfreq),
                 )
             recorder.close(status)
     finally:

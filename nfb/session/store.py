@@ -652,7 +652,7 @@ def list_sessions(
     sessions_dir : path-like | None
         The store; ``None`` for ``$NFB_SESSIONS_DIR``, else ``./sessions``.
     client : str | None
-        Only this client's sessions.
+        Only this client's sessions: its id, or its name as the store's index knows it.
 
     Returns
     -------
@@ -663,7 +663,11 @@ def list_sessions(
     """
     root = Path(sessions_dir) if sessions_dir is not None else default_sessions_dir()
     if client is not None:
-        client_dirs = [root / validate_client(client)]
+        from .clients import ClientIndex
+
+        # a client's name (as the index knows it) or id
+        known = ClientIndex(root).find(" ".join(str(client).split())) if root.is_dir() else None
+        client_dirs = [root / (known or validate_client(client))]
     elif root.is_dir():
         client_dirs = _subfolders(root)
     else:
