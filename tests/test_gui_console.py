@@ -262,3 +262,24 @@ def test_after_rating_and_manual_threshold_reach_the_session(qtbot, console):
     meta = nfb.read_session(session.path).meta
     assert meta["ratings"] == {"anxiety_before": 7, "anxiety_after": 2}
     assert console.rating_before.value() == -1  # the next session starts unrated
+
+
+@pytest.mark.slow
+def test_the_console_shows_a_board_dropping_out_and_coming_back(qtbot, console):
+    """BrainFlow's real Cyton driver on an emulated Cyton that falls silent, then returns."""
+    from cyton_emulator import CytonEmulator
+
+    with CytonEmulator() as emu:
+        console.device_box.setCurrentText("cyton")
+        console.serial_edit.setText(emu.port)
+        connect(qtbot, console, device="cyton")
+        assert console.device_state.text() == "streaming"
+        emu.power_off()
+        qtbot.waitUntil(
+            lambda: console.device_state.text() in ("disconnected", "reconnecting"),
+            timeout=30000,
+        )
+        seen = console.stream.n_samples
+        emu.power_on()
+        qtbot.waitUntil(lambda: console.device_state.text() == "streaming", timeout=60000)
+        qtbot.waitUntil(lambda: console.stream.n_samples > seen + 250, timeout=30000)
