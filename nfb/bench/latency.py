@@ -108,9 +108,11 @@ def _with_gui(seconds: float, protocol: str, sessions_dir: Path) -> tuple[FrameP
     from PyQt6 import QtCore, QtWidgets
 
     from ..feedback.level import FeedbackState
+    from ..gui.app import tune_process
     from ..gui.client_window import ClientWindow
     from ..gui.console import ConsoleWindow
 
+    tune_process()  # as the app does
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["nfb-bench"])
     settings = QtCore.QSettings(
         str(sessions_dir / "settings.ini"), QtCore.QSettings.Format.IniFormat
