@@ -418,7 +418,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
     def _client_id(self, name: str) -> str | None:
         """The id of a client the store already knows, else None (nothing is created)."""
         try:
-            return ClientIndex(self.sessions_dir).find(" ".join(name.split())) if name else None
+            return ClientIndex(self.sessions_dir).find(name) if name else None
         except NfbError:
             return None
 

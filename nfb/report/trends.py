@@ -66,7 +66,7 @@ def resolve_client_id(client: str, root: Path) -> str:
 
     if not root.is_dir():
         raise SessionError(f"no session store at {root}")
-    found = ClientIndex(root).find(" ".join(str(client).split()))
+    found = ClientIndex(root).find(str(client))
     if found is not None:
         return found
     try:

@@ -41,7 +41,7 @@ from .._version import __version__
 from ..bands import DEFAULT_BANDS
 from ..errors import ConfigError, SessionError
 from .recorder import json_safe, protocol_slug
-from .store import RecordedSession, read_session
+from .store import RecordedSession, _one_line, read_session
 
 #: EEG file formats of the BIDS export (MNE-BIDS ``format=``): EDF is 16-bit, BDF 24-bit.
 BIDS_DATA_FORMATS = ("EDF", "BDF")
@@ -544,7 +544,3 @@ def _write_text(path: Path, text: str) -> None:
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     text = json.dumps(json_safe(data), indent=4, ensure_ascii=False, default=str)
     _write_text(path, text + "\n")
-
-
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())

@@ -89,8 +89,9 @@ class ClientIndex:
         return entry["name"] if entry else None
 
     def find(self, name_or_id: str) -> str | None:
-        """The id of a known client (by id or by name), else ``None``."""
+        """The id of a known client (by id or by name, whatever its spacing), else ``None``."""
         clients = self._load()
+        name_or_id = " ".join(name_or_id.split())
         if name_or_id in clients:
             return name_or_id
         key = _normal(name_or_id)

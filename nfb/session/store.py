@@ -666,37 +666,30 @@ def list_sessions(
         from .clients import ClientIndex
 
         # a client's name (as the index knows it) or id
-        known = ClientIndex(root).find(" ".join(str(client).split())) if root.is_dir() else None
+        known = ClientIndex(root).find(str(client)) if root.is_dir() else None
         client_dirs = [root / (known or validate_client(client))]
-    elif root.is_dir():
-        client_dirs = _subfolders(root)
     else:
-        client_dirs = []
+        client_dirs = _subfolders(root) if root.is_dir() else []
     out = []
-    for client_dir in client_dirs:
-        if not client_dir.is_dir():
+    for folder in _session_folders(client_dirs):
+        try:
+            meta = load_meta(folder)
+        except SessionError as err:
+            logger.warning("Skipping %s", err)
             continue
-        for folder in _subfolders(client_dir):
-            if not (folder / META_FILE).is_file():
-                continue
-            try:
-                meta = load_meta(folder)
-            except SessionError as err:
-                logger.warning("Skipping %s", err)
-                continue
-            n = _n_records(_data_file(folder, meta, "raw", "raw.f64"), len(meta["raw"]["columns"]))
-            protocol = meta.get("protocol")
-            out.append(
-                {
-                    "path": folder,
-                    "client": meta.get("client", client_dir.name),
-                    "session_id": meta.get("session_id", folder.name),
-                    "protocol": protocol.get("name") if isinstance(protocol, dict) else None,
-                    "start_time": meta.get("start_time"),
-                    "status": _status(folder, meta),
-                    "duration_s": n / float(meta["layout"]["sfreq"]),
-                }
-            )
+        n = _n_records(_data_file(folder, meta, "raw", "raw.f64"), len(meta["raw"]["columns"]))
+        protocol = meta.get("protocol")
+        out.append(
+            {
+                "path": folder,
+                "client": meta.get("client", folder.parent.name),
+                "session_id": meta.get("session_id", folder.name),
+                "protocol": protocol.get("name") if isinstance(protocol, dict) else None,
+                "start_time": meta.get("start_time"),
+                "status": _status(folder, meta),
+                "duration_s": n / float(meta["layout"]["sfreq"]),
+            }
+        )
     out.sort(key=lambda s: (str(s["start_time"]), s["client"], s["session_id"]))
     return out
 
@@ -821,16 +814,15 @@ class Recovery:
         return self.n_samples / self.sfreq if self.sfreq else 0.0
 
 
-def _session_folders(root: Path) -> list[Path]:
-    """Every folder of a store that holds a ``session.json`` (``<root>/<client>/<id>``)."""
-    if not root.is_dir():
-        return []
-    out = []
-    for client_dir in _subfolders(root):
-        for folder in _subfolders(client_dir):
-            if (folder / META_FILE).is_file():
-                out.append(folder)
-    return out
+def _session_folders(client_dirs: list[Path]) -> list[Path]:
+    """The folders holding a ``session.json`` in these client folders (missing ones: none)."""
+    return [
+        folder
+        for client_dir in client_dirs
+        if client_dir.is_dir()
+        for folder in _subfolders(client_dir)
+        if (folder / META_FILE).is_file()
+    ]
 
 
 def _subfolders(folder: Path) -> list[Path]:
@@ -914,7 +906,7 @@ def recover_store(
         return [_recover_one(path) for path in paths]
     root = Path(sessions_dir) if sessions_dir is not None else default_sessions_dir()
     out = []
-    for path in _session_folders(root):
+    for path in _session_folders(_subfolders(root) if root.is_dir() else []):
         try:
             meta = load_meta(path)
         except SessionError as err:
@@ -923,9 +915,7 @@ def recover_store(
         if meta.get("status", "recording") != "recording":
             continue
         result = _recover_one(path)
-        if not log:
-            pass
-        elif result.status == "recovered":
+        if log and result.status == "recovered":
             logger.warning(
                 "recovered interrupted session %s: %d samples (%.1f s), %d frames",
                 path,
@@ -933,7 +923,7 @@ def recover_store(
                 result.duration_s,
                 result.n_frames,
             )
-        elif result.status == "error":
+        elif log and result.status == "error":
             logger.warning("cannot recover interrupted session %s: %s", path, result.error)
         out.append(result)
     return out
