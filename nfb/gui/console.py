@@ -314,6 +314,9 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.status_state = QtWidgets.QLabel("not connected")
         self.status_dropped = QtWidgets.QLabel("")
         self.status_latency = QtWidgets.QLabel("")
+        # wide enough for any reading: a label sized to "7 ms" showed "13 m" when it grew
+        metrics = self.status_latency.fontMetrics()
+        self.status_latency.setMinimumWidth(metrics.horizontalAdvance("latency 9999 ms") + 4)
         self.status_audio = QtWidgets.QLabel("")
         for w in (self.status_state, self.status_dropped, self.status_latency, self.status_audio):
             self.statusBar().addPermanentWidget(w)
