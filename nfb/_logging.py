@@ -48,3 +48,35 @@ def set_log_level(verbose: bool | int | str | None = None) -> None:
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         handler._nfb = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
+
+
+def add_file_handler(
+    path, level: int = logging.INFO, max_bytes: int = 2_000_000
+) -> logging.Handler:
+    """Also log to a rotating file at ``level``, without making the terminal any louder.
+
+    The logger's own level is lowered to ``level`` where needed; the terminal handler keeps the
+    level the logger had, so ``nfb`` stays as quiet on stderr as ``-v`` asked for.
+
+    Returns
+    -------
+    handler : logging.Handler
+        Remove it with ``logger.removeHandler`` (and close it) when the file is done with.
+    """
+    import logging.handlers
+
+    terminal_level = logger.getEffectiveLevel()
+    for h in logger.handlers:
+        if getattr(h, "_nfb", False) and h.level == logging.NOTSET:
+            h.setLevel(terminal_level)
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=max_bytes, backupCount=2, encoding="utf-8"
+    )
+    handler.setLevel(level)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(threadName)s %(levelname)s %(name)s: %(message)s")
+    )
+    logger.addHandler(handler)
+    if terminal_level > level:
+        logger.setLevel(level)
+    return handler

@@ -33,3 +33,58 @@ def nfb_cli(*args, timeout=120, env=None, cwd=None):
         env=full_env,
         cwd=cwd or ROOT,
     )
+
+
+# --- Qt object lifetimes (issue 10) ------------------------------------------------------------
+# A Qt test runs as the app does: cyclic garbage is collected in the GUI thread only
+# (GuiThreadCollector), and windows are torn down by Qt (close_windows) while the test still
+# holds them, never left to the collector in an arbitrary order or another thread.
+@pytest.fixture(autouse=True)
+def _qt_lifetimes(request):
+    if not {"qtbot", "qapp"} & set(request.fixturenames):
+        yield
+        return
+    import gc
+
+    from PyQt6 import QtCore
+
+    from nfb.gui.lifetime import GuiThreadCollector
+
+    app = request.getfixturevalue("qapp")
+    collector = GuiThreadCollector(parent=app)
+    collector.start()
+    yield
+    # pytest-qt has closed and deleteLater'd the widgets of qtbot.addWidget by now: delete
+    # them, then collect this test's garbage, both here in the GUI thread
+    QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete.value)
+    collector.stop()
+    gc.collect()
+    collector.deleteLater()
+
+
+@pytest.fixture
+def own_windows(qtbot):
+    """Keep windows alive until the test ends, then tear them down as the app does.
+
+    ``own(console)`` for a console made by ``nfb.gui.app.build`` or ``ConsoleWindow``; any other
+    widget is closed, its plots emptied and deleted. Returns the widget.
+    """
+    owned = []
+
+    def own(widget):
+        owned.append(widget)
+        return widget
+
+    yield own
+    from nfb.gui.app import close_windows
+    from nfb.gui.console import ConsoleWindow
+    from nfb.gui.lifetime import delete_now, dispose_plots
+
+    for widget in reversed(owned):
+        if isinstance(widget, ConsoleWindow):
+            close_windows(widget)
+        else:
+            widget.close()
+            dispose_plots(widget)
+            delete_now(widget)
+    owned.clear()

@@ -334,8 +334,7 @@ def test_recover_store_reports_a_damaged_interrupted_session(tmp_path, caplog):
     assert any(f"recovered interrupted session {ok}" in m for m in caplog.messages)
 
 
-def test_gui_start_recovers_the_store(tmp_path, qtbot):
-    pytest.importorskip("pytestqt")
+def test_gui_start_recovers_the_store(tmp_path, own_windows):
     from PyQt6 import QtCore
 
     from nfb.gui.app import build
@@ -343,13 +342,8 @@ def test_gui_start_recovers_the_store(tmp_path, qtbot):
     store = tmp_path / "store"
     path = make_session(store, seconds=2, interrupted=True)
     settings = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
-    console = build(store, settings=settings, sound=False)
-    qtbot.addWidget(console)
-    try:
-        assert read_session(path).status == "recovered"
-    finally:
-        console.shutdown()
-        console.client_window.close()
+    own_windows(build(store, settings=settings, sound=False))
+    assert read_session(path).status == "recovered"
 
 
 # --- 3. disk full -----------------------------------------------------------------------------

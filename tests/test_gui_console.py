@@ -36,7 +36,7 @@ rest_min = 0.05
 
 
 @pytest.fixture
-def console(qtbot, tmp_path, monkeypatch):
+def console(qtbot, own_windows, tmp_path, monkeypatch):
     protocols = tmp_path / "protocols"
     protocols.mkdir()
     for p in protocols_dir().glob("*.toml"):
@@ -47,13 +47,13 @@ def console(qtbot, tmp_path, monkeypatch):
     from nfb.gui.client_window import ClientWindow
 
     state = FeedbackState()
-    window = ConsoleWindow(
-        tmp_path / "sessions", settings=settings, client_window=ClientWindow(state), state=state
+    window = own_windows(
+        ConsoleWindow(
+            tmp_path / "sessions", settings=settings, client_window=ClientWindow(state), state=state
+        )
     )
-    qtbot.addWidget(window)
     window.show()
-    yield window
-    window.shutdown()
+    return window
 
 
 def connect(qtbot, console, device="synthetic"):
@@ -139,7 +139,7 @@ def test_a_whole_session_through_the_console(qtbot, console, tmp_path):
     assert console.client_box.findText("gui-test") >= 0
 
 
-def test_settings_are_remembered(qtbot, console, tmp_path):
+def test_settings_are_remembered(qtbot, console, own_windows, tmp_path):
     cid = resolve_client("Some One", tmp_path / "sessions")
     console.protocol_box.setCurrentText("smr-up")
     console.client_box.setCurrentText("some  one")
@@ -148,8 +148,7 @@ def test_settings_are_remembered(qtbot, console, tmp_path):
     # the settings file is outside the private store: the id only, never the name
     settings_text = Path(console.settings.fileName()).read_text()
     assert cid in settings_text and "some one" not in settings_text.lower()
-    again = ConsoleWindow(tmp_path / "sessions", settings=console.settings)
-    qtbot.addWidget(again)
+    again = own_windows(ConsoleWindow(tmp_path / "sessions", settings=console.settings))
     assert again.protocol_box.currentText() == "smr-up"
     assert again.client_box.currentText() == "Some One"
     assert again.mode_box.currentText() == "circle"
@@ -157,7 +156,6 @@ def test_settings_are_remembered(qtbot, console, tmp_path):
     again.client_box.setCurrentText("Not Yet A Client")
     again.save_settings()
     assert "not yet" not in Path(console.settings.fileName()).read_text().lower()
-    again.shutdown()
 
 
 def test_a_wrong_serial_port_is_a_status_message(qtbot, console):
@@ -208,7 +206,7 @@ def test_file_playback_of_a_recorded_eeg_file(qtbot, console, tmp_path):
     assert np.median(alpha) > 10  # the 20 µV alpha of Pz comes through
 
 
-def test_status_bar_says_whether_there_is_sound(qtbot, tmp_path, monkeypatch):
+def test_status_bar_says_whether_there_is_sound(qtbot, own_windows, tmp_path, monkeypatch):
     # no reachable sound server: the app says so and carries on
     monkeypatch.setenv("PULSE_SERVER", "unix:/nonexistent")
     from nfb.gui.audio import AudioFeedback
@@ -217,15 +215,14 @@ def test_status_bar_says_whether_there_is_sound(qtbot, tmp_path, monkeypatch):
     audio = AudioFeedback(state)
     started = audio.start()
     settings = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
-    window = ConsoleWindow(tmp_path / "sessions", settings=settings, audio=audio, state=state)
-    qtbot.addWidget(window)
+    window = own_windows(
+        ConsoleWindow(tmp_path / "sessions", settings=settings, audio=audio, state=state)
+    )
     window.refresh()
     if started:  # a server was reachable anyway (e.g. a desktop session): the label says so
         assert window.status_audio.text() == "sound on"
     else:
         assert "sound is off" in window.status_audio.text()
-    audio.stop()
-    window.shutdown()
 
 
 def test_closing_while_connecting_releases_the_board(qtbot, console):

@@ -280,21 +280,19 @@ def test_no_lsl_unless_asked(tmp_path):
     assert proc.stdout.strip().splitlines()[-1] == "0 False False"
 
 
-def test_console_switch(qtbot, tmp_path):
+def test_console_switch(qtbot, own_windows, tmp_path):
     """Off by default, remembered, and when on a session started in the console streams."""
     from PyQt6 import QtCore
 
     from nfb.gui.console import ConsoleWindow
 
     settings = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
-    first = ConsoleWindow(tmp_path / "sessions", settings=settings)
-    qtbot.addWidget(first)
+    first = own_windows(ConsoleWindow(tmp_path / "sessions", settings=settings))
     assert not first.lsl_box.isChecked()
     first.lsl_box.setChecked(True)
     first.save_settings()
     first.shutdown()
-    window = ConsoleWindow(tmp_path / "sessions", settings=settings)
-    qtbot.addWidget(window)
+    window = own_windows(ConsoleWindow(tmp_path / "sessions", settings=settings))
     try:
         assert window.lsl_box.isChecked()
         window.device_box.setCurrentText("synthetic")

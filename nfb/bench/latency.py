@@ -107,19 +107,18 @@ def _headless(seconds: float, protocol: str, sessions_dir: Path) -> tuple[FrameP
 def _with_gui(seconds: float, protocol: str, sessions_dir: Path) -> tuple[FrameProbe, dict]:
     from PyQt6 import QtCore, QtWidgets
 
-    from ..feedback.level import FeedbackState
-    from ..gui.app import tune_process
-    from ..gui.client_window import ClientWindow
-    from ..gui.console import ConsoleWindow
+    from ..gui.app import build, close_windows, tune_process
+    from ..gui.lifetime import GuiThreadCollector
 
     tune_process()  # as the app does
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["nfb-bench"])
     settings = QtCore.QSettings(
         str(sessions_dir / "settings.ini"), QtCore.QSettings.Format.IniFormat
     )
-    state = FeedbackState()
-    client = ClientWindow(state)
-    console = ConsoleWindow(sessions_dir, settings=settings, client_window=client, state=state)
+    collector = GuiThreadCollector(parent=app)
+    collector.start()
+    console = build(sessions_dir, settings=settings, sound=False)
+    client = console.client_window
     ages: list[float] = []
     ticks = [0]
     probe: FrameProbe | None = None
@@ -168,10 +167,8 @@ def _with_gui(seconds: float, protocol: str, sessions_dir: Path) -> tuple[FrameP
             "draws_per_s": ticks[0] / max(elapsed, 1e-9),
         }
     finally:
-        console.shutdown()
-        client.close()
-        console.close()
-        app.processEvents()
+        close_windows(console)
+        collector.stop()
     return probe, info
 
 

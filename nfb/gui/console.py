@@ -27,6 +27,7 @@ from ..session.live import LiveSession
 from ..session.recorder import default_sessions_dir
 from ..session.runner import COLUMN
 from ..stream import DeviceStream
+from .lifetime import dispose_plots
 from .views import BlockRewardView, FeatureView, RawTraces, SpectrumView, verdict_colour
 
 #: Keyboard shortcuts (also shown on the buttons' tooltips).
@@ -92,6 +93,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self._last_frame_index = -1
         self._n_markers = 0
         self._drawn_view = None
+        self.crash_notice: QtWidgets.QMessageBox | None = None
 
         self._build()
         self._restore()
@@ -541,6 +543,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.stream = self.monitor = None
         if self.traces is not None:
             self.traces_holder.removeWidget(self.traces)
+            dispose_plots(self.traces)  # emptied now, in this thread; the widget deleted by Qt
             self.traces.deleteLater()
             self.traces = None
         self.connect_button.setText("Connect")
@@ -910,9 +913,28 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             self.stream.disconnect()
             self.stream = None
 
+    def notify_crash(self, report) -> None:
+        """Point out the previous run's crash report (a non-blocking message box)."""
+        text = (
+            "nfb did not end cleanly last time (a crash, a kill or a power cut). Sessions it "
+            "left open have been recovered. A crash report was saved to:\n\n"
+            f"{report}\n\nPlease attach it when you report the problem."
+        )
+        box = QtWidgets.QMessageBox(
+            QtWidgets.QMessageBox.Icon.Warning, "nfb — previous run crashed", text, parent=self
+        )
+        box.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.setModal(False)
+        self.crash_notice = box
+        QtCore.QTimer.singleShot(0, box.show)  # once the console itself is on screen
+        self.statusBar().showMessage(f"crash report of the last run: {report}")
+
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
-        self.save_settings()
+        if not self._closing:
+            self.save_settings()
         self.shutdown()
         if self.client_window is not None:
             self.client_window.close()
+        # every plot emptied by its scene now, in the GUI thread, never by the collector
+        dispose_plots(self)
         super().closeEvent(event)
