@@ -28,3 +28,8 @@ class SessionError(NfbError):
     """A session folder is missing, malformed, or cannot be written."""
 
     exit_code = 4
+
+
+def one_line(text: object) -> str:
+    """``text`` on one line (newlines and runs of spaces collapsed): how a message is shown."""
+    return " ".join(str(text).split())

@@ -48,7 +48,7 @@ import numpy as np
 
 from ._logging import logger
 from .errors import ConfigError
-from .session.recorder import json_safe
+from .session.format import json_safe
 from .session.sham import SHAM_FRAME_COLUMNS
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 from brainflow.board_shim import BoardShim
 
-from nfb.session.recorder import BASE_FRAME_COLUMNS, SessionRecorder, write_json_atomic
+from nfb.session.format import BASE_FRAME_COLUMNS, write_json_atomic
+from nfb.session.recorder import SessionRecorder
 
 #: Default session start: fixed, so that session ids are reproducible.
 START = datetime(2024, 5, 17, 9, 30, 0, tzinfo=timezone.utc)

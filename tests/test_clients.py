@@ -9,8 +9,13 @@ import threading
 import pytest
 
 from nfb.errors import ConfigError, SessionError
-from nfb.session.clients import INDEX_FILE, ClientIndex, client_names, resolve_client
-from nfb.session.recorder import validate_client
+from nfb.session.clients import (
+    INDEX_FILE,
+    ClientIndex,
+    client_names,
+    resolve_client,
+    validate_client,
+)
 
 
 def test_a_name_gets_a_random_id_and_keeps_it(tmp_path):

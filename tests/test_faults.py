@@ -237,7 +237,9 @@ def test_sigkill_at_random_moments_then_next_start_recovers(tmp_path):
     assert proc.returncode == 0, proc.stderr
     _no_traceback(proc.stderr)
     lines = [line for line in proc.stderr.splitlines() if "recovered interrupted session" in line]
-    rest = {killed[n][0] for n in ("baseline_eyes_closed", "block")}
+    # those not finalised yet: killed after the store-wide recovery, and not just recovered
+    # (which depends on the order the kills came in on a loaded machine)
+    rest = {f for f, _, _ in killed.values()} - dead_at_mid_run - {b_folder}
     assert len(lines) == len(rest), proc.stderr
     for folder in rest:
         n = before[next(k for k in killed if killed[k][0] == folder)].n_samples

@@ -37,7 +37,7 @@ from nfb.report.metrics import (
     segments,
     trained_signal,
 )
-from nfb.session.recorder import write_json_atomic
+from nfb.session.format import write_json_atomic
 from nfb.session.replay import replay
 from nfb.session.store import read_session, update_session_meta
 

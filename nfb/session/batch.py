@@ -19,7 +19,8 @@ from typing import Any
 
 from .._logging import logger
 from ..errors import ConfigError, NfbError, SessionError
-from .recorder import META_FILE, validate_client
+from .clients import validate_client
+from .format import META_FILE
 from .replay import replay
 from .store import load_meta
 from .summary import error_row, session_rows, write_summary_csv

@@ -39,9 +39,9 @@ from typing import Any
 from .._logging import logger
 from .._version import __version__
 from ..bands import DEFAULT_BANDS
-from ..errors import ConfigError, SessionError
-from .recorder import json_safe, protocol_slug
-from .store import RecordedSession, _one_line, read_session
+from ..errors import ConfigError, SessionError, one_line
+from .format import json_safe, protocol_slug
+from .store import RecordedSession, read_session
 
 #: EEG file formats of the BIDS export (MNE-BIDS ``format=``): EDF is 16-bit, BDF 24-bit.
 BIDS_DATA_FORMATS = ("EDF", "BDF")
@@ -259,9 +259,9 @@ def _write_raw(rec: RecordedSession, bids_path, data_format: str, overwrite: boo
                 verbose="error",
             )
         except (ValueError, RuntimeError, FileExistsError) as err:
-            raise SessionError(f"cannot write {bids_path.fpath}: {_one_line(err)}") from None
+            raise SessionError(f"cannot write {bids_path.fpath}: {one_line(err)}") from None
     for w in caught:
-        logger.info("mne-bids: %s", _one_line(w.message))
+        logger.info("mne-bids: %s", one_line(w.message))
     device = rec.meta.get("device") if isinstance(rec.meta.get("device"), dict) else {}
     protocol = rec.meta.get("protocol") if isinstance(rec.meta.get("protocol"), dict) else {}
     extra = {"SoftwareVersions": f"nfb {rec.meta.get('software', {}).get('nfb', __version__)}"}

@@ -10,9 +10,8 @@ leaves the data pseudonymous.
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
+import re
 import secrets
 import unicodedata
 from collections.abc import Iterator
@@ -21,9 +20,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .. import fs
 from .._logging import logger
-from ..errors import ConfigError, SessionError
-from .recorder import default_sessions_dir, validate_client, write_json_atomic
+from ..errors import ConfigError, SessionError, one_line
+from .format import default_sessions_dir, write_json_atomic
 
 INDEX_FILE = "clients.json"
 INDEX_FORMAT = "nfb-clients"
@@ -32,6 +32,23 @@ _ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o, 1/l: ids are read alou
 
 #: Longest client name (characters).
 MAX_NAME = 100
+#: Seconds a writer waits for another nfb that holds the index (two consoles on one store);
+#: a GUI thread must never wait for ever.
+LOCK_TIMEOUT_S = 10.0
+
+_CLIENT_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}", re.ASCII)
+_CLIENT_RULE = "1-64 letters, digits, '-', '_' or '.', not starting with '.'"
+
+
+def validate_client(client: Any) -> str:
+    """Return ``client`` if it is a safe client id, else raise :class:`SessionError`.
+
+    A client id becomes a folder name, so it is restricted to 1–64 ASCII letters, digits,
+    ``-``, ``_`` and ``.``, not starting with ``.`` (no path separators, no ``..``).
+    """
+    if not isinstance(client, str) or _CLIENT_RE.fullmatch(client) is None:
+        raise SessionError(f"invalid client id {client!r:.80}: use {_CLIENT_RULE}")
+    return client
 
 
 def _shown(text: str) -> str:
@@ -64,10 +81,13 @@ class ClientIndex:
 
     # --- reading ---------------------------------------------------------------------------
     def _load(self) -> dict[str, dict[str, Any]]:
-        if not self.path.exists():
-            return {}
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = fs.read_json(self.path, fs.MAX_INDEX_BYTES)
+        except FileNotFoundError:
+            return {}
+        except OSError as err:
+            raise SessionError(f"{self.path} is refused: {err.strerror or err}") from None
+        try:
             clients = data["clients"]
             if data.get("format") != INDEX_FORMAT or not isinstance(clients, dict):
                 raise ValueError("not an nfb client index")
@@ -75,8 +95,8 @@ class ClientIndex:
                 validate_client(cid)
                 if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
                     raise ValueError(f"entry {cid!r} has no name")
-        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, SessionError) as e:
-            raise SessionError(f"{self.path} is corrupted ({' '.join(str(e).split())})") from None
+        except (ValueError, KeyError, TypeError, SessionError) as e:
+            raise SessionError(f"{self.path} is corrupted ({one_line(e)})") from None
         return clients
 
     def clients(self) -> dict[str, str]:
@@ -104,18 +124,19 @@ class ClientIndex:
     @contextmanager
     def _locked(self) -> Iterator[None]:
         # two consoles on one store must not hand out two ids for one new name
+        lock_file = self.root / f".{INDEX_FILE}.lock"
         try:
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(self.root / f".{INDEX_FILE}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as err:
+            held = fs.lock(lock_file, create=True, flags=os.O_RDWR, timeout=LOCK_TIMEOUT_S)
+        except fs.LockBusy:
             raise SessionError(
-                f"cannot open the store {self.root}: {err.strerror or err}"
+                f"{lock_file} is held by another nfb for over {LOCK_TIMEOUT_S:g} s; "
+                "close the other console and try again"
             ) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as err:
+            raise SessionError(f"cannot lock {lock_file}: {err.strerror or err}") from None
+        with held:
             yield
-        finally:
-            os.close(fd)
 
     def resolve(self, name_or_id: str, *, create: bool = True) -> str:
         """The client id for what the practitioner typed.
@@ -182,7 +203,7 @@ def client_names(sessions_dir: str | os.PathLike | None = None) -> list[str]:
         logger.warning("cannot list %s: %s", index.root, err.strerror or err)
         folders = []
     for folder in folders:
-        if folder.is_dir() and folder.name not in known and _is_client_id(folder.name):
+        if fs.is_real_dir(folder) and folder.name not in known and _is_client_id(folder.name):
             names.add(folder.name)  # lost+found and the like are not clients
     return sorted(names, key=_normal)
 
@@ -200,8 +221,7 @@ def _is_legacy_folder(root: Path, text: str) -> bool:
         validate_client(text)
     except SessionError:
         return False
-    folder = root / text
-    return folder.is_dir() and not folder.is_symlink()
+    return fs.is_real_dir(root / text)
 
 
 def resolve_client(

@@ -12,7 +12,8 @@ what is still queued) and fsyncs at least every ``sync_interval`` seconds (so a 
 loses about a second). A disk error does not raise in the acquisition thread: it becomes
 :attr:`SessionRecorder.error` and :attr:`SessionRecorder.failed`, later appends are dropped,
 and what was written stays on disk. While a recorder is open it holds an exclusive
-``flock`` on ``raw.f64``: that is how readers tell a live session from an interrupted one.
+lock on ``raw.f64`` (:func:`nfb.fs.lock`): that is how readers tell a live session from an
+interrupted one.
 """
 
 from __future__ import annotations
@@ -20,12 +21,9 @@ from __future__ import annotations
 import atexit
 import contextlib
 import errno
-import fcntl
 import json
-import math
 import os
 import queue
-import re
 import threading
 import time
 import weakref
@@ -37,80 +35,32 @@ from typing import Any
 
 import numpy as np
 
+from .. import fs
 from .._logging import logger
 from .._version import __version__
 from ..errors import SessionError
-
-FORMAT = "nfb-session"
-FORMAT_VERSION = 1
-META_FILE = "session.json"
-RAW_FILE = "raw.f64"
-FRAMES_FILE = "frames.f64"
-EVENTS_FILE = "events.jsonl"
-#: Space kept aside while recording so that a full disk can still get a final session.json.
-RESERVE_FILE = ".reserve"
-RESERVE_BYTES = 64 * 1024
-
-#: Frame column kinds: stored as float64 on disk, converted to these dtypes on read.
-FRAME_KINDS: dict[str, type] = {"i8": np.int64, "f8": np.float64, "?": np.bool_}
-#: Columns every frames file starts with (in any order), before inhibits and band values.
-BASE_FRAME_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("sample_index", "i8"),
-    ("time_s", "f8"),
-    ("wall_time", "f8"),
-    ("value", "f8"),
-    ("threshold", "f8"),
-    ("reward", "?"),
-    ("inhibited", "?"),
-    ("step", "i8"),
+from .clients import validate_client
+from .folders import claim_folder, new_session_folder
+from .format import (
+    BASE_FRAME_COLUMNS,
+    EVENTS_FILE,
+    FINAL_STATUSES,
+    FORMAT,
+    FORMAT_VERSION,
+    FRAME_KINDS,
+    FRAMES_FILE,
+    META_FILE,
+    RAW_FILE,
+    RESERVE_BYTES,
+    RESERVE_FILE,
+    RESERVED_KEYS,
+    default_sessions_dir,
+    protocol_slug,
+    to_json,
+    utc_iso,
+    write_json_atomic,
 )
-#: Status values ``close`` accepts. ``"recording"`` is the status while open.
-FINAL_STATUSES = ("complete", "stopped", "failed")
-#: Keys the recorder owns: ``meta`` and ``update_meta`` may not set them.
-RESERVED_KEYS = frozenset(
-    {
-        "format",
-        "format_version",
-        "client",
-        "session_id",
-        "status",
-        "start_time",
-        "start_unix",
-        "end_time",
-        "end_unix",
-        "n_samples",
-        "n_frames",
-        "raw",
-        "frames",
-        "events",
-        "error",
-    }
-)
-
-_CLIENT_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}", re.ASCII)
-_CLIENT_RULE = "1-64 letters, digits, '-', '_' or '.', not starting with '.'"
-
-
-def validate_client(client: Any) -> str:
-    """Return ``client`` if it is a safe client id, else raise :class:`SessionError`.
-
-    A client id becomes a folder name, so it is restricted to 1–64 ASCII letters, digits,
-    ``-``, ``_`` and ``.``, not starting with ``.`` (no path separators, no ``..``).
-    """
-    if not isinstance(client, str) or _CLIENT_RE.fullmatch(client) is None:
-        raise SessionError(f"invalid client id {client!r}: use {_CLIENT_RULE}")
-    return client
-
-
-def protocol_slug(name: str) -> str:
-    """Return the folder-safe slug of a protocol name (``"Alpha/beta up"`` -> ``alpha-beta-up``)."""
-    slug = re.sub(r"[^a-z0-9]+", "-", str(name).lower(), flags=re.ASCII).strip("-")
-    return slug[:40].rstrip("-") or "session"
-
-
-def default_sessions_dir() -> Path:
-    """Return the default session store: ``$NFB_SESSIONS_DIR``, else ``./sessions``."""
-    return Path(os.environ.get("NFB_SESSIONS_DIR") or "sessions")
+from .schema import MAX_SFREQ, MIN_SFREQ
 
 
 def raw_columns_from_layout(layout: Mapping[str, Any]) -> list[str]:
@@ -134,149 +84,6 @@ def software_versions() -> dict[str, str | None]:
         except PackageNotFoundError:  # pragma: no cover - all are dependencies
             out[name] = None
     return out
-
-
-def utc_iso(unix: float) -> str:
-    """Return a unix time as ISO 8601 UTC with microseconds."""
-    return datetime.fromtimestamp(unix, timezone.utc).isoformat(timespec="microseconds")
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, (Path, os.PathLike)):
-        return os.fspath(obj)
-    if isinstance(obj, datetime):
-        return obj.isoformat()
-    if isinstance(obj, (set, frozenset, tuple)):
-        return list(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
-
-
-def to_json(obj: Any, **kwargs: Any) -> str:
-    """Serialise ``obj`` to JSON, accepting NumPy scalars/arrays, paths and datetimes."""
-    return json.dumps(obj, default=_json_default, ensure_ascii=False, **kwargs)
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` for strict JSON: non-finite floats as ``None``, NumPy scalars as Python ones
-    (LSL markers and BIDS sidecars, whose readers refuse NaN)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:  # pragma: no cover - not supported on every platform
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write ``obj`` as JSON to ``path`` atomically (tmp file, fsync, ``os.replace``), mode 0600.
-
-    Raises :class:`OSError` on failure; the previous file is then untouched.
-    """
-    write_bytes_atomic(path, (to_json(obj, indent=2) + "\n").encode("utf-8"))
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (tmp file, fsync, ``os.replace``), mode 0600.
-
-    Raises :class:`OSError` on failure; the previous file is then untouched.
-    """
-    path = Path(path)
-    # one temporary name per writer: two writers of one file (a recovery and a notes edit)
-    # must not rename each other's half-written data into place
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        _write_all(fd, data)
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _make_private_dir(path: Path) -> None:
-    """Create ``path`` (mode 0700) or tighten an existing real directory to 0700."""
-    try:
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        if path.is_symlink() or not path.is_dir():
-            raise SessionError(f"{path} exists and is not a folder") from None
-    os.chmod(path, 0o700)
-
-
-def _new_session_folder(root: Path, client: str, base: str) -> Path:
-    """Create ``root/client/base`` (or ``base-2``, ``base-3``...: never an existing one)."""
-    try:
-        root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with contextlib.suppress(PermissionError):  # a store someone else owns: theirs to set
-            os.chmod(root, 0o700)  # the store lists client ids and dates: private too
-        client_dir = root / client
-        _make_private_dir(client_dir)
-        session_id = base
-        for n in range(2, 10_000):
-            try:
-                os.mkdir(client_dir / session_id, 0o700)
-                break
-            except FileExistsError:
-                session_id = f"{base}-{n}"
-        else:  # pragma: no cover
-            raise SessionError(f"too many sessions named {base} in {client_dir}")
-        path = client_dir / session_id
-        os.chmod(path, 0o700)
-    except OSError as err:
-        raise SessionError(f"cannot create a session in {root}: {err.strerror or err}") from None
-    return path
-
-
-def _claim_folder(path: Path) -> Path:
-    """Create ``path`` (0700) for a session, or take it if it is an empty folder."""
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        try:
-            os.mkdir(path, 0o700)
-        except FileExistsError:
-            if path.is_symlink() or not path.is_dir() or any(path.iterdir()):
-                raise SessionError(
-                    f"{path} already exists and is not an empty folder; choose a new one"
-                ) from None
-        os.chmod(path, 0o700)
-    except OSError as err:
-        raise SessionError(f"cannot create {path}: {err.strerror or err}") from None
-    return path
 
 
 def _validate_frame_columns(frame_columns: Sequence[Sequence[str]]) -> list[list[str]]:
@@ -309,8 +116,11 @@ def _validate_layout(layout: Any) -> None:
     for key in ("sfreq", "n_rows", "eeg_rows", "ch_names"):
         if key not in layout:
             raise ValueError(f"meta['layout'] lacks {key!r}")
-    if not float(layout["sfreq"]) > 0:
-        raise ValueError(f"meta['layout']['sfreq'] must be > 0, got {layout['sfreq']!r}")
+    if not MIN_SFREQ <= float(layout["sfreq"]) < MAX_SFREQ:
+        raise ValueError(
+            f"meta['layout']['sfreq'] must be {MIN_SFREQ:g}..{MAX_SFREQ:g} Hz, "
+            f"got {layout['sfreq']!r:.40}"
+        )
     if len(layout["eeg_rows"]) != len(layout["ch_names"]):
         raise ValueError("meta['layout'] eeg_rows and ch_names differ in length")
 
@@ -367,19 +177,21 @@ class SessionRecorder:
         self._written = {"raw": 0, "frames": 0}  # records handed to the kernel
         self._dirty: set[str] = set()
         self._fds: dict[str, int] = {}
+        self._lock: fs.Lock | None = None
         self._files = {"raw": RAW_FILE, "frames": FRAMES_FILE, "events": EVENTS_FILE}
+        # O_EXCL: a name planted in the folder (a link) is refused, never written through
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
         try:
             for key, name in self._files.items():
-                fd = os.open(self._path / name, flags, 0o600)
-                os.fchmod(fd, 0o600)
+                fd = fs.open_file(self._path / name, flags, 0o600)
                 self._fds[key] = fd
-            fcntl.flock(self._fds["raw"], fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fs.make_private(fd, self._path / name)
+            # the lock readers probe to tell a live session from an interrupted one
+            self._lock = fs.lock(self._path / RAW_FILE)
             self._make_reserve()
             write_json_atomic(self._path / META_FILE, self._meta)
         except OSError as err:
-            for fd in self._fds.values():
-                os.close(fd)
+            self._undo_start()
             raise SessionError(f"cannot write {self._path}: {err.strerror or err}") from None
         self._last_sync = time.monotonic()
         self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
@@ -474,10 +286,10 @@ class SessionRecorder:
 
         base = f"{start.astimezone(timezone.utc):%Y%m%d-%H%M%S}-{protocol_slug(protocol_name)}"
         if folder is not None:
-            path, session_id = _claim_folder(Path(folder)), base
+            path, session_id = claim_folder(Path(folder)), base
         else:
             root = Path(sessions_dir) if sessions_dir is not None else default_sessions_dir()
-            path = _new_session_folder(root, client, base)
+            path = new_session_folder(root, client, base)
             session_id = path.name
 
         full: dict[str, Any] = {
@@ -506,9 +318,14 @@ class SessionRecorder:
             "ratings": {"anxiety_before": None, "anxiety_after": None},
             "source": {"kind": "live"},
         }
-        # a JSON round trip copies meta and fails early on what cannot be serialised
-        full.update(json.loads(to_json(dict(meta))))
-        return cls(path, full, threaded=threaded, sync_interval=sync_interval)
+        try:
+            # a JSON round trip copies meta and fails early on what cannot be serialised
+            full.update(json.loads(to_json(dict(meta))))
+            return cls(path, full, threaded=threaded, sync_interval=sync_interval)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.rmdir(path)  # the folder of a start that failed (empty by now)
+            raise
 
     # ------------------------------------------------------------------ public API
     @property
@@ -736,7 +553,7 @@ class SessionRecorder:
             return
         data, count = payload
         try:
-            _write_all(self._fds[key], data)
+            fs.write_all(self._fds[key], data)
         except OSError as err:
             self._fail(err, self._path / self._files[key])
             return
@@ -750,7 +567,7 @@ class SessionRecorder:
             return
         for key in sorted(self._dirty):
             try:
-                os.fsync(self._fds[key])
+                fs.sync(self._fds[key])
             except OSError as err:
                 self._fail(err, self._path / self._files[key])
                 return
@@ -788,18 +605,29 @@ class SessionRecorder:
     def _release(self) -> None:
         for fd in self._fds.values():
             with contextlib.suppress(OSError):
-                os.close(fd)  # closing raw.f64 releases the flock
+                os.close(fd)
         self._fds = {}
+        if self._lock is not None:
+            self._lock.release()
         with contextlib.suppress(OSError):
             (self._path / RESERVE_FILE).unlink(missing_ok=True)
 
+    def _undo_start(self) -> None:
+        """A start that failed (a full disk, a planted name): remove what it made, so no
+        folder without a ``session.json`` is left behind; nothing was recorded yet."""
+        made = [self._path / self._files[key] for key in self._fds]
+        self._release()
+        for file in made:
+            with contextlib.suppress(OSError):
+                os.unlink(file)
+        for tmp in self._path.glob(f".{META_FILE}.*tmp"):
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
     def _make_reserve(self) -> None:
-        fd = os.open(self._path / RESERVE_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = fs.open_file(self._path / RESERVE_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         try:
-            try:
-                os.posix_fallocate(fd, 0, RESERVE_BYTES)
-            except OSError:  # pragma: no cover - filesystems without fallocate
-                _write_all(fd, bytes(RESERVE_BYTES))
+            fs.preallocate(fd, RESERVE_BYTES)
         finally:
             os.close(fd)
 

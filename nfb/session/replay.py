@@ -21,7 +21,8 @@ from .._logging import logger
 from ..errors import ConfigError, SessionError
 from ..protocol import Protocol, apply_overrides, load_protocol, validate
 from ..sources import BoardLayout, read_brainflow_file, read_eeg_file
-from .recorder import SessionRecorder, validate_client
+from .clients import validate_client
+from .recorder import SessionRecorder
 from .runner import SessionRunner
 from .sham import ShamPlan, plan_sham
 from .store import read_session

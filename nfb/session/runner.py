@@ -25,7 +25,7 @@ from ..errors import ConfigError, SessionError
 from ..montage import map_channels
 from ..protocol import Protocol
 from ..reward import Inhibitor, ThresholdController, hold_frames
-from .recorder import BASE_FRAME_COLUMNS
+from .format import BASE_FRAME_COLUMNS
 from .script import Step, build_script
 from .sham import SHAM_FRAME_COLUMNS, ShamPlan
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .recorder import write_bytes_atomic
+from .. import fs
 from .store import load_meta
 
 #: The columns of the summary table, in order, with their NumPy dtypes.
@@ -253,7 +253,7 @@ def write_summary_csv(rows: Iterable[dict[str, Any]], path: str | os.PathLike) -
     for r in rows:
         writer.writerow([_cell(r[name]) for name in _NAMES])
     path = Path(path)
-    write_bytes_atomic(path, buf.getvalue().encode("utf-8"))
+    fs.write_atomic(path, buf.getvalue().encode("utf-8"))
     return path
 
 

@@ -1,0 +1,287 @@
+"""Read a session folder back: :func:`read_session` and :class:`RecordedSession`.
+
+Reading is tolerant of sessions still being recorded or killed mid-write: a partial trailing
+record of ``raw.f64``/``frames.f64`` and a partial last line of ``events.jsonl`` are ignored.
+Every file is read through :mod:`nfb.fs`: a link, a FIFO, a device or a folder where a data
+file should be is refused with one line (:class:`~nfb.errors.SessionError`), never followed,
+and nothing is read past what the file held when it was opened.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import fs
+from .._logging import logger
+from ..errors import SessionError, one_line
+from .annotations import session_annotations
+from .format import EVENTS_FILE, FRAMES_FILE, META_FILE, RAW_FILE, frames_dtype
+from .schema import event_problem, is_int, load_meta
+
+if TYPE_CHECKING:  # pragma: no cover
+    import mne
+
+_DEFAULT_FILES = {"raw": RAW_FILE, "frames": FRAMES_FILE, "events": EVENTS_FILE}
+
+
+def is_live(path: str | os.PathLike) -> bool:
+    """Return whether a recorder currently holds the session at ``path`` (its ``raw.f64`` lock)."""
+    return fs.is_locked(Path(path) / RAW_FILE)
+
+
+def session_status(path: Path, meta: dict[str, Any]) -> str:
+    """``meta``'s status, ``"interrupted"`` for a ``"recording"`` no recorder holds."""
+    status = meta.get("status", "recording")
+    if status == "recording" and not is_live(path):
+        return "interrupted"
+    return status
+
+
+def data_file(path: Path, meta: dict[str, Any], key: str) -> Path:
+    """The ``raw``, ``frames`` or ``events`` file of a session (a name checked by the schema)."""
+    return path / str(meta.get(key, {}).get("file", _DEFAULT_FILES[key]))
+
+
+def n_records(file: Path, n_cols: int) -> int:
+    """Whole records of ``n_cols`` float64 values in ``file`` (0 if it does not exist).
+
+    Raises :class:`SessionError` if ``file`` is a link, a FIFO or a folder.
+    """
+    try:
+        return fs.size(file) // (8 * n_cols)
+    except OSError as err:
+        raise SessionError(f"{file} is refused: {err.strerror or err}") from None
+
+
+def read_records(file: Path, n_cols: int) -> np.ndarray:
+    """Read whole float64 records of ``n_cols`` values; a partial trailing record is ignored."""
+    try:
+        with fs.opened(file) as fd:
+            n = os.fstat(fd).st_size // (8 * n_cols)
+            data = fs.read_fd(fd, n * n_cols * 8, file, cap=False)  # what it held at open
+    except FileNotFoundError:
+        return np.empty((0, n_cols))
+    except OSError as err:
+        raise SessionError(f"{file} is refused: {err.strerror or err}") from None
+    n = len(data) // (8 * n_cols)  # it may have shrunk meanwhile (never does, but be safe)
+    out = np.frombuffer(data, dtype="<f8", count=n * n_cols).reshape(n, n_cols)
+    return out.astype(np.float64)  # a writable copy in native order
+
+
+def read_events(file: Path) -> list[dict[str, Any]]:
+    """The events of ``events.jsonl``; damaged lines are skipped with one warning each."""
+    try:
+        data = fs.read_bytes(file, fs.MAX_EVENTS_BYTES)
+    except FileNotFoundError:
+        return []
+    except OSError as err:
+        raise SessionError(f"{file} is refused: {err.strerror or err}") from None
+    lines = data.split(b"\n")
+    if lines and lines[-1]:
+        lines = lines[:-1]  # partial last line of a killed writer
+    # one depth scan of the whole file; lines are scanned alone only if it is deep somewhere
+    deep = fs.json_depth(data) > fs.MAX_JSON_DEPTH
+    events = []
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            event = fs.loads_json(line, file) if deep else json.loads(line)
+        except (OSError, ValueError) as err:  # TooDeep, UnicodeDecodeError, JSONDecodeError
+            reason = err.strerror if isinstance(err, OSError) else one_line(err)
+            logger.warning("%s line %d skipped: %s", file, i, reason)
+            continue
+        idx = event.get("sample_index") if isinstance(event, dict) else None
+        if not is_int(idx) or not 0 <= idx < 2**53 or not isinstance(event.get("kind"), str):
+            # every consumer orders events by sample index: one without it is damage
+            logger.warning("%s line %d skipped: no sample_index/kind", file, i)
+            continue
+        problem = event_problem(event)
+        if problem:
+            logger.warning("%s line %d skipped: %s", file, i, problem)
+            continue
+        events.append(event)
+    return events
+
+
+class RecordedSession:
+    """A session folder read back.
+
+    Frames, events and metadata are read at once; the raw samples on first access of
+    :attr:`samples`, :attr:`fetch_time` or :attr:`raw`.
+
+    Attributes
+    ----------
+    path : Path
+        The session folder.
+    meta : dict
+        The content of ``session.json``; ``meta["status"]`` is ``"interrupted"`` if it says
+        ``"recording"`` but no recorder is running.
+    frames : structured array, shape (n_frames,)
+        One record per frame, fields as in ``meta["frames"]["columns"]`` with dtypes int64,
+        float64 or bool.
+    events : list of dict
+        The events, in file order.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self.meta: dict[str, Any] = load_meta(self.path)
+        self.meta["status"] = session_status(self.path, self.meta)
+        columns = self.meta["frames"]["columns"]
+        try:
+            dtype = frames_dtype(columns)
+        except (KeyError, TypeError, ValueError):
+            raise SessionError(
+                f"{self.path / META_FILE} is corrupted: bad frames.columns"
+            ) from None
+        records = read_records(data_file(self.path, self.meta, "frames"), len(columns))
+        frames = np.empty(records.shape[0], dtype=dtype)
+        for j, (name, kind) in enumerate(columns):
+            col = records[:, j]
+            if kind == "?":
+                frames[name] = col != 0
+            elif kind == "i8":
+                # clipped: a damaged record must not wrap around to a garbage index
+                frames[name] = np.clip(np.nan_to_num(col), -(2**62), 2**62).astype(np.int64)
+            else:
+                frames[name] = col
+        self.frames: np.ndarray = frames
+        self.events: list[dict[str, Any]] = read_events(data_file(self.path, self.meta, "events"))
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def status(self) -> str:
+        """``recording``, ``complete``, ``stopped``, ``failed``, ``interrupted``, ``recovered``."""
+        return self.meta["status"]
+
+    @property
+    def layout(self) -> dict[str, Any]:
+        """The board layout dict."""
+        return self.meta["layout"]
+
+    @property
+    def sfreq(self) -> float:
+        """The sampling frequency in Hz."""
+        return float(self.meta["layout"]["sfreq"])
+
+    @property
+    def ch_names(self) -> list[str]:
+        """The EEG channel labels (10-20), in the order of ``layout["eeg_rows"]``."""
+        return [str(c) for c in self.meta["layout"].get("ch_names", [])]
+
+    @property
+    def n_frames(self) -> int:
+        """Number of frames."""
+        return self.frames.shape[0]
+
+    @property
+    def n_samples(self) -> int:
+        """Number of whole samples in ``raw.f64``."""
+        if "_raw_records" in self.__dict__:
+            return self._raw_records.shape[0]
+        return n_records(self._raw_file, len(self.meta["raw"]["columns"]))
+
+    # ------------------------------------------------------------------ samples
+    @property
+    def _raw_file(self) -> Path:
+        return data_file(self.path, self.meta, "raw")
+
+    @cached_property
+    def _raw_records(self) -> np.ndarray:
+        return read_records(self._raw_file, len(self.meta["raw"]["columns"]))
+
+    @property
+    def samples(self) -> np.ndarray:
+        """All board rows, float64, shape (n_rows, n_samples), in the board's row order."""
+        return self._raw_records[:, :-1].T
+
+    @property
+    def fetch_time(self) -> np.ndarray:
+        """Unix wall time at which each sample's chunk was fetched, shape (n_samples,)."""
+        return self._raw_records[:, -1]
+
+    # ------------------------------------------------------------------ MNE
+    def annotation_list(self) -> list[tuple[float, float, str]]:
+        """Return the annotations as ``(onset_s, duration_s, description)`` tuples.
+
+        See :func:`session_annotations`.
+        """
+        return session_annotations(self.events, self.frames, self.sfreq, self.n_samples)
+
+    @cached_property
+    def annotations(self) -> mne.Annotations:
+        """The session's :class:`mne.Annotations` (onsets from the first sample)."""
+        import mne
+
+        items = self.annotation_list()
+        return mne.Annotations(
+            onset=[a[0] for a in items],
+            duration=[a[1] for a in items],
+            description=[a[2] for a in items],
+        )
+
+    @cached_property
+    def raw(self) -> mne.io.RawArray:
+        """The EEG rows as :class:`mne.io.RawArray` in volts, with montage and annotations."""
+        import mne
+
+        layout = self.layout
+        rows = [int(r) for r in layout.get("eeg_rows", [])]
+        names = self.ch_names
+        if not rows or len(rows) != len(names):
+            raise SessionError(
+                f"{self.path / META_FILE}: layout has no EEG rows with matching ch_names"
+            )
+        if self.n_samples == 0:
+            raise SessionError(f"{self.path} has no samples")
+        data = self.samples[rows] * 1e-6  # µV -> V
+        info = mne.create_info(names, self.sfreq, "eeg", verbose=False)
+        info["description"] = f"nfb session {self.meta.get('client')}/{self.meta.get('session_id')}"
+        raw = mne.io.RawArray(data, info, verbose=False)
+        montage = mne.channels.make_standard_montage(_montage_name())
+        raw.set_montage(montage, match_case=False, on_missing="ignore", verbose=False)
+        start_unix = self.meta.get("start_unix")
+        if start_unix is not None:
+            raw.set_meas_date(datetime.fromtimestamp(float(start_unix), timezone.utc))
+        raw.set_annotations(self.annotations, verbose=False)
+        return raw
+
+    def __repr__(self) -> str:
+        return (
+            f"<RecordedSession {self.meta.get('client')}/{self.meta.get('session_id')} | "
+            f"{self.status}, {self.n_samples} samples, {self.n_frames} frames, "
+            f"{len(self.events)} events>"
+        )
+
+
+def _montage_name() -> str:
+    # MNE 1.13 renamed "standard_1020" (deprecated, removed in 1.14) to "colin27_1020"
+    import mne
+
+    builtin = mne.channels.get_builtin_montages()
+    return "colin27_1020" if "colin27_1020" in builtin else "standard_1020"
+
+
+def read_session(path: str | os.PathLike) -> RecordedSession:
+    """Read a session folder.
+
+    Parameters
+    ----------
+    path : path-like
+        The session folder ``<sessions_dir>/<client>/<session_id>``.
+
+    Returns
+    -------
+    session : RecordedSession
+        ``.meta``, ``.frames``, ``.events`` at once; ``.samples``, ``.fetch_time`` and
+        ``.raw`` (an :class:`mne.io.RawArray` in volts with annotations) when first used.
+    """
+    return RecordedSession(path)
