@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import errno
 import glob
 import math
 import os
@@ -28,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import fs
 from .errors import ConfigError
 from .sources import CONNECTION_PARAMS, BrainFlowSource, FileSource, Source, canonical_label
 
@@ -394,13 +396,14 @@ def load_profile(
     path = _resolve(name_or_path)
     where = _display(path)
     try:
-        with open(path, "rb") as fid:
-            data = tomllib.load(fid)
+        data = tomllib.loads(fs.read_text(path, fs.MAX_CONFIG_BYTES, follow=True))
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{where}: not valid TOML ({err})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{where}: not valid TOML (not UTF-8 text)") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: not valid TOML (nested too deeply)") from None
     except OSError as err:
+        if err.errno == errno.EILSEQ:
+            raise ConfigError(f"{where}: not valid TOML (not UTF-8 text)") from None
         raise ConfigError(f"{where}: cannot read ({err.strerror})") from None
     profile = parse_profile(data, name=path.stem, path=path)
     # relative files in the profile are relative to the profile
@@ -432,6 +435,9 @@ def load_profile(
                 raise ConfigError(f"{option}: {value!r} does not exist")
             if p.is_dir() and profile.board_id is not None:
                 raise ConfigError(f"{option}: {value!r} is a folder, expected a file")
+            what = fs.describe_target(p)
+            if what not in (None, "a folder"):  # /dev/zero, a FIFO: reads that never end
+                raise ConfigError(f"{option}: {value!r} is {what}, expected a file")
             value = str(p.resolve())
         conn[key] = value
     if mains_hz is not None:

@@ -83,6 +83,14 @@ def describe(path: str | os.PathLike) -> str | None:
     return _kind(st.st_mode)
 
 
+def describe_target(path: str | os.PathLike) -> str | None:
+    """:func:`describe` of what a link leads to (None: a regular file, or nothing there)."""
+    try:
+        return _kind(os.stat(path).st_mode)
+    except OSError:
+        return None
+
+
 def _kind(mode: int) -> str | None:
     if stat.S_ISREG(mode):
         return None
@@ -103,7 +111,9 @@ def _refuse(path: str | os.PathLike, what: str) -> NotRegularFile:
     return NotRegularFile(errno.EINVAL, f"{what}, not a regular file", os.fspath(path))
 
 
-def open_file(path: str | os.PathLike, flags: int = os.O_RDONLY, mode: int = 0o600) -> int:
+def open_file(
+    path: str | os.PathLike, flags: int = os.O_RDONLY, mode: int = 0o600, *, follow: bool = False
+) -> int:
     """Open a regular file without following a symbolic link; return the fd.
 
     Parameters
@@ -114,6 +124,9 @@ def open_file(path: str | os.PathLike, flags: int = os.O_RDONLY, mode: int = 0o6
         ``os.open`` flags (``O_NOFOLLOW`` and ``O_BINARY`` are added).
     mode : int
         The mode of a created file.
+    follow : bool
+        Follow a link (a user's own file outside the store: a protocol, a profile); what it
+        leads to must still be a regular file.
 
     Raises
     ------
@@ -123,23 +136,24 @@ def open_file(path: str | os.PathLike, flags: int = os.O_RDONLY, mode: int = 0o6
         It cannot be opened.
     """
     path = os.fspath(path)
-    if not _O_NOFOLLOW:
+    nofollow = 0 if follow else _O_NOFOLLOW
+    if not follow and not _O_NOFOLLOW:
         # no O_NOFOLLOW (Windows): look first, and compare what was opened with what we saw
         what = describe(path)
         if what is not None:
             raise _refuse(path, what)
     try:
-        before = os.lstat(path) if not _O_NOFOLLOW else None
+        before = os.lstat(path) if not follow and not _O_NOFOLLOW else None
     except FileNotFoundError:
         before = None
     nonblock = _O_NONBLOCK if (flags & (os.O_WRONLY | os.O_RDWR)) == 0 else 0
     try:
-        fd = os.open(path, flags | _O_NOFOLLOW | _O_BINARY | _O_CLOEXEC | nonblock, mode)
+        fd = os.open(path, flags | nofollow | _O_BINARY | _O_CLOEXEC | nonblock, mode)
     except OSError as err:
         if err.errno in (errno.ELOOP, errno.EMLINK, errno.ENXIO, errno.EISDIR):
             # ELOOP (EMLINK on FreeBSD): the last part is a link; ENXIO: a FIFO with no
             # reader; EISDIR: a folder opened for writing
-            what = describe(path) or "not a regular file"
+            what = (describe_target(path) if follow else describe(path)) or "not a regular file"
             raise _refuse(path, what) from None
         raise
     try:
@@ -228,20 +242,23 @@ def _mb(n: int) -> str:
     return f"{n / 2**20:g} MB" if n >= 2**20 else f"{n} bytes"
 
 
-def read_bytes(path: str | os.PathLike, limit: int) -> bytes:
+def read_bytes(path: str | os.PathLike, limit: int, *, follow: bool = False) -> bytes:
     """The content of a regular file of at most ``limit`` bytes (see :func:`open_file`)."""
-    with opened(path) as fd:
+    fd = open_file(path, follow=follow)
+    try:
         if os.fstat(fd).st_size > limit:
             raise TooLarge(errno.EFBIG, f"larger than {_mb(limit)}", os.fspath(path))
         return read_fd(fd, limit, path)
+    finally:
+        os.close(fd)
 
 
-def read_text(path: str | os.PathLike, limit: int) -> str:
+def read_text(path: str | os.PathLike, limit: int, *, follow: bool = False) -> str:
     """The UTF-8 text of a regular file of at most ``limit`` bytes.
 
     Raises :class:`OSError` (``EILSEQ``) for bytes that are not UTF-8.
     """
-    data = read_bytes(path, limit)
+    data = read_bytes(path, limit, follow=follow)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -284,6 +301,24 @@ def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+def write_new(
+    path: str | os.PathLike, data: bytes, *, exclusive: bool = True, durable: bool = False
+) -> None:
+    """Write ``data`` to a new file ``path`` (0600, never through a link).
+
+    ``exclusive``: refuse a name that exists (``FileExistsError``), else truncate our own
+    file; ``durable``: :func:`sync` it before closing.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+    fd = open_file(path, flags, 0o600)
+    try:
+        write_all(fd, data)
+        if durable:
+            sync(fd)
+    finally:
+        os.close(fd)
 
 
 def sync(fd: int) -> None:
@@ -600,21 +635,13 @@ def _create_with(path: Path, data: bytes) -> None:
     """Create ``path`` holding ``data``, all at once: never seen empty by another process
     (a hard link of a finished temporary file), else ``FileExistsError``."""
     tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
-    fd = open_file(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        write_all(fd, data)
-    finally:
-        os.close(fd)
+    write_new(tmp, data, exclusive=False)
     try:
         os.link(tmp, path)
     except FileExistsError:
         raise
     except OSError:  # a filesystem without hard links: create it exclusively instead
-        fd = open_file(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            write_all(fd, data)
-        finally:
-            os.close(fd)
+        write_new(path, data)
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

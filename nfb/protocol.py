@@ -17,6 +17,7 @@ from typing import Any
 
 import tomllib
 
+from . import fs
 from .bands import resolve_bands
 from .dsp.envelope import ESTIMATORS
 from .dsp.features import BandRef, FeatureExpr
@@ -342,6 +343,10 @@ def _check_sham(table: Any, n_blocks: int, src: str) -> dict:
 
 
 # --- overrides ----------------------------------------------------------------------------
+#: Longest ``--set`` value (characters): a protocol field is a number, a word or a short list.
+MAX_OVERRIDE_CHARS = 10_000
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """Parse ``key.path=value`` with the value in TOML syntax (bare words become strings)."""
     if "=" not in text:
@@ -350,8 +355,12 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     path = [p for p in key.strip().split(".")]
     if not all(path):
         raise ConfigError(f"--set {text!r}: empty key component")
+    if len(raw) > MAX_OVERRIDE_CHARS:
+        raise ConfigError(f"--set {key}: the value is longer than {MAX_OVERRIDE_CHARS} characters")
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except RecursionError:
+        raise ConfigError(f"--set {key}: the value is nested too deeply") from None
     except tomllib.TOMLDecodeError:
         if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-+ ./@()]*", raw.strip()):
             value = raw.strip()
@@ -415,11 +424,13 @@ def _load_protocol(name_or_path: str | os.PathLike, overrides: list[str] | None)
             names = ", ".join(p.stem for p in list_protocols())
             raise ConfigError(f"unknown protocol {text!r}; available: {names}")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(fs.read_text(path, fs.MAX_CONFIG_BYTES, follow=True))
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: malformed TOML: {err}") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read: {err}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: malformed TOML: nested too deeply") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read: {err.strerror or err}") from None
     data = apply_overrides(data, overrides or [])
     return Protocol(validate(data, src=str(path)), source=path, slug=path.stem)
 

@@ -17,7 +17,7 @@ import numpy as np
 from ._logging import logger
 from .acquisition import Acquisition
 from .devices import DeviceProfile, open_source
-from .errors import DeviceError
+from .errors import DeviceError, NfbError
 from .quality import SignalCheck, check_signal
 
 
@@ -130,7 +130,10 @@ class DeviceStream:
                 try:
                     consumer.on_chunk(block, first_index, fetch_time)
                 except Exception as err:
-                    logger.error("session stopped: %s", err)
+                    # a user-facing error (a full disk) is reported by the session's owner;
+                    # anything else is a bug and said here
+                    log = logger.info if isinstance(err, NfbError) else logger.error
+                    log("session stopped: %s", err)
                     failed.append((consumer, err))
         for consumer, err in failed:
             self.detach(consumer, err)

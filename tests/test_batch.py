@@ -180,3 +180,43 @@ def test_relative_summary_inside_a_new_relative_out(study, tmp_path):
     assert stat.S_IMODE((tmp_path / "o").stat().st_mode) == 0o700
     table = read_summary_csv(tmp_path / "o" / "s.csv")
     assert list(table["level"]) == ["session", "block", "block", "block"]
+
+
+def test_a_source_with_a_bad_client_id_gets_an_error_row(study, tmp_path):
+    """One source's session.json names a client that cannot be a folder: its error row,
+    the other sources replayed, exit 1 (it used to abort the whole batch, exit 4)."""
+    src = study / "store" / "client0" / "s0"
+    bad = tmp_path / "store" / "x" / "bad"
+    bad.mkdir(parents=True)
+    for f in src.iterdir():
+        (bad / f.name).write_bytes(f.read_bytes())
+    meta = json.loads((bad / "session.json").read_text())
+    meta["client"] = "../outside"
+    (bad / "session.json").write_text(json.dumps(meta))
+    out = tmp_path / "out"
+    proc = nfb_cli("replay", study / "store" / "client1", bad, *RESCORE, "--out", out)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    table = read_summary_csv(out / "summary.csv")
+    errors = table[table["status"] == "error"]
+    assert len(errors) == 1 and "invalid client id" in errors[0]["error"]
+    assert (table["status"] == "complete").sum() == 2 * 4
+    assert not (tmp_path / "outside").exists()
+
+
+def test_jobs_and_dask_limits(study, tmp_path):
+    import os
+
+    proc = nfb_cli("replay", study / "store", "--jobs", "100000", "--out", tmp_path / "o1")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"nfb replay: error: --jobs 100000: at most {4 * (os.cpu_count() or 1)} on this machine "
+        f"({os.cpu_count() or 1} cores; more processes than that only wait for each other)"
+    ]
+    unreachable = "tcp://127.0.0.1:1"
+    proc = nfb_cli("replay", study / "store", "--dask", unreachable, "--out", tmp_path / "o2")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "nfb replay: error: --dask tcp://127.0.0.1:1: no scheduler answered within 5 s"
+    ), lines

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -385,12 +386,12 @@ def test_disk_full_stops_cleanly(tiny_disk, tmp_path):
     )
     _no_traceback(proc.stderr + proc.stdout)
     assert proc.returncode == 4, proc.stderr
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("nfb run: error: ")]
+    # one line says it (the others are the progress lines of a run without a terminal)
+    errors = [line for line in proc.stderr.splitlines() if not _progress_line(line)]
     assert len(errors) == 1, proc.stderr
-    assert errors[0].endswith(": No space left on device"), errors[0]
+    assert errors[0].startswith("nfb run: error: cannot write "), errors[0]
+    assert ": No space left on device; " in errors[0], errors[0]
     assert proc.stderr.splitlines()[-1] == errors[0]
-    # the clean-stop path ran: the board was released and the folder closed before this line
-    assert any(line.startswith("session failed: ") for line in proc.stderr.splitlines())
     folder = Path(proc.stdout.strip().splitlines()[-1])
     cid = ClientIndex(tiny_disk).find("full")
     assert folder.parent == tiny_disk / cid
@@ -400,6 +401,8 @@ def test_disk_full_stops_cleanly(tiny_disk, tmp_path):
     assert s.status == "failed"
     assert s.meta["error"] in errors[0] and "No space left on device" in s.meta["error"]
     assert s.n_samples > SFREQ  # ~4 s fit
+    # the counts said are those on disk (the closed session.json's, the file's)
+    assert errors[0].endswith(f"; {s.n_samples} samples ({s.n_samples / SFREQ:.1f} s) kept")
     assert s.meta["n_samples"] == s.n_samples
     assert s.meta["n_frames"] == s.n_frames > 0
     _counter_continuous(s)
@@ -419,6 +422,22 @@ def test_disk_full_stops_cleanly(tiny_disk, tmp_path):
     assert sorted(p.name for p in tiny_disk.iterdir()) == sorted(
         [".clients.json.lock", "clients.json", "earlier", cid]
     )
+
+    # a second run on the full disk: one line, and no folder without session.json left
+    before = sorted(p.name for p in (tiny_disk / cid).iterdir())
+    proc = subprocess.run(
+        _run_argv("full", tiny_disk), cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT
+    )
+    _no_traceback(proc.stderr)
+    assert proc.returncode == 4
+    lines = [line for line in proc.stderr.splitlines() if not _progress_line(line)]
+    assert len(lines) == 1 and "No space left on device" in lines[0], proc.stderr
+    assert sorted(p.name for p in (tiny_disk / cid).iterdir()) == before
+
+
+def _progress_line(line: str) -> bool:
+    """The status line a run prints every few seconds without a terminal (``00:04  ...``)."""
+    return re.match(r"\d\d:\d\d  ", line) is not None
 
 
 def test_recover_store_named_refuses_a_non_session_before_changing_anything(tmp_path):

@@ -98,16 +98,24 @@ class LiveLine:
             self.stream.flush()
 
 
+#: Longest ``--duration`` (seconds): a day; a longer session is a mistyped number.
+MAX_DURATION_S = 86_400
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..errors import NfbError
+    from ..errors import ConfigError, NfbError
     from ..protocol import load_protocol
     from ..session.clients import resolve_client
     from ..session.live import LiveSession, run_until_done
     from ..session.store import recover_store
     from ..stream import DeviceStream
 
-    if args.duration is not None and not (math.isfinite(args.duration) and args.duration >= 1):
-        raise _arg_error(f"--duration must be a number of seconds >= 1, got {args.duration:g}")
+    if args.duration is not None and not (
+        math.isfinite(args.duration) and 1 <= args.duration <= MAX_DURATION_S
+    ):
+        raise _arg_error(
+            f"--duration must be seconds from 1 to {MAX_DURATION_S} (a day), got {args.duration:g}"
+        )
     profile = load_device(args)
     protocol = load_protocol(args.protocol, args.overrides)
     observers = []
@@ -155,16 +163,20 @@ def run(args: argparse.Namespace) -> int:
         if session.path is not None:
             line.show(session.snapshot(), session.state, force=True)
         line.close()
+    kept = ""
     if session.path is not None:
-        print(
-            f"session {status}: {session.recorder.n_samples} samples",
-            file=sys.stderr,
-        )
+        # the samples on disk (session.json's count), not those accepted: a full disk
+        # drops what it could not write
+        on_disk = session.recorder.meta.get("n_samples", session.recorder.n_samples)
+        kept = f"; {on_disk} samples ({on_disk / session.layout.sfreq:.1f} s) kept"
+        if session.error is None:
+            print(f"session {status}: {on_disk} samples", file=sys.stderr)
         print(session.path)
     if session.error is not None:
-        raise (
-            session.error if isinstance(session.error, NfbError) else _arg_error(str(session.error))
-        )
+        # one line: what went wrong, and what is on disk
+        err = session.error
+        cls = type(err) if isinstance(err, NfbError) else ConfigError
+        raise cls(f"{err}{kept}")
     return 130 if reason == "interrupted" else 0
 
 

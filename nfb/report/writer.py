@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .. import fs
 from ..errors import ConfigError, SessionError
 
 
@@ -41,7 +42,7 @@ def _link_new(tmp: Path, out: Path) -> None:
     except OSError:  # a filesystem without hard links: check, then rename
         if out.exists() or out.is_symlink():
             raise _exists(out) from None
-        os.replace(tmp, out)
+        fs.replace(tmp, out)
 
 
 def write_report(html: str, out: str | os.PathLike, *, force: bool = False) -> Path:
@@ -68,17 +69,15 @@ def write_report(html: str, out: str | os.PathLike, *, force: bool = False) -> P
     out = check_out(out, force=force)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = fs.open_file(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            os.fchmod(fd, 0o600)
-            view = memoryview(html.encode("utf-8"))
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            fs.make_private(fd, tmp)
+            fs.write_all(fd, html.encode("utf-8"))
+            fs.sync(fd)
         finally:
             os.close(fd)
         if force:
-            os.replace(tmp, out)
+            fs.replace(tmp, out)
         else:
             _link_new(tmp, out)
     except OSError as err:

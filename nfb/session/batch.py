@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .._logging import logger
-from ..errors import ConfigError, NfbError, SessionError
+from ..errors import ConfigError, NfbError, SessionError, one_line
 from .clients import validate_client
 from .format import META_FILE
 from .replay import replay
@@ -68,6 +68,15 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")[:64] or "recording"
 
 
+#: Seconds to wait for a Dask scheduler to answer (distributed's default is 30).
+DASK_CONNECT_TIMEOUT_S = 5.0
+
+
+def max_jobs() -> int:
+    """The most local replay processes ``--jobs`` may ask for: four per core."""
+    return 4 * (os.cpu_count() or 1)
+
+
 @dataclass(frozen=True)
 class BatchItem:
     """One replay of a batch: its source and the session folder it writes."""
@@ -75,6 +84,8 @@ class BatchItem:
     source: Path
     out: Path
     client: str
+    #: Why this source cannot be replayed at all (it still gets its error row), else None.
+    error: str | None = None
 
 
 def plan_outputs(sources: list[Path], out_root: Path, client: str | None = None) -> list[BatchItem]:
@@ -95,7 +106,14 @@ def plan_outputs(sources: list[Path], out_root: Path, client: str | None = None)
                 who, name = client or "replay", src.name
         else:
             who, name = client or "replay", src.stem
-        validate_client(who)
+        error = None
+        try:
+            validate_client(who)
+        except SessionError as err:
+            if client is not None:
+                raise  # --client: the user's own typo stops the batch before anything runs
+            # a source's own bad client id: an error row for it, the others go on
+            error, who = f"{src}: {err}", "replay"
         out = out_root / who / _slug(name)
         if out in seen:
             raise ConfigError(
@@ -103,7 +121,7 @@ def plan_outputs(sources: list[Path], out_root: Path, client: str | None = None)
                 "rename one, or replay them separately"
             )
         seen[out] = src
-        items.append(BatchItem(src, out, who))
+        items.append(BatchItem(src, out, who, error))
     return items
 
 
@@ -157,6 +175,11 @@ def run_batch(
 
     if isinstance(jobs, bool) or not isinstance(jobs, int) or not (jobs >= 1 or jobs == -1):
         raise ConfigError(f"--jobs must be a whole number >= 1 (or -1 for all cores), got {jobs!r}")
+    if jobs > max_jobs():
+        raise ConfigError(
+            f"--jobs {jobs}: at most {max_jobs()} on this machine ({os.cpu_count() or 1} cores; "
+            "more processes than that only wait for each other)"
+        )
     root = Path(out_root).expanduser().resolve()
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise SessionError(f"--out {out_root} already exists and is not empty; choose a new folder")
@@ -180,7 +203,14 @@ def run_batch(
         if scheduler is not None:
             from distributed import Client
 
-            with Client(scheduler) as dask_client, joblib.parallel_config(backend="dask"):
+            try:
+                dask_client = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT_S)
+            except (OSError, TimeoutError, ValueError, TypeError) as err:
+                raise ConfigError(
+                    f"--dask {scheduler}: no scheduler answered within "
+                    f"{DASK_CONNECT_TIMEOUT_S:g} s ({one_line(err)[:120]})"
+                ) from None
+            with dask_client, joblib.parallel_config(backend="dask"):
                 logger.info("replaying %d sources on %s", len(items), dask_client.scheduler.address)
                 for rows in joblib.Parallel(n_jobs=-1, return_as="generator")(tasks):
                     results.append(rows)
@@ -225,6 +255,9 @@ def replay_one(item: BatchItem, options: dict[str, Any], root: Path) -> list[dic
     options = dict(options)
     unblind = options.pop("unblind_summary", False)
     source = str(item.source)
+    if item.error is not None:
+        logger.warning("%s", item.error)
+        return [error_row(source, item.error)]
     try:
         out = replay(item.source, item.out, progress=False, client=item.client, **options)
         rows = session_rows(out, source=source, unblind=unblind)

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import fs
 from .._logging import logger
 from .._version import __version__
 from ..bands import DEFAULT_BANDS
@@ -466,7 +467,7 @@ def _check_subject(subject_dir: Path, client: str, subject: str, root: Path) -> 
         return
     for sidecar in sorted(subject_dir.glob(f"ses-*/eeg/*_desc-{_FRAMES_DESC}_timeseries.json")):
         try:
-            other = json.loads(sidecar.read_text(encoding="utf-8")).get("NfbClient")
+            other = fs.read_json(sidecar, fs.MAX_SIDECAR_BYTES).get("NfbClient")
         except (OSError, ValueError, AttributeError):
             continue
         if other is not None and other != client:
@@ -481,7 +482,7 @@ def _drop_scan(scans: Path, data_file: Path) -> None:
     if not scans.is_file():
         return
     name = f"{data_file.parent.name}/{data_file.name}"
-    lines = scans.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = fs.read_text(scans, fs.MAX_SIDECAR_BYTES).splitlines(keepends=True)
     kept = [line for line in lines if line.split("\t", 1)[0] != name]
     if len(kept) == 1:  # the header alone: MNE-BIDS warns on an empty table, recreates it
         scans.unlink()
@@ -536,9 +537,7 @@ def _make_private(
 
 
 def _write_text(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-        f.write(text)
+    fs.write_atomic(path, text.encode("utf-8"))
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

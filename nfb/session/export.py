@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import fs
 from .._logging import logger
 from ..errors import NfbError, SessionError
 from .store import RecordedSession, read_session
@@ -99,8 +100,10 @@ def export_session(
     # or killed export leaves no partial file and an earlier export intact
     tmp = out.with_name(f".nfb-tmp-{os.getpid()}-{out.name}")  # same ending: same format
     try:
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
-        os.chmod(tmp, 0o600)
+        tmp.unlink(missing_ok=True)  # our own leftover: never a link to write through
+        fd = fs.open_file(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fs.make_private(fd, tmp)
+        os.close(fd)
         if fmt == "brainflow":
             _export_brainflow(session, tmp)
         elif fmt == "fif":
@@ -109,7 +112,7 @@ def export_session(
             import mne
 
             mne.export.export_raw(tmp, session.raw, fmt="edf", overwrite=True, verbose="error")
-        os.replace(tmp, out)
+        fs.replace(tmp, out)
     except OSError as err:
         raise NfbError(f"cannot write {out}: {err.strerror or err}") from None
     except ValueError as err:  # what the writer cannot hold (EDF's 8-character fields)

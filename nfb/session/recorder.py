@@ -638,7 +638,9 @@ class SessionRecorder:
         reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
         self.error = SessionError(f"cannot write {path}: {reason}")
         self.failed = True
-        logger.error("%s; recording stopped, data so far kept", self.error)
+        # not an ERROR line: the error is carried by .error, and whoever runs the session
+        # (the CLI, the console) says it once, with the counts on disk
+        logger.info("%s; recording stopped, data so far kept", self.error)
         with self._meta_lock:
             self._meta["status"] = "failed"
             self._meta["error"] = str(self.error)

@@ -276,6 +276,7 @@ def recover_store(
                 result.n_frames,
             )
         elif log and result.status == "error":
-            logger.warning("cannot recover interrupted session %s: %s", path, result.error)
+            reason = str(result.error).removeprefix(f"cannot recover {path}: ")
+            logger.warning("cannot recover interrupted session %s: %s", path, reason)
         out.append(result)
     return out

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import fs
 from .._logging import logger
 from ..errors import ConfigError, SessionError
 from ..protocol import Protocol
@@ -84,11 +85,7 @@ class YokedFeedback:
     def write(self, folder: str | os.PathLike) -> dict[str, Any]:
         """Write ``yoked.f64`` (0600) into ``folder``; return its description for the meta."""
         path = Path(folder) / YOKED_FILE
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(self.to_records().tobytes())
-            f.flush()
-            os.fsync(f.fileno())
+        fs.write_new(path, self.to_records().tobytes(), durable=True)
         return {"file": YOKED_FILE, "columns": list(YOKED_COLUMNS), "frame_rate": self.frame_rate}
 
     @classmethod
@@ -97,9 +94,14 @@ class YokedFeedback:
         folder = Path(folder)
         desc = blinding.get("yoked") or {}
         path = folder / str(desc.get("file", YOKED_FILE))
-        if path.name != YOKED_FILE or not path.is_file():
+        if path.name != YOKED_FILE or not os.path.lexists(path):
             raise SessionError(f"{folder}: a sham session without its {YOKED_FILE}")
-        data = np.fromfile(path, dtype="<f8")
+        try:
+            with fs.opened(path) as fd:
+                raw = fs.read_fd(fd, os.fstat(fd).st_size, path, cap=False)
+        except OSError as err:
+            raise SessionError(f"{path} is refused: {err.strerror or err}") from None
+        data = np.frombuffer(raw, dtype="<f8", count=len(raw) // 8)
         n_cols = len(YOKED_COLUMNS)
         if data.size == 0 or data.size % n_cols:
             raise SessionError(f"{path} is truncated or corrupted")
