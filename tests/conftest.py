@@ -67,7 +67,7 @@ def own_windows(qtbot):
     """Keep windows alive until the test ends, then tear them down as the app does.
 
     ``own(console)`` for a console made by ``nfb.gui.app.build`` or ``ConsoleWindow``; any other
-    widget is closed, its plots emptied and deleted. Returns the widget.
+    widget is closed and deleted. Returns the widget.
     """
     owned = []
 
@@ -78,13 +78,12 @@ def own_windows(qtbot):
     yield own
     from nfb.gui.app import close_windows
     from nfb.gui.console import ConsoleWindow
-    from nfb.gui.lifetime import delete_now, dispose_plots
+    from nfb.gui.lifetime import delete_now
 
     for widget in reversed(owned):
         if isinstance(widget, ConsoleWindow):
             close_windows(widget)
         else:
             widget.close()
-            dispose_plots(widget)
             delete_now(widget)
     owned.clear()

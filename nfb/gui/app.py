@@ -10,7 +10,7 @@ from PyQt6 import QtCore, QtWidgets
 from .._logging import logger
 from ..crashlog import CrashLog
 from ..feedback.level import FeedbackState
-from .lifetime import GuiThreadCollector, delete_now, dispose_plots
+from .lifetime import GuiThreadCollector, delete_now
 
 #: How long (s) a thread may hold the GIL while another waits for it. Python's 5 ms default
 #: lets a redraw keep the acquisition thread waiting for several switch intervals; 1 ms
@@ -77,9 +77,6 @@ def close_windows(console) -> None:
     console.close()  # closeEvent: save settings, stop the session, release the board
     if audio is not None:
         audio.stop()
-    if client_window is not None:
-        client_window.close()
-    dispose_plots(console)
     delete_now(console, client_window, audio)
 
 
@@ -111,13 +108,9 @@ def main(
     protocol: str | None = None,
     client: str | None = None,
     connect: bool = False,
-    start: bool = False,
     sound: bool = True,
 ) -> int:
-    """Run the desktop app until the console is closed; return the exit code.
-
-    ``start`` begins a session as soon as the board streams (implies ``connect``).
-    """
+    """Run the desktop app until the console is closed; return the exit code."""
     tune_process()
     crash_log = CrashLog()
     crash_report = crash_log.start()
@@ -144,9 +137,7 @@ def main(
         console.client_box.setCurrentText(client)
     console.show()
     console.client_window.show()
-    if start:
-        console.connected.connect(console.start_session)
-    if connect or start:
+    if connect:
         QtCore.QTimer.singleShot(0, console.connect_device)
     try:
         code = app.exec()

@@ -27,7 +27,7 @@ from ..session.live import LiveSession
 from ..session.recorder import default_sessions_dir
 from ..session.runner import COLUMN
 from ..stream import DeviceStream
-from .lifetime import dispose_plots
+from .lifetime import delete_now
 from .views import BlockRewardView, FeatureView, RawTraces, SpectrumView, verdict_colour
 
 #: Keyboard shortcuts (also shown on the buttons' tooltips).
@@ -543,8 +543,8 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.stream = self.monitor = None
         if self.traces is not None:
             self.traces_holder.removeWidget(self.traces)
-            dispose_plots(self.traces)  # emptied now, in this thread; the widget deleted by Qt
-            self.traces.deleteLater()
+            # deleted by Qt now, while this reference holds it: never left to the collector
+            delete_now(self.traces)
             self.traces = None
         self.connect_button.setText("Connect")
 
@@ -935,6 +935,4 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.shutdown()
         if self.client_window is not None:
             self.client_window.close()
-        # every plot emptied by its scene now, in the GUI thread, never by the collector
-        dispose_plots(self)
         super().closeEvent(event)

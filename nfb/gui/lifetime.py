@@ -8,10 +8,9 @@ layout still points at it: the next layout request runs on freed memory (the seg
 issue 10: ``LabelItem.resizeEvent`` on a deleted ``QGraphicsTextItem``, then
 ``QGridLayoutEngine::setGeometries`` on a freed item). Two rules prevent it:
 
-1. **Windows are torn down by Qt, not by the garbage collector.** :func:`dispose_plots` empties
-   every pyqtgraph scene of a widget tree (each item deleted by its scene, in order), and
-   :func:`delete_now` deletes windows and flushes the deferred deletes, all in the GUI thread,
-   while the Python references are still held.
+1. **Windows are torn down by Qt, not by the garbage collector.** :func:`delete_now` deletes
+   a window (its plots with it, each scene deleting its own items in order) in the GUI
+   thread while the caller still holds the Python references.
 2. **Cyclic garbage is collected in the GUI thread only** while the app runs
    (:class:`GuiThreadCollector`), so no Qt object is ever destroyed from another thread.
 """
@@ -20,10 +19,7 @@ from __future__ import annotations
 
 import gc
 
-import pyqtgraph as pg
-from PyQt6 import QtCore, QtWidgets
-
-from .._logging import logger
+from PyQt6 import QtCore
 
 
 class GuiThreadCollector(QtCore.QObject):
@@ -78,32 +74,6 @@ class GuiThreadCollector(QtCore.QObject):
                 break
             gc.collect(generation)
             self.collections[generation] += 1
-
-
-def dispose_plots(widget: QtWidgets.QWidget) -> int:
-    """Empty every pyqtgraph view in ``widget``'s tree (``widget`` included).
-
-    A pyqtgraph view's ``close`` removes its plot items from their layouts and clears its
-    scene, so the scene deletes every item itself; afterwards no Python wrapper owns anything
-    that a live layout still refers to, and collecting the wrappers in any order is safe.
-
-    Returns
-    -------
-    n : int
-        How many views were emptied.
-    """
-    views = [widget] if isinstance(widget, pg.GraphicsView) else []
-    views += widget.findChildren(pg.GraphicsView)
-    n = 0
-    for view in views:
-        if getattr(view, "closed", False):
-            continue
-        try:
-            view.close()
-            n += 1
-        except RuntimeError as err:  # its C++ side is already gone: nothing left to empty
-            logger.debug("dispose_plots: %s", err)
-    return n
 
 
 def delete_now(*objects: QtCore.QObject | None) -> None:
