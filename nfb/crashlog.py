@@ -25,9 +25,10 @@ import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from ._logging import add_file_handler, logger
+from ._version import __version__
 
 #: How many lines of the previous run's log a crash report keeps.
 LOG_TAIL_LINES = 200
@@ -162,11 +163,8 @@ class CrashLog:
         try:
             self._fault_stream = open(self.fault_file, "w", encoding="utf-8")  # noqa: SIM115
             faulthandler.enable(self._fault_stream, all_threads=True)
-            from ._version import __version__
-
             started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            meta: dict[str, Any] = {"pid": os.getpid(), "started": started}
-            meta["version"] = __version__
+            meta = {"pid": os.getpid(), "started": started, "version": __version__}
             self.marker.write_text(json.dumps(meta), "utf-8")
         except OSError as err:
             logger.warning("no crash log (%s)", err)
