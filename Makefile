@@ -11,7 +11,7 @@ SESSIONS ?= sessions
 DEMO_SCRIPT = --set script.baseline_eyes_open=0.2 --set script.baseline_eyes_closed=0.2 \
               --set script.blocks=2 --set script.block_min=0.25 --set script.rest_min=0.05
 
-.PHONY: demo test lint clean system-deps
+.PHONY: demo test test-gui-stress lint clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,9 +45,14 @@ test: $(VENV)/.installed-test system-deps
 	$(BIN)/ruff check nfb tests
 	$(BIN)/python -m pytest
 
+# the GUI tests 20 times in shuffled orders, with window open/close cycles; prints how many
+# runs crashed (about 30 min on 2 cores; not part of `make test`)
+test-gui-stress: $(VENV)/.installed-test system-deps
+	$(BIN)/python tools/gui_stress.py --runs $(or $(RUNS),20)
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check nfb tests
 	$(BIN)/ruff format --check nfb tests
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis stress-logs

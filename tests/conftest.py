@@ -12,11 +12,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/sessionfactory.py
 
+pytest_plugins = ["pytester"]  # tests of the test run itself (tests/test_qt_exceptions.py)
+
 
 @pytest.fixture(autouse=True)
 def _isolated_store(tmp_path, monkeypatch):
     monkeypatch.setenv("NFB_SESSIONS_DIR", str(tmp_path / "sessions"))
     monkeypatch.setenv("NFB_NO_PROGRESS", "1")
+    monkeypatch.setenv("NFB_LOG_DIR", str(tmp_path / "logs"))  # crash logs, not the user's
     yield
 
 

@@ -83,5 +83,7 @@ def main(out: Path, mode: str = "bar") -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "docs"),
-         sys.argv[2] if len(sys.argv) > 2 else "bar")
+    main(
+        Path(sys.argv[1] if len(sys.argv) > 1 else "docs"),
+        sys.argv[2] if len(sys.argv) > 2 else "bar",
+    )

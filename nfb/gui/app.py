@@ -50,15 +50,16 @@ def build(
     from .client_window import ClientWindow
     from .console import ConsoleWindow
 
-    recover_store(sessions_dir)  # sessions a killed app left open: finalised, one log line each
+    # sessions a killed app left open: finalised (one log line each) and shown
+    recovered = [r for r in recover_store(sessions_dir) if r.status == "recovered"]
     state = FeedbackState()
     client_window = ClientWindow(state)
     audio = AudioFeedback(state) if sound else None
     console = ConsoleWindow(
         sessions_dir, settings=settings, client_window=client_window, audio=audio, state=state
     )
-    if crash_report is not None:
-        console.notify_crash(crash_report)
+    if crash_report is not None or recovered:
+        console.notify_crash(crash_report, recovered)
     if audio is not None:
         # without a sound device the status bar says so (audio.error) and the session goes on
         audio.start()

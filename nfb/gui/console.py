@@ -913,21 +913,46 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             self.stream.disconnect()
             self.stream = None
 
-    def notify_crash(self, report) -> None:
-        """Point out the previous run's crash report (a non-blocking message box)."""
-        text = (
-            "nfb did not end cleanly last time (a crash, a kill or a power cut). Sessions it "
-            "left open have been recovered. A crash report was saved to:\n\n"
-            f"{report}\n\nPlease attach it when you report the problem."
-        )
+    def notify_crash(self, report, recovered=()) -> None:
+        """Point out the previous run's crash report and the sessions recovered at start.
+
+        Parameters
+        ----------
+        report : path-like | None
+            The crash report (:class:`~nfb.crashlog.CrashLog`), if the last run crashed.
+        recovered : sequence of Recovery
+            The interrupted sessions :func:`~nfb.session.recovery.recover_store` finalised.
+        """
+        lines = []
+        if report is not None:
+            lines.append(
+                "nfb did not end cleanly last time (a crash, a kill or a power cut). A crash "
+                f"report was saved to:\n\n{report}\n\nPlease attach it when you report the problem."
+            )
+        if recovered:
+            lines.append(
+                "Sessions left open were recovered; everything on disk up to the interruption "
+                "is kept:\n"
+                + "\n".join(
+                    f"• {r.path} ({r.duration_s:.0f} s, {r.n_frames} frames)" for r in recovered
+                )
+            )
+        else:
+            lines.append("No session was left open.")
         box = QtWidgets.QMessageBox(
-            QtWidgets.QMessageBox.Icon.Warning, "nfb — previous run crashed", text, parent=self
+            QtWidgets.QMessageBox.Icon.Warning,
+            "nfb — previous run crashed" if report is not None else "nfb — sessions recovered",
+            "\n\n".join(lines),
+            parent=self,
         )
         box.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         box.setModal(False)
         self.crash_notice = box
         QtCore.QTimer.singleShot(0, box.show)  # once the console itself is on screen
-        self.statusBar().showMessage(f"crash report of the last run: {report}")
+        if report is not None:
+            self.statusBar().showMessage(f"crash report of the last run: {report}")
+        else:
+            self.statusBar().showMessage(f"{len(recovered)} interrupted session(s) recovered")
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         if not self._closing:
