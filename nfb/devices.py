@@ -44,10 +44,24 @@ FIELDS = ("description", "board", "board_id", "channels", "sampling_rate", "main
 FILE_BOARD = "file"
 #: ``[connection]`` keys of the MNE file source.
 FILE_CONNECTION = ("file", "speed", "loop")
+#: ``board`` value of an LSL stream as a device (:mod:`nfb.lsl_source`).
+LSL_BOARD = "lsl"
+#: ``[connection]`` keys of an LSL stream: which stream, and how long to look for it (s).
+LSL_CONNECTION = ("stream_name", "stream_type", "source_id", "timeout")
 #: Connection keys that must hold a value when the device is opened (else: optional).
 REQUIRED_WHEN_LISTED = ("serial_port", "file")
 
-_STR_KEYS = ("serial_port", "mac_address", "serial_number", "ip_address", "file", "other_info")
+_STR_KEYS = (
+    "serial_port",
+    "mac_address",
+    "serial_number",
+    "ip_address",
+    "file",
+    "other_info",
+    "stream_name",
+    "stream_type",
+    "source_id",
+)
 _INT_KEYS = ("ip_port", "timeout")
 _MAC_RE = re.compile(r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$")
 _UUID_RE = re.compile(r"^[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}$")  # macOS BLE ids
@@ -63,7 +77,7 @@ class DeviceProfile:
         The file stem (``"cyton"``).
     description : str
     board_id : int | None
-        BrainFlow ``BoardIds`` value; None for the MNE file source.
+        BrainFlow ``BoardIds`` value; None for the MNE file source and LSL streams.
     channels : tuple of str
         10-20 labels in EEG-row order (empty for ``"file"``: taken from the file).
     sampling_rate : float | None
@@ -85,12 +99,13 @@ class DeviceProfile:
     mains_hz: float
     connection: dict = field(default_factory=dict)
     path: Path | None = None
+    kind: str = "brainflow"
 
     @property
     def board(self) -> str:
-        """BrainFlow board name (``"CYTON_BOARD"``), or ``"file"``."""
+        """BrainFlow board name (``"CYTON_BOARD"``), or ``"file"``, or ``"lsl"``."""
         if self.board_id is None:
-            return FILE_BOARD
+            return self.kind
         from .sources import board_name
 
         return board_name(self.board_id)
@@ -182,7 +197,7 @@ def _board_from_field(where: str, key: str, value) -> int | None:
             ) from None
     if not isinstance(value, str):
         raise ConfigError(f"{where}: field 'board' must be a string, got {value!r}")
-    if value == FILE_BOARD:
+    if value in (FILE_BOARD, LSL_BOARD):
         return None
     if value in BoardIds.__members__:
         return int(BoardIds[value])
@@ -190,7 +205,7 @@ def _board_from_field(where: str, key: str, value) -> int | None:
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise ConfigError(
         f"{where}: field 'board' must be a BrainFlow BoardIds name such as CYTON_BOARD, "
-        f"GANGLION_BOARD, MUSE_2_BOARD, SYNTHETIC_BOARD, or 'file'; got {value!r}{hint}"
+        f"GANGLION_BOARD, MUSE_2_BOARD, SYNTHETIC_BOARD, or 'file' or 'lsl'; got {value!r}{hint}"
     )
 
 
@@ -200,12 +215,12 @@ def _descr(board_id: int) -> dict:
     return BoardShim.get_board_descr(board_id)
 
 
-def _check_connection(where: str, conn, board_id: int | None) -> dict:
+def _check_connection(where: str, conn, board_id: int | None, kind: str = "brainflow") -> dict:
     from brainflow.board_shim import BoardIds
 
     if not isinstance(conn, Mapping):
         raise ConfigError(f"{where}: field 'connection' must be a table ([connection])")
-    allowed = FILE_CONNECTION if board_id is None else tuple(CONNECTION_PARAMS)
+    allowed = {"file": FILE_CONNECTION, "lsl": LSL_CONNECTION}.get(kind, tuple(CONNECTION_PARAMS))
     out: dict = {}
     for key, value in conn.items():
         if key not in allowed:
@@ -216,9 +231,13 @@ def _check_connection(where: str, conn, board_id: int | None) -> dict:
         if key in _STR_KEYS:
             if not isinstance(value, str):
                 raise ConfigError(f"{f} must be a string, got {value!r}")
+            if kind == LSL_BOARD and ("'" in value or any(ord(c) < 32 for c in value)):
+                raise ConfigError(f"{f} must be text without quotes, got {value!r}")
         elif key in _INT_KEYS:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{f} must be an integer >= 0, got {value!r}")
+            if kind == LSL_BOARD and not 1 <= value <= 60:
+                raise ConfigError(f"{f} must be 1 to 60 seconds, got {value!r}")
         elif key == "master_board":
             mb = _board_from_field(where, "board_id" if isinstance(value, int) else "board", value)
             if mb is None or mb in (BoardIds.PLAYBACK_FILE_BOARD, BoardIds.STREAMING_BOARD):
@@ -297,12 +316,13 @@ def parse_profile(data: Mapping, *, name: str, path: Path | None = None) -> Devi
         )
     key = "board" if "board" in data else "board_id"
     board_id = _board_from_field(where, key, data[key])
+    kind = data[key] if board_id is None else "brainflow"
     # mains
     mains = data.get("mains_hz", 50)
     if isinstance(mains, bool) or mains not in (50, 60):
         raise ConfigError(f"{where}: field 'mains_hz' must be 50 or 60, got {mains!r}")
     # connection
-    connection = _check_connection(where, data.get("connection", {}), board_id)
+    connection = _check_connection(where, data.get("connection", {}), board_id, kind)
     # channels and rate, against BrainFlow's description of the board
     rate = data.get("sampling_rate")
     if rate is not None and (
@@ -310,17 +330,20 @@ def parse_profile(data: Mapping, *, name: str, path: Path | None = None) -> Devi
     ):
         raise ConfigError(f"{where}: field 'sampling_rate' must be a number > 0, got {rate!r}")
     if board_id is None:
+        origin = "the file" if kind == FILE_BOARD else "the stream"
         if "channels" in data:
             raise ConfigError(
-                f"{where}: field 'channels' is not allowed for board 'file' (labels come from "
-                f"the file)"
+                f"{where}: field 'channels' is not allowed for board {kind!r} (labels come "
+                f"from {origin})"
             )
         if rate is not None:
             raise ConfigError(
-                f"{where}: field 'sampling_rate' is not allowed for board 'file' (the rate "
-                f"comes from the file)"
+                f"{where}: field 'sampling_rate' is not allowed for board {kind!r} (the rate "
+                f"comes from {origin})"
             )
-        return DeviceProfile(name, description, None, (), None, float(mains), connection, path)
+        return DeviceProfile(
+            name, description, None, (), None, float(mains), connection, path, kind
+        )
     from brainflow.board_shim import BoardIds
 
     data_board = board_id
@@ -375,6 +398,7 @@ def load_profile(
     mac: str | None = None,
     file: str | None = None,
     mains_hz: float | None = None,
+    lsl_stream: str | None = None,
 ) -> DeviceProfile:
     """Load and validate a device profile, with per-run overrides.
 
@@ -382,9 +406,9 @@ def load_profile(
     ----------
     name_or_path : str
         A profile name in :func:`devices_dir` (``"cyton"``) or a path to a ``.toml`` file.
-    serial_port, mac, file : str | None
-        Override ``connection.serial_port`` / ``mac_address`` / ``file``; only for devices
-        that list that key, and the port or file must exist.
+    serial_port, mac, file, lsl_stream : str | None
+        Override ``connection.serial_port`` / ``mac_address`` / ``file`` / ``stream_name``;
+        only for devices that list that key, and the port or file must exist.
     mains_hz : float | None
         Override ``mains_hz`` (50 or 60).
 
@@ -416,6 +440,7 @@ def load_profile(
         ("--serial-port", "serial_port", serial_port),
         ("--mac", "mac_address", mac),
         ("--file", "file", file),
+        ("--lsl-stream", "stream_name", lsl_stream),
     ):
         if value is None:
             continue
@@ -429,6 +454,8 @@ def load_profile(
             _check_port_exists(f"{option}:", value)
         elif key == "mac_address":
             _check_mac(option, value)
+        elif key == "stream_name" and ("'" in value or any(ord(c) < 32 for c in value)):
+            raise ConfigError(f"{option}: a stream name without quotes, got {value!r}")
         elif key == "file":
             p = Path(value).expanduser()
             if not p.exists():
@@ -463,6 +490,16 @@ def open_source(profile: DeviceProfile) -> Source:
             )
     if conn.get("file") and not Path(conn["file"]).exists():
         raise ConfigError(f"device {profile.name!r}: file {conn['file']!r} does not exist")
+    if profile.kind == LSL_BOARD:
+        from .lsl_source import LslSource  # pylsl only when an LSL device is used
+
+        return LslSource(
+            conn.get("stream_name", ""),
+            conn.get("stream_type", "EEG"),
+            conn.get("source_id", ""),
+            timeout=conn.get("timeout", 5),
+            name=profile.name,
+        )
     if profile.board_id is None:
         return FileSource(
             conn["file"],

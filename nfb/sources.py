@@ -71,7 +71,7 @@ def canonical_label(label: str) -> str | None:
     return _PREFIX_CANON[prefix] + suffix.lower()
 
 
-def _label_from_file(name: str) -> str:
+def label_from_name(name: str) -> str:
     """Best 10-20 label for a channel name found in a file ("EEG Fp1-REF" -> "Fp1")."""
     s = name.strip()
     s = re.sub(r"^(EEG)[\s_:-]*", "", s, flags=re.IGNORECASE)
@@ -296,7 +296,7 @@ class Source(Protocol):
         """Stop and release the device; idempotent, never raises."""
 
 
-def _check_marker(value: float) -> float:
+def check_marker(value: float) -> float:
     value = float(value)
     if value == 0 or not math.isfinite(value):
         raise ValueError(
@@ -497,7 +497,7 @@ class BrainFlowSource:
     def insert_marker(self, value: float) -> None:
         """Mark the next sample with ``value`` (non-zero)."""
 
-        value = _check_marker(value)
+        value = check_marker(value)
         with self._lock:
             if self._board is None:
                 raise DeviceError(f"cannot insert a marker: {self.name} is not open")
@@ -606,7 +606,7 @@ def _read_raw(path: Path, preload: bool):
     if len(picks) == 0:
         raise SessionError(f"{path}: has no EEG channels (types: {set(raw.get_channel_types())})")
     names = [raw.ch_names[i] for i in picks]
-    labels = [_label_from_file(n) for n in names]
+    labels = [label_from_name(n) for n in names]
     if len(set(labels)) != len(labels):
         labels = names
     return raw, picks, labels
@@ -791,7 +791,7 @@ class FileSource:
 
     def insert_marker(self, value: float) -> None:
         """Mark the next delivered sample with ``value`` (non-zero)."""
-        value = _check_marker(value)
+        value = check_marker(value)
         with self._lock:
             if self._eeg is None:
                 raise DeviceError(f"cannot insert a marker: {self.name} is not open")

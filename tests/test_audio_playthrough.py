@@ -231,13 +231,14 @@ def test_the_pitch_heard_follows_the_feedback(pulse_server, tmp_path):
     loud_s = (last - first) / SR
     assert loud_s > 1.2, f"only {loud_s:.2f} s of tone was recorded"
     cut = int(0.1 * SR)  # leave the fades out
-    head = x[first + cut : first + cut + int(0.3 * SR)]
-    tail = x[last - cut - int(0.3 * SR) : last - cut]
-    f_head, f_tail = _peak_hz(head), _peak_hz(tail)
-    # a pitch track over the whole tone: low first, then high, one change
+    # a pitch track over the whole tone (50 ms windows): low first, then high, one change
     track = np.array(
         [_peak_hz(x[i : i + SR // 20]) for i in range(first + cut, last - cut - SR // 20, SR // 20)]
     )
+    # the pitch of the first and the last 0.3 s: the median of their windows, so that one
+    # window torn by an underrun (the audio thread starved on a loaded 2-core machine: the
+    # GUI stress runs saw a 0.3 s window read 2 % low) does not decide it
+    f_head, f_tail = float(np.median(track[:6])), float(np.median(track[-6:]))
     near_lo = np.abs(track / lo - 1) < 0.05
     near_hi = np.abs(track / hi - 1) < 0.05
     print(

@@ -37,6 +37,7 @@ DEVICES = (
     "cyton",
     "cyton-daisy",
     "ganglion",
+    "lsl",
     "muse-2",
     "muse-s",
     "brainflow-file",

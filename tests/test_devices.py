@@ -19,7 +19,8 @@ from nfb.sources import BrainFlowSource, FileSource, canonical_label
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = (
-    "brainflow-file", "cyton", "cyton-daisy", "file", "ganglion", "muse-2", "muse-s", "synthetic"
+    "brainflow-file", "cyton", "cyton-daisy", "file", "ganglion", "lsl", "muse-2", "muse-s",
+    "synthetic",
 )  # fmt: skip
 
 
@@ -54,7 +55,8 @@ def test_all_shipped_profiles_load(monkeypatch):
         assert p.mains_hz in (50, 60)
         json.dumps(p.to_dict())
         if p.board_id is None:
-            assert p.name == "file" and p.channels == () and p.sampling_rate is None
+            # channels and rate come from the file or the stream
+            assert p.name == p.kind and p.channels == () and p.sampling_rate is None
             continue
         descr = BoardShim.get_board_descr(
             BoardIds[p.connection["master_board"]] if "master_board" in p.connection else p.board_id

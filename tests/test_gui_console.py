@@ -5,6 +5,7 @@ back. Waiting is on sample counts and script steps, never on fixed sleeps.
 """
 
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -228,6 +229,10 @@ def test_status_bar_says_whether_there_is_sound(qtbot, own_windows, tmp_path, mo
 def test_closing_while_connecting_releases_the_board(qtbot, console):
     console.device_box.setCurrentText("synthetic")
     console.connect_device()
+    # the worker builds the stream; its result waits for the event loop, which does not run
+    deadline = time.monotonic() + 20
+    while console._pending_stream is None and time.monotonic() < deadline:
+        time.sleep(0.001)
     stream = console._pending_stream
     assert stream is not None
     console.shutdown()  # the window closes before the worker has finished connecting

@@ -17,6 +17,11 @@ def add_device_args(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("--mac", metavar="ADDR", help="override the profile's MAC address")
     p.add_argument("--file", metavar="PATH", help="override the profile's file (file devices)")
     p.add_argument(
+        "--lsl-stream",
+        metavar="NAME",
+        help="the LSL stream to read (device lsl; see `nfb devices`)",
+    )
+    p.add_argument(
         "--mains-hz",
         type=int,
         choices=(50, 60),
@@ -59,6 +64,7 @@ def load_device(args: argparse.Namespace):
         args.device,
         serial_port=args.serial_port,
         mac=args.mac,
+        lsl_stream=args.lsl_stream,
         file=args.file,
         mains_hz=args.mains_hz,
     )

@@ -7,7 +7,12 @@ import json
 
 from ..devices import DeviceProfile, devices_dir, list_profiles
 
-_OPTIONS = {"serial_port": "--serial-port", "mac_address": "--mac", "file": "--file"}
+_OPTIONS = {
+    "serial_port": "--serial-port",
+    "mac_address": "--mac",
+    "file": "--file",
+    "stream_name": "--lsl-stream",
+}
 _REQUIRED = ("serial_port", "file")
 
 
@@ -42,7 +47,7 @@ def connection_needs(profile: DeviceProfile) -> str:
 
 def _channels(profile: DeviceProfile, width: int = 28) -> str:
     if not profile.channels:
-        return "from the file"
+        return "from the stream" if profile.kind == "lsl" else "from the file"
     text = ",".join(profile.channels)
     if len(text) > width:
         text = text[: width - 1].rsplit(",", 1)[0] + ",…"
@@ -57,7 +62,9 @@ def format_table(profiles: list[DeviceProfile]) -> str:
             p.name,
             p.board,
             _channels(p),
-            f"{p.sampling_rate:g} Hz" if p.sampling_rate else "file",
+            f"{p.sampling_rate:g} Hz"
+            if p.sampling_rate
+            else ("stream" if p.kind == "lsl" else "file"),
             connection_needs(p),
             p.description,
         )

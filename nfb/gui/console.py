@@ -117,6 +117,12 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.serial_edit = QtWidgets.QLineEdit()
         self.mac_edit = QtWidgets.QLineEdit()
         self.file_edit = QtWidgets.QLineEdit()
+        self.lsl_edit = QtWidgets.QLineEdit()
+        self.lsl_edit.setPlaceholderText("empty: the one EEG stream on the network")
+        self.lsl_edit.setToolTip(
+            "The name of an LSL stream of EEG (an amplifier's LSL app, muse-lsl, BlueMuse, "
+            "OpenBCI GUI's networking widget)"
+        )
         browse = QtWidgets.QPushButton("…")
         browse.setFixedWidth(30)
         browse.clicked.connect(self._browse_file)
@@ -130,6 +136,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         g.addRow("Serial port", self.serial_edit)
         g.addRow("MAC address", self.mac_edit)
         g.addRow("File", file_row)
+        g.addRow("LSL stream", self.lsl_edit)
         g.addRow(self.connect_button, self.device_state)
         form.addWidget(dev)
 
@@ -454,6 +461,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.serial_edit.setEnabled("serial_port" in conn)
         self.mac_edit.setEnabled("mac_address" in conn)
         self.file_edit.setEnabled("file" in conn)
+        self.lsl_edit.setEnabled("stream_name" in conn)
         if "serial_port" in conn and not self.serial_edit.text():
             self.serial_edit.setText(str(conn.get("serial_port") or ""))
 
@@ -491,23 +499,32 @@ class ConsoleWindow(QtWidgets.QMainWindow):
 
     def connect_device(self) -> None:
         """Open the chosen profile in a worker thread (a board may take seconds)."""
+
+        def field(edit: QtWidgets.QLineEdit) -> str | None:
+            return (edit.text() or None) if edit.isEnabled() else None
+
         try:
             profile = load_profile(
                 self.device_box.currentText(),
-                serial_port=self.serial_edit.text() or None
-                if self.serial_edit.isEnabled()
-                else None,
-                mac=self.mac_edit.text() or None if self.mac_edit.isEnabled() else None,
-                file=self.file_edit.text() or None if self.file_edit.isEnabled() else None,
+                serial_port=field(self.serial_edit),
+                mac=field(self.mac_edit),
+                file=field(self.file_edit),
+                lsl_stream=field(self.lsl_edit),
             )
-            stream = DeviceStream(profile)
         except NfbError as err:
             self.error(err)
             return
         self.device_state.setText("connecting…")
-        self._pending_stream = stream
 
-        def done(_, err):
+        def open_stream() -> DeviceStream:
+            # built here, not in the GUI thread: finding an LSL stream or reading a file's
+            # header takes up to seconds
+            stream = DeviceStream(profile)
+            self._pending_stream = stream  # released by shutdown() if the window closes
+            stream.connect()
+            return stream
+
+        def done(stream, err):
             self._pending_stream = None
             if err is not None:
                 self.device_state.setText("not connected")
@@ -515,7 +532,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
                 return
             self._attach_stream(stream)
 
-        self._in_thread(stream.connect, done)
+        self._in_thread(open_stream, done)
 
     def _attach_stream(self, stream: DeviceStream) -> None:
         from ..monitor import SignalMonitor

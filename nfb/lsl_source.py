@@ -1,0 +1,307 @@
+"""Any Lab Streaming Layer stream of EEG as a live device (``--device lsl``).
+
+Research amplifiers (Brain Products, g.tec, ANT, ...), Muse through muse-lsl or BlueMuse, and
+OpenBCI GUI's networking widget all publish EEG over LSL; NFBLab and Timeflux take their
+input that way. :class:`LslSource` is a :class:`~nfb.sources.Source` over one such stream:
+
+- **Finding it.** By name, type (default ``EEG``) and/or source id, with a timeout. With no
+  name and no source id, the one EEG stream on the network; with several matching, the
+  connection is refused with the list (the wrong client's headset is worse than none).
+- **Channels.** Labels, units and types come from the stream's ``desc/channels`` (the XDF
+  meta-data convention). Channels typed other than EEG (``AUX``, ``ACC``, ``Markers``...) are
+  left out; labels are read as 10-20 names where they are (``"EEG Fp1-REF"`` gives ``Fp1``);
+  values are converted to µV from the declared unit (V, mV, µV, nV; none declared: µV, said
+  once). A stream without a regular rate, or of strings, is refused.
+- **Rows.** Blocks are ``[counter, eeg..., timestamp, marker]`` (:func:`~nfb.sources.file_layout`).
+  The counter is nfb's own sample count: LSL carries no packet counter, so losses cannot be
+  counted and are not (logged once). The timestamp is the sample's LSL time (clock-synced and
+  de-jittered by liblsl) on the wall clock of this machine.
+- **Drop-outs.** The inlet recovers a stream that went away and came back with the same
+  source id; meanwhile the acquisition sees no samples and reports the board lost and back,
+  as for any board.
+
+pylsl is imported only when this module is used (LSL stays off unless asked).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import numpy as np
+
+from ._logging import logger
+from .errors import DeviceError
+from .sources import BoardLayout, check_marker, file_layout, label_from_name
+
+#: Channel types read as EEG (case-insensitive); an empty type counts as EEG.
+EEG_TYPES = ("eeg", "")
+#: Declared unit -> factor to µV (lower-case, as the XDF convention and common apps spell them).
+UNIT_TO_UV = {
+    "": 1.0,
+    "microvolts": 1.0,
+    "microvolt": 1.0,
+    "uv": 1.0,
+    "µv": 1.0,
+    "μv": 1.0,
+    "volts": 1e6,
+    "volt": 1e6,
+    "v": 1e6,
+    "millivolts": 1e3,
+    "millivolt": 1e3,
+    "mv": 1e3,
+    "nanovolts": 1e-3,
+    "nanovolt": 1e-3,
+    "nv": 1e-3,
+}
+#: How long to look for a second matching stream once one is found (ambiguity check).
+SECOND_LOOK_S = 0.5
+#: liblsl's buffer per inlet (seconds): what survives a stalled reader.
+BUFFER_S = 60
+
+
+def _pylsl():
+    try:
+        import pylsl
+
+        pylsl.local_clock()
+    except (ImportError, OSError, RuntimeError) as err:
+        raise DeviceError(f"an LSL device needs pylsl and its liblsl: {err}") from None
+    return pylsl
+
+
+def _check_text(what: str, value: str) -> str:
+    if not isinstance(value, str) or "'" in value or any(ord(c) < 32 for c in value):
+        raise DeviceError(
+            f"{what} must be text without quotes or control characters, got {value!r}"
+        )
+    return value
+
+
+def _predicate(stream_name: str, stream_type: str, source_id: str) -> str:
+    parts = [
+        f"{key}='{value}'"
+        for key, value in (("name", stream_name), ("type", stream_type), ("source_id", source_id))
+        if value
+    ]
+    return " and ".join(parts) or "channel_count>0"
+
+
+def _describe(info) -> str:
+    return (
+        f"{info.name()!r} (type {info.type()}, {info.channel_count()} channels at "
+        f"{info.nominal_srate():g} Hz, source id {info.source_id() or '-'!r}, "
+        f"on {info.hostname()})"
+    )
+
+
+def find_stream(
+    stream_name: str = "", stream_type: str = "EEG", source_id: str = "", timeout: float = 5.0
+):
+    """Resolve exactly one LSL stream.
+
+    Parameters
+    ----------
+    stream_name, stream_type, source_id : str
+        What the stream must match; empty matches anything.
+    timeout : float
+        Seconds to look for the first match.
+
+    Returns
+    -------
+    info : pylsl.StreamInfo
+
+    Raises
+    ------
+    DeviceError
+        One line: none found within ``timeout`` (with the streams that are there), or more
+        than one (with the list, and how to pick one).
+    """
+    pylsl = _pylsl()
+    for what, value in (
+        ("--lsl-stream", stream_name),
+        ("connection.stream_type", stream_type),
+        ("connection.source_id", source_id),
+    ):
+        _check_text(what, value)
+    if not (isinstance(timeout, int | float) and math.isfinite(timeout) and 0 < timeout <= 60):
+        raise DeviceError(f"connection.timeout must be 0 < seconds <= 60, got {timeout!r}")
+    pred = _predicate(stream_name, stream_type, source_id)
+    found = pylsl.resolve_bypred(pred, 1, float(timeout))
+    wanted = " ".join(
+        f"{k} {v!r}" for k, v in (("named", stream_name), ("of type", stream_type)) if v
+    )
+    if not found:
+        others = pylsl.resolve_streams(SECOND_LOOK_S)
+        there = "; ".join(_describe(i) for i in others) or "none"
+        raise DeviceError(
+            f"no LSL stream {wanted or 'at all'} found within {timeout:g} s (streams seen: {there})"
+        )
+    if not source_id:
+        found = pylsl.resolve_bypred(pred, 2, SECOND_LOOK_S) or found
+    by_uid = {info.uid(): info for info in found}
+    if len(by_uid) > 1:
+        listing = "; ".join(_describe(i) for i in by_uid.values())
+        raise DeviceError(
+            f"{len(by_uid)} LSL streams {wanted} are on the network ({listing}): pick one with "
+            f"--lsl-stream NAME or connection.source_id"
+        )
+    return found[0]
+
+
+def _channels(info) -> tuple[list[int], list[str], list[float]]:
+    """EEG columns of the stream, their labels and their factors to µV."""
+    n = info.channel_count()
+    ch = info.desc().child("channels").child("channel")
+    cols, labels, scales, unknown_units, declared = [], [], [], set(), False
+    for i in range(n):
+        label = ch.child_value("label") if not ch.empty() else ""
+        unit = ch.child_value("unit") if not ch.empty() else ""
+        kind = ch.child_value("type") if not ch.empty() else ""
+        ch = ch.next_sibling() if not ch.empty() else ch
+        if kind.strip().lower() not in EEG_TYPES:
+            continue
+        key = unit.strip().lower()
+        declared = declared or bool(key)
+        if key not in UNIT_TO_UV:
+            unknown_units.add(unit)
+            continue
+        cols.append(i)
+        labels.append(label_from_name(label) if label.strip() else f"EEG{i + 1}")
+        scales.append(UNIT_TO_UV[key])
+    if not cols:
+        why = f"; units not in volts: {sorted(unknown_units)}" if unknown_units else ""
+        raise DeviceError(f"LSL stream {info.name()!r} has no EEG channel{why}")
+    if len(set(labels)) != len(labels):  # duplicates (or none given): number them
+        labels = [f"EEG{c + 1}" for c in cols]
+    if not declared:
+        logger.info("LSL stream %r declares no units: its values are taken as µV", info.name())
+    return cols, labels, scales
+
+
+class LslSource:
+    """An LSL stream of EEG as a :class:`~nfb.sources.Source`.
+
+    Parameters
+    ----------
+    stream_name, stream_type, source_id : str
+        Which stream (:func:`find_stream`); resolved at construction, so that
+        :attr:`layout` is known.
+    timeout : float
+        Seconds to look for the stream, and to open it.
+    name : str | None
+        Name used in messages.
+    """
+
+    def __init__(
+        self,
+        stream_name: str = "",
+        stream_type: str = "EEG",
+        source_id: str = "",
+        *,
+        timeout: float = 5.0,
+        name: str | None = None,
+    ) -> None:
+        pylsl = _pylsl()
+        found = find_stream(stream_name, stream_type, source_id, timeout)
+        self.timeout = float(timeout)
+        self.name = name or f"LSL stream {found.name()!r}"
+        if found.channel_format() == pylsl.cf_string:
+            raise DeviceError(f"{self.name} carries text, not EEG samples")
+        rate = found.nominal_srate()
+        if not rate > 0:
+            raise DeviceError(f"{self.name} has no regular sampling rate (irregular stream)")
+        # the full description (channel labels, units) comes with an inlet
+        self._inlet_args = dict(
+            max_buflen=BUFFER_S,
+            recover=True,
+            processing_flags=pylsl.proc_clocksync | pylsl.proc_dejitter,
+        )
+        inlet = pylsl.StreamInlet(found, **self._inlet_args)
+        try:
+            info = inlet.info(self.timeout)
+        except Exception:  # liblsl's TimeoutError, or the stream gone meanwhile
+            raise DeviceError(f"{self.name} did not describe itself within {timeout:g} s") from None
+        finally:
+            del inlet
+        self.info = info
+        self._found = found
+        self._cols, labels, scales = _channels(info)
+        self._scales = np.asarray(scales)[:, None]
+        self.layout: BoardLayout = file_layout(rate, labels)
+        self._inlet = None
+        self._n = 0  # samples delivered (the counter row)
+        self._lsl_to_wall = 0.0
+        self._markers: list[float] = []
+        self._lock = threading.Lock()
+        logger.info("LSL: %s", _describe(info))
+        logger.info(
+            "LSL streams carry no packet counter: samples lost on the network are not counted"
+        )
+
+    def __repr__(self) -> str:
+        return f"<LslSource | {self.name}, {self.layout.n_eeg} EEG channels, {self._n} samples>"
+
+    def open(self) -> None:
+        """Open the stream and measure the LSL-to-wall clock offset."""
+        pylsl = _pylsl()
+        with self._lock:
+            if self._inlet is not None:
+                return
+            inlet = pylsl.StreamInlet(self._found, **self._inlet_args)
+            try:
+                inlet.open_stream(self.timeout)
+            except Exception as err:  # liblsl's TimeoutError / LostError
+                raise DeviceError(f"cannot open {self.name}: {err or type(err).__name__}") from None
+            before = pylsl.local_clock()
+            wall = time.time()
+            self._lsl_to_wall = wall - (before + pylsl.local_clock()) / 2
+            self._inlet = inlet
+
+    def read(self) -> np.ndarray:
+        """All samples received since the last read, ``(n_rows, n)``."""
+        with self._lock:
+            inlet = self._inlet
+            if inlet is None:
+                raise DeviceError(f"{self.name} is not open")
+            chunks, stamps = [], []
+            while True:
+                data, ts = inlet.pull_chunk(timeout=0.0, max_samples=4096)
+                if not ts:
+                    break
+                chunks.append(np.asarray(data, dtype=float))
+                stamps.extend(ts)
+                if len(ts) < 4096:
+                    break
+            n = len(stamps)
+            out = np.zeros((self.layout.n_rows, n))
+            if n:
+                samples = np.concatenate(chunks, axis=0).T  # (channels, n)
+                out[0] = np.arange(self._n, self._n + n)
+                out[1 : 1 + len(self._cols)] = samples[self._cols] * self._scales
+                out[self.layout.timestamp_row] = np.asarray(stamps) + self._lsl_to_wall
+                k = min(n, len(self._markers))
+                if k:
+                    out[self.layout.marker_row, :k] = self._markers[:k]
+                    del self._markers[:k]
+                self._n += n
+            return out
+
+    def insert_marker(self, value: float) -> None:
+        """Mark the next delivered sample with ``value`` (non-zero)."""
+        value = check_marker(value)
+        with self._lock:
+            if self._inlet is None:
+                raise DeviceError(f"cannot insert a marker: {self.name} is not open")
+            self._markers.append(value)
+
+    def close(self) -> None:
+        """Close the stream; idempotent, never raises."""
+        with self._lock:
+            inlet, self._inlet = self._inlet, None
+        if inlet is not None:
+            try:
+                inlet.close_stream()
+            except Exception:  # a source's close never raises
+                logger.debug("closing the LSL inlet", exc_info=True)

@@ -1,0 +1,201 @@
+"""Any LSL stream of EEG as a device: real pylsl outlets on loopback, read by nfb's inlet.
+
+An emulated amplifier (a thread pushing chunks at its nominal rate, as an amplifier's LSL app
+does) publishes labelled channels in volts beside an accelerometer channel; nfb must find it,
+keep only the EEG, convert to µV, count every sample once, and record a session from it with
+``nfb run``. Streams are named per test (a uuid), so other LSL streams cannot interfere.
+Waiting is on sample counts and resolve timeouts, never on fixed sleeps.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import numpy as np
+import pytest
+
+pylsl = pytest.importorskip("pylsl")
+
+from conftest import ROOT  # noqa: E402
+
+from nfb.devices import load_profile  # noqa: E402
+from nfb.errors import ConfigError, DeviceError  # noqa: E402
+from nfb.stream import DeviceStream  # noqa: E402
+
+LABELS = ["EEG Fp1-REF", "Fp2", "C3", "Cz", "C4", "P3", "Pz", "O1", "ACC_X"]
+SFREQ = 250.0
+
+
+class Amplifier:
+    """An LSL outlet pushing 10 ms chunks at its rate: channel 3 (Cz) carries the sample
+    number in µV, as volts; the rest a 10 Hz sine; the last is an accelerometer."""
+
+    def __init__(self, name: str, *, unit: str = "volts", source_id: str | None = None):
+        info = pylsl.StreamInfo(name, "EEG", len(LABELS), SFREQ, "float32", source_id or name)
+        channels = info.desc().append_child("channels")
+        for label in LABELS:
+            ch = channels.append_child("channel")
+            ch.append_child_value("label", label)
+            ch.append_child_value("unit", "g" if label.startswith("ACC") else unit)
+            ch.append_child_value("type", "ACC" if label.startswith("ACC") else "EEG")
+        self.outlet = pylsl.StreamOutlet(info, chunk_size=0)
+        self.scale = {"volts": 1e-6, "microvolts": 1.0}[unit]
+        self.n = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        t0 = time.monotonic()
+        while not self._stop.is_set():
+            due = int((time.monotonic() - t0) * SFREQ)
+            if due > self.n:
+                idx = np.arange(self.n, due)
+                chunk = np.zeros((len(idx), len(LABELS)), dtype=np.float32)
+                chunk[:, :-1] = 20 * np.sin(2 * np.pi * 10 * idx / SFREQ)[:, None] * self.scale
+                chunk[:, 3] = (idx % 4096) * self.scale  # exact in float32
+                chunk[:, -1] = 1.0
+                self.outlet.push_chunk(chunk.tolist())
+                self.n = due
+            self._stop.wait(0.01)  # the amplifier's own pace, not a test's timing
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(5)
+        del self.outlet
+
+
+@pytest.fixture
+def amp():
+    made = []
+
+    def make(name=None, **kw):
+        a = Amplifier(name or f"nfb-test-amp-{uuid.uuid4().hex[:8]}", **kw)
+        made.append(a)
+        return a
+
+    yield make
+    for a in made:
+        a.close()
+
+
+def _name(amp_) -> str:
+    return amp_.outlet.get_info().name()
+
+
+def test_an_lsl_stream_is_a_device_in_microvolts_with_its_labels(amp):
+    a = amp()
+    profile = load_profile("lsl", lsl_stream=_name(a))
+    stream = DeviceStream(profile)
+    assert stream.layout.ch_names == ("Fp1", "Fp2", "C3", "Cz", "C4", "P3", "Pz", "O1")
+    assert stream.layout.sfreq == SFREQ
+    with stream:
+        assert stream.acquisition.wait_samples(750, timeout=30)
+        data, _ = stream.ring.latest(700)
+    cz = data[stream.layout.eeg_rows[3]]
+    # µV from volts, every sample once and in order (the counter ramps by one, mod 4096)
+    steps = np.diff(cz) % 4096
+    assert np.allclose(steps, 1.0, atol=1e-3), np.unique(np.round(steps, 3))
+    fp1 = data[stream.layout.eeg_rows[0]]
+    assert 15 < np.max(np.abs(fp1)) < 25  # the 20 µV sine, not 2e-5 V
+    assert np.array_equal(data[0], np.arange(data[0][0], data[0][0] + 700))  # nfb's counter
+    assert stream.n_dropped == 0
+
+
+def test_nfb_run_records_a_session_from_an_lsl_stream(amp, tmp_path):
+    a = amp()
+    store = tmp_path / "store"
+    proc = subprocess.run(
+        [
+            sys.executable, "-m", "nfb.cli", "run", "--device", "lsl", "--lsl-stream", _name(a),
+            "--protocol", "alpha-up", "--client", "lsl-client", "--sessions-dir", str(store),
+            "--set", 'signal.channels=["O1"]', "--set", "script.baseline_eyes_open=0.1",
+            "--set", "script.baseline_eyes_closed=0", "--set", "script.blocks=1",
+            "--set", "script.block_min=0.1",
+        ],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    from nfb import list_sessions, read_session
+
+    (path,) = [s["path"] for s in list_sessions(store)]
+    rec = read_session(path)
+    assert rec.meta["device"]["board"] == "lsl"
+    assert rec.raw.ch_names[:8] == ["Fp1", "Fp2", "C3", "Cz", "C4", "P3", "Pz", "O1"]
+    assert rec.raw.n_times >= 0.9 * 12 * SFREQ  # 6 s baseline + 6 s block at least
+
+
+def test_two_streams_of_one_name_are_refused_with_the_list(amp):
+    name = f"nfb-test-amp-{uuid.uuid4().hex[:8]}"
+    amp(name, source_id=f"{name}-a")
+    amp(name, source_id=f"{name}-b")
+    with pytest.raises(DeviceError) as err:
+        DeviceStream(load_profile("lsl", lsl_stream=name))
+    text = str(err.value)
+    assert "2 LSL streams" in text and f"{name}-a" in text and f"{name}-b" in text
+    assert "\n" not in text
+
+
+def test_no_such_stream_is_one_line_within_the_timeout(tmp_path):
+    profile_file = tmp_path / "lsl-quick.toml"
+    profile_file.write_text(
+        'board = "lsl"\n[connection]\nstream_name = "nobody-here"\ntimeout = 1\n'
+    )
+    started = time.monotonic()
+    with pytest.raises(
+        DeviceError, match="no LSL stream named 'nobody-here' of type 'EEG' found within 1 s"
+    ):
+        DeviceStream(load_profile(str(profile_file)))
+    assert time.monotonic() - started < 10
+
+
+def test_bad_lsl_settings_are_one_line(tmp_path):
+    with pytest.raises(ConfigError, match="--lsl-stream"):
+        load_profile("lsl", lsl_stream="it's")
+    with pytest.raises(ConfigError, match="--lsl-stream: device 'synthetic' has no stream_name"):
+        load_profile("synthetic", lsl_stream="x")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('board = "lsl"\n[connection]\ntimeout = 600\n')
+    with pytest.raises(ConfigError, match="timeout' must be 1 to 60 seconds"):
+        load_profile(str(bad))
+    bad.write_text('board = "lsl"\nchannels = ["Cz"]\n')
+    with pytest.raises(ConfigError, match="labels come from the stream"):
+        load_profile(str(bad))
+
+
+@pytest.mark.parametrize(
+    ("fmt", "rate", "why"),
+    [("string", 100, "carries text"), ("float32", 0, "no regular sampling rate")],
+    ids=["text", "irregular"],
+)
+def test_a_text_or_irregular_stream_is_refused(fmt, rate, why):
+    name = f"nfb-test-odd-{uuid.uuid4().hex[:8]}"
+    outlet = pylsl.StreamOutlet(pylsl.StreamInfo(name, "EEG", 1, rate, fmt, name))
+    try:
+        with pytest.raises(DeviceError, match=why):
+            DeviceStream(load_profile("lsl", lsl_stream=name))
+    finally:
+        del outlet
+
+
+def test_the_console_connects_to_an_lsl_stream_typed_in(amp, qtbot, own_windows, tmp_path):
+    from PyQt6 import QtCore
+
+    from nfb.gui.console import ConsoleWindow
+
+    a = amp()
+    settings = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
+    console = own_windows(ConsoleWindow(tmp_path / "store", settings=settings))
+    console.show()
+    console.device_box.setCurrentText("lsl")
+    assert console.lsl_edit.isEnabled() and not console.serial_edit.isEnabled()
+    qtbot.keyClicks(console.lsl_edit, _name(a))
+    qtbot.mouseClick(console.connect_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: console.stream is not None, timeout=20000)
+    labels = [console.spectrum_box.itemText(i) for i in range(console.spectrum_box.count())]
+    assert labels == ["Fp1", "Fp2", "C3", "Cz", "C4", "P3", "Pz", "O1"]
+    qtbot.waitUntil(lambda: console.traces.curves[0].getData()[0] is not None, timeout=10000)
