@@ -82,12 +82,67 @@ def count_dropped(
     return int(lost.sum())
 
 
+def count_dropped_packets(
+    counter: np.ndarray, *, previous: float | None = None, per_packet: int | None = None
+) -> tuple[int, int]:
+    """Count the samples missing from a ``packet << 8 | sub-packet`` counter (Muse S Athena).
+
+    Within a packet the sub-packet number counts up from 0; the packet number (8 bits) counts
+    up and wraps at 256. A skipped sub-packet is one lost sample; a skipped packet is
+    ``per_packet`` lost samples (the sub-packets a whole packet carries, learnt from the
+    stream), plus the tail of the packet it broke off and the head of the one it resumed in.
+
+    Parameters
+    ----------
+    counter : array, shape (n,)
+        Counter values of consecutive received samples.
+    previous : float | None
+        The value received just before ``counter[0]``, if any.
+    per_packet : int | None
+        Samples per packet, if known (else learnt from ``counter``: the largest sub-packet
+        number seen, plus one; a packet loss before it is known counts as one sample).
+
+    Returns
+    -------
+    n_lost : int
+    per_packet : int | None
+        What is known of the samples per packet afterwards.
+    """
+    c = np.asarray(counter, dtype=np.float64).ravel()
+    if previous is not None:
+        c = np.concatenate(([float(previous)], c))
+    c = np.rint(c[np.isfinite(c)]).astype(np.int64)
+    if c.size == 0:
+        return 0, per_packet
+    packet, sub = (c >> 8) & 0xFF, c & 0xFF
+    seen = int(sub.max()) + 1
+    per_packet = max(per_packet or 0, seen)
+    if c.size < 2:
+        return 0, per_packet
+    d_packet = np.mod(np.diff(packet), 256)
+    same = d_packet == 0
+    # same packet: sub-packets between the two are lost
+    lost_same = np.clip(np.diff(sub) - 1, 0, None)[same]
+    # a later packet: the rest of the old one, whole packets between, the head of the new one
+    nxt = ~same
+    tail = np.clip(per_packet - 1 - sub[:-1][nxt], 0, None)
+    between = (d_packet[nxt] - 1) * per_packet
+    head = sub[1:][nxt]
+    return int(lost_same.sum() + tail.sum() + between.sum() + head.sum()), per_packet
+
+
 class DropDetector:
-    """Stateful drop counter over successive blocks of one source (see :func:`count_dropped`)."""
+    """Stateful drop counter over successive blocks of one source.
+
+    The board's :attr:`~nfb.sources.BoardLayout.counter_rule` says how: a wrapping sequence
+    (:func:`count_dropped`), Athena's packet/sub-packet numbers
+    (:func:`count_dropped_packets`), or not at all (no known rule).
+    """
 
     def __init__(self, layout: BoardLayout) -> None:
         self.layout = layout
         self._previous: float | None = None
+        self._per_packet: int | None = None
 
     def reset(self) -> None:
         """Forget the last counter value (after a reconnect the counter starts afresh)."""
@@ -96,16 +151,22 @@ class DropDetector:
     def update(self, block: np.ndarray) -> int:
         """Return the samples lost before and inside ``block`` (n_rows, n)."""
         row = self.layout.counter_row
-        if row is None or block.shape[1] == 0:
+        rule = self.layout.counter_rule
+        if row is None or rule == "none" or block.shape[1] == 0:
             return 0
         counter = block[row]
-        n = count_dropped(
-            counter,
-            self.layout.counter_modulo,
-            previous=self._previous,
-            step=self.layout.counter_step,
-            repeat=self.layout.counter_repeat,
-        )
+        if rule == "packet":
+            n, self._per_packet = count_dropped_packets(
+                counter, previous=self._previous, per_packet=self._per_packet
+            )
+        else:
+            n = count_dropped(
+                counter,
+                self.layout.counter_modulo,
+                previous=self._previous,
+                step=self.layout.counter_step,
+                repeat=self.layout.counter_repeat,
+            )
         last = counter[np.isfinite(counter)]
         if last.size:
             self._previous = float(last[-1])

@@ -39,6 +39,7 @@ from brainflow.board_shim import BoardIds, BoardShim, BrainFlowError, BrainFlowI
 
 from ._logging import logger
 from .errors import ConfigError, DeviceError, NfbError, SessionError
+from .session.format import COUNTER_RULES
 
 # ---------------------------------------------------------------------------------------------
 # 10-20 labels
@@ -114,6 +115,11 @@ class BoardLayout:
         How much the counter advances from one counter value to the next (2 for Cyton+Daisy).
     counter_repeat : int
         How many consecutive samples share one counter value (2 for Ganglion, 12 for Muse).
+    counter_rule : str
+        How losses are read from the counter: ``"sequence"`` (a counter that advances by
+        ``counter_step`` and wraps at ``counter_modulo``), ``"packet"`` (Muse S Athena:
+        ``packet << 8 | sub-packet``, see :func:`~nfb.acquisition.count_dropped_packets`), or
+        ``"none"`` (no known rule for the board: losses are not counted).
     """
 
     board_id: int | None
@@ -128,6 +134,7 @@ class BoardLayout:
     rail_uv: float | None
     counter_step: int = 1
     counter_repeat: int = 1
+    counter_rule: str = "sequence"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "eeg_rows", tuple(int(r) for r in self.eeg_rows))
@@ -142,6 +149,11 @@ class BoardLayout:
                 raise ValueError(f"BoardLayout: row {row} outside 0 … {self.n_rows - 1}")
         if not self.sfreq > 0:
             raise ValueError(f"BoardLayout: sfreq must be > 0, got {self.sfreq}")
+        if self.counter_rule not in COUNTER_RULES:
+            raise ValueError(
+                f"BoardLayout: counter_rule must be one of {COUNTER_RULES}, "
+                f"got {self.counter_rule!r}"
+            )
 
     @property
     def n_eeg(self) -> int:
@@ -165,11 +177,16 @@ class BoardLayout:
         return cls(**{k: (tuple(v) if k in ("eeg_rows", "ch_names") else v) for k, v in d.items()})
 
 
-# Counter behaviour per BrainFlow board name: (modulo, step, repeat); see the module docstring.
+# Counter behaviour per BrainFlow board name: (modulo, step, repeat) of a "sequence" counter.
+# The WiFi Shield numbers its packets 0-255 whatever board it carries. A board not listed
+# here (or in _PACKET_COUNTERS) has no known rule: its losses are not counted (said once).
 _COUNTERS: dict[str, tuple[int, int, int]] = {
     "SYNTHETIC_BOARD": (256, 1, 1),
     "CYTON_BOARD": (256, 1, 1),
     "CYTON_DAISY_BOARD": (256, 2, 1),
+    "CYTON_WIFI_BOARD": (256, 1, 1),
+    "CYTON_DAISY_WIFI_BOARD": (256, 2, 1),
+    "GANGLION_WIFI_BOARD": (256, 1, 1),
     "GANGLION_BOARD": (100, 1, 2),
     "GANGLION_NATIVE_BOARD": (100, 1, 2),
     "MUSE_2_BOARD": (65536, 1, 12),
@@ -179,6 +196,9 @@ _COUNTERS: dict[str, tuple[int, int, int]] = {
     "MUSE_S_BLED_BOARD": (65536, 1, 12),
     "MUSE_2016_BLED_BOARD": (65536, 1, 12),
 }
+# Boards whose counter is ``packet << 8 | sub-packet`` (a "packet" counter).
+_PACKET_COUNTERS = ("MUSE_S_ATHENA_BOARD",)
+_warned_counters: set[str] = set()
 
 # ADC full scale in µV, from BrainFlow's scale factors: Cyton (ADS1299) 4.5 V / gain 24;
 # Ganglion (MCP3912) 1.2 V / (1.5 × 51); Muse 12-bit, (x - 2048) × 125 / 256 µV.
@@ -236,6 +256,13 @@ def board_layout(board_id: int, ch_names: Sequence[str] | None = None) -> BoardL
         )
     name = board_name(board_id)
     modulo, step, repeat = _COUNTERS.get(name, (None, 1, 1))
+    rule = "sequence" if name in _COUNTERS else "packet" if name in _PACKET_COUNTERS else "none"
+    counted = descr.get("package_num_channel") is not None
+    if rule == "none" and counted and name not in _warned_counters:
+        _warned_counters.add(name)
+        logger.warning(
+            "%s: no known rule for its package counter; dropped samples are not counted", name
+        )
     return BoardLayout(
         board_id=int(board_id),
         sfreq=float(descr["sampling_rate"]),
@@ -249,6 +276,7 @@ def board_layout(board_id: int, ch_names: Sequence[str] | None = None) -> BoardL
         rail_uv=_RAILS_UV.get(name),
         counter_step=step,
         counter_repeat=repeat,
+        counter_rule=rule,
     )
 
 

@@ -20,7 +20,7 @@ from brainflow.board_shim import BoardIds, BoardShim, BrainFlowInputParams
 from brainflow.data_filter import DataFilter
 from cyton_emulator import UV_PER_COUNT, CytonEmulator
 
-from nfb.acquisition import Acquisition, DropDetector, count_dropped
+from nfb.acquisition import Acquisition, DropDetector, count_dropped, count_dropped_packets
 from nfb.commands.check import measure
 from nfb.devices import load_profile, open_source
 from nfb.errors import DeviceError, SessionError
@@ -117,6 +117,66 @@ def test_count_dropped_per_board_counter():
     # a counter that never wraps (file source): a decrease is a restart, not a loss
     assert count_dropped([5, 6, 9, 0, 1], None) == 2
     assert count_dropped([], 256) == 0 and count_dropped([7], 256) == 0
+
+
+def _blocks(layout, counter, cuts):
+    """Feed ``counter`` to a DropDetector of ``layout`` in blocks cut at ``cuts``."""
+    detector = DropDetector(layout)
+    total = 0
+    for part in np.split(np.asarray(counter, float), cuts):
+        block = np.zeros((layout.n_rows, part.size))
+        block[layout.counter_row] = part
+        total += detector.update(block)
+    return total
+
+
+def test_wifi_counters_wrap_at_256_and_losses_across_the_wrap_count():
+    for board, step in (("CYTON_WIFI_BOARD", 1), ("CYTON_DAISY_WIFI_BOARD", 2),
+                        ("GANGLION_WIFI_BOARD", 1)):  # fmt: skip
+        layout = board_layout(int(BoardIds[board]))
+        assert (layout.counter_rule, layout.counter_modulo, layout.counter_step) == (
+            "sequence",
+            256,
+            step,
+        )
+        clean = np.arange(200, 200 + 300 * step, step) % 256  # wraps once
+        assert _blocks(layout, clean, [40, 57, 250]) == 0  # a block boundary at the wrap too
+        lost = np.delete(clean, [54, 55, 56, 57])  # around the wrap (255 -> 0 at 56 / step 1)
+        assert _blocks(layout, lost, [54]) == 4  # the loss straddles the block boundary
+
+
+def test_athena_packet_and_sub_packet_counter():
+    layout = board_layout(int(BoardIds.MUSE_S_ATHENA_BOARD))
+    assert layout.counter_rule == "packet"
+    # five packets of 12 samples: 60 clean samples, no drop (a plain counter saw 1012)
+    clean = np.array([(p << 8) | sub for p in range(5) for sub in range(12)])
+    assert _blocks(layout, clean, [7, 30]) == 0
+    assert count_dropped(clean, None) == 4 * (256 - 12)  # read as a sequence: false drops
+    # one sample lost inside packet 1; all of packet 2; the tail of 3 and the head of 4
+    lost = [c for c in clean if c not in {(1 << 8) | 5, (3 << 8) | 10, (3 << 8) | 11, 4 << 8}]
+    lost = [c for c in lost if c >> 8 != 2]
+    assert _blocks(layout, lost, [13]) == 1 + 12 + 2 + 1
+    # the 8-bit packet number wraps: 254, 255, 0, 1 clean; 255 lost across it
+    wrap = np.array([(p % 256 << 8) | sub for p in range(254, 258) for sub in range(12)])
+    assert _blocks(layout, wrap, [24]) == 0
+    assert _blocks(layout, np.delete(wrap, np.s_[12:24]), [12]) == 12
+    n, per = count_dropped_packets(wrap)
+    assert (n, per) == (0, 12)
+
+
+def test_a_counter_with_no_known_rule_is_not_counted_and_said_once(caplog):
+    from nfb import sources
+
+    name = "BRAINBIT_BOARD"
+    sources._warned_counters.discard(name)
+    with caplog.at_level("WARNING", logger="nfb"):
+        layout = board_layout(int(BoardIds[name]))
+        board_layout(int(BoardIds[name]))
+    assert layout.counter_rule == "none"
+    assert [r.message for r in caplog.records].count(
+        f"{name}: no known rule for its package counter; dropped samples are not counted"
+    ) == 1
+    assert _blocks(layout, [0, 5, 3, 200, 7], [2]) == 0
 
 
 def test_drop_detector_on_a_real_synthetic_counter():

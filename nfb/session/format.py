@@ -26,6 +26,9 @@ RAW_FILE = "raw.f64"
 FRAMES_FILE = "frames.f64"
 EVENTS_FILE = "events.jsonl"
 #: Space kept aside while recording so that a full disk can still get a final session.json.
+#: How losses are read from a board's package counter (``layout.counter_rule``): a wrapping
+#: sequence, Muse S Athena's ``packet << 8 | sub-packet``, or no known rule (not counted).
+COUNTER_RULES = ("sequence", "packet", "none")
 RESERVE_FILE = ".reserve"
 RESERVE_BYTES = 64 * 1024
 

@@ -15,7 +15,15 @@ from typing import Any
 
 from .. import fs
 from ..errors import SessionError, one_line
-from .format import BASE_FRAME_COLUMNS, FORMAT, FORMAT_VERSION, FRAME_KINDS, META_FILE, STATUSES
+from .format import (
+    BASE_FRAME_COLUMNS,
+    COUNTER_RULES,
+    FORMAT,
+    FORMAT_VERSION,
+    FRAME_KINDS,
+    META_FILE,
+    STATUSES,
+)
 
 
 def load_meta(path: str | os.PathLike) -> dict[str, Any]:
@@ -223,6 +231,9 @@ def _meta_problem(meta: dict[str, Any]) -> str | None:
         value = layout.get(key)
         if value is not None and not (is_int(value) and value > 0):
             return f"layout.{key} is {value!r}, not an integer > 0"
+    rule = layout.get("counter_rule", "sequence")
+    if rule not in COUNTER_RULES:
+        return f"layout.counter_rule is {rule!r}, not one of {', '.join(COUNTER_RULES)}"
     rail = layout.get("rail_uv")
     if rail is not None and not (is_num(rail) and rail > 0):
         return f"layout.rail_uv is {rail!r}, not a number > 0"
