@@ -62,7 +62,10 @@ _STR_KEYS = (
     "stream_type",
     "source_id",
 )
-_INT_KEYS = ("ip_port", "timeout")
+_INT_KEYS = ("ip_port", "ip_protocol", "timeout")
+#: BrainFlow's IpProtocolTypes: none, UDP, TCP.
+_IP_PROTOCOLS = (0, 1, 2)
+_HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$|^[0-9A-Fa-f:]{2,39}$")
 _MAC_RE = re.compile(r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$")
 _UUID_RE = re.compile(r"^[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}$")  # macOS BLE ids
 
@@ -238,6 +241,10 @@ def _check_connection(where: str, conn, board_id: int | None, kind: str = "brain
                 raise ConfigError(f"{f} must be an integer >= 0, got {value!r}")
             if kind == LSL_BOARD and not 1 <= value <= 60:
                 raise ConfigError(f"{f} must be 1 to 60 seconds, got {value!r}")
+            if key == "ip_port" and value > 65535:
+                raise ConfigError(f"{f} must be a port number 0 to 65535, got {value!r}")
+            if key == "ip_protocol" and value not in _IP_PROTOCOLS:
+                raise ConfigError(f"{f} must be 0 (none), 1 (UDP) or 2 (TCP), got {value!r}")
         elif key == "master_board":
             mb = _board_from_field(where, "board_id" if isinstance(value, int) else "board", value)
             if mb is None or mb in (BoardIds.PLAYBACK_FILE_BOARD, BoardIds.STREAMING_BOARD):
@@ -399,6 +406,8 @@ def load_profile(
     file: str | None = None,
     mains_hz: float | None = None,
     lsl_stream: str | None = None,
+    ip_address: str | None = None,
+    ip_port: int | None = None,
 ) -> DeviceProfile:
     """Load and validate a device profile, with per-run overrides.
 
@@ -409,6 +418,9 @@ def load_profile(
     serial_port, mac, file, lsl_stream : str | None
         Override ``connection.serial_port`` / ``mac_address`` / ``file`` / ``stream_name``;
         only for devices that list that key, and the port or file must exist.
+    ip_address, ip_port : str | int | None
+        Override ``connection.ip_address`` / ``ip_port`` of a network board (WiFi Shield,
+        Crown): a host name or IP address, a port 1 to 65535.
     mains_hz : float | None
         Override ``mains_hz`` (50 or 60).
 
@@ -441,6 +453,8 @@ def load_profile(
         ("--mac", "mac_address", mac),
         ("--file", "file", file),
         ("--lsl-stream", "stream_name", lsl_stream),
+        ("--ip-address", "ip_address", ip_address),
+        ("--ip-port", "ip_port", ip_port),
     ):
         if value is None:
             continue
@@ -448,12 +462,21 @@ def load_profile(
             raise ConfigError(
                 f"{option}: device {profile.name!r} has no {key} (its connection uses: {uses})"
             )
+        if key == "ip_port":
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+                raise ConfigError(f"{option}: a port number 1 to 65535, got {value!r}")
+            conn[key] = value
+            continue
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f"{option}: expected a non-empty value, got {value!r}")
         if key == "serial_port":
             _check_port_exists(f"{option}:", value)
         elif key == "mac_address":
             _check_mac(option, value)
+        elif key == "ip_address" and not _HOST_RE.match(value):
+            raise ConfigError(
+                f"{option}: a host name or an IP address such as 192.168.4.1, got {value!r}"
+            )
         elif key == "stream_name" and ("'" in value or any(ord(c) < 32 for c in value)):
             raise ConfigError(f"{option}: a stream name without quotes, got {value!r}")
         elif key == "file":

@@ -343,6 +343,7 @@ CONNECTION_PARAMS = {
     "serial_number": "serial_number",
     "ip_address": "ip_address",
     "ip_port": "ip_port",
+    "ip_protocol": "ip_protocol",
     "timeout": "timeout",
     "file": "file",
     "master_board": "master_board",
@@ -453,7 +454,11 @@ class BrainFlowSource:
         params = BrainFlowInputParams()
         for key, value in self.connection.items():
             attr = CONNECTION_PARAMS[key]
-            value = int(value) if key in ("timeout", "ip_port", "master_board") else str(value)
+            value = (
+                int(value)
+                if key in ("timeout", "ip_port", "ip_protocol", "master_board")
+                else str(value)
+            )
             setattr(params, attr, value)
         return params
 

@@ -33,16 +33,11 @@ EEG_NAMES = SYNTHETIC["eeg_names"].split(",")
 SFREQ = float(SYNTHETIC["sampling_rate"])
 #: The profiles shipped in devices/ (the spec of `nfb devices`).
 DEVICES = (
-    "synthetic",
-    "cyton",
-    "cyton-daisy",
-    "ganglion",
-    "lsl",
-    "muse-2",
-    "muse-s",
-    "brainflow-file",
-    "file",
-)
+    "synthetic", "cyton", "cyton-daisy", "cyton-wifi", "cyton-daisy-wifi", "ganglion",
+    "ganglion-native", "ganglion-wifi", "muse-2", "muse-2016", "muse-s", "muse-s-athena",
+    "brainbit", "unicorn", "crown", "explore-4", "explore-8", "freeeeg32", "enophone", "lsl",
+    "brainflow-file", "file",
+)  # fmt: skip
 #: A short script: 3 s + 3 s baselines, 2 blocks of 6 s, 1.2 s rests.
 SCRIPT = {
     "baseline_eyes_open": 0.05,

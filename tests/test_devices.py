@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from brainflow.board_shim import BoardIds, BoardShim
+from conftest import nfb_cli
 
 from nfb.commands import check as check_cmd
 from nfb.commands import devices as devices_cmd
@@ -19,8 +21,10 @@ from nfb.sources import BrainFlowSource, FileSource, canonical_label
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = (
-    "brainflow-file", "cyton", "cyton-daisy", "file", "ganglion", "lsl", "muse-2", "muse-s",
-    "synthetic",
+    "brainbit", "brainflow-file", "crown", "cyton", "cyton-daisy", "cyton-daisy-wifi",
+    "cyton-wifi", "enophone", "explore-4", "explore-8", "file", "freeeeg32", "ganglion",
+    "ganglion-native", "ganglion-wifi", "lsl", "muse-2", "muse-2016", "muse-s",
+    "muse-s-athena", "synthetic", "unicorn",
 )  # fmt: skip
 
 
@@ -358,3 +362,44 @@ def test_cli_devices_lists_profiles():
 
 def test_nfb_error_exit_codes_are_distinct():
     assert issubclass(ConfigError, NfbError) and DeviceError.exit_code == 3
+
+
+def test_network_boards_take_their_address_from_the_command_line(tmp_path):
+    from nfb.sources import BrainFlowSource
+
+    for name in ("cyton-wifi", "cyton-daisy-wifi", "ganglion-wifi"):
+        profile = load_profile(name, ip_address="10.0.0.42", ip_port=7001)
+        assert profile.connection["ip_address"] == "10.0.0.42"
+        assert profile.connection["ip_port"] == 7001
+        params = BrainFlowSource(
+            profile.board_id, connection=profile.connection, ch_names=profile.channels
+        )._params()
+        assert (params.ip_address, params.ip_port) == ("10.0.0.42", 7001)  # what BrainFlow gets
+    for bad, why in (
+        ("bad host!", "a host name or an IP address"),
+        ("", "expected a non-empty value"),
+    ):
+        with pytest.raises(ConfigError, match=f"--ip-address: {why}"):
+            load_profile("cyton-wifi", ip_address=bad)
+    with pytest.raises(ConfigError, match="--ip-port: a port number 1 to 65535"):
+        load_profile("cyton-wifi", ip_port=70000)
+    with pytest.raises(ConfigError, match="--ip-address: device 'cyton' has no ip_address"):
+        load_profile("cyton", ip_address="10.0.0.42")
+    # ip_protocol (BrainFlow's IpProtocolTypes) in a profile of one's own
+    own = tmp_path / "explore-tcp.toml"
+    own.write_text(
+        'board = "EXPLORE_8_CHAN_BOARD"\nchannels = ["Fz","C3","Cz","C4","Pz","O1","Oz","O2"]\n'
+        '[connection]\nmac_address = ""\nip_protocol = 2\n'
+    )
+    assert load_profile(str(own)).connection["ip_protocol"] == 2
+    own.write_text(own.read_text().replace("ip_protocol = 2", "ip_protocol = 7"))
+    with pytest.raises(
+        ConfigError, match=re.escape("ip_protocol' must be 0 (none), 1 (UDP) or 2 (TCP)")
+    ):
+        load_profile(str(own))
+
+
+def test_cli_ip_address_reaches_the_profile():
+    proc = nfb_cli("check", "--device", "cyton-wifi", "--ip-address", "bad host!")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "--ip-address: a host name or an IP address" in proc.stderr

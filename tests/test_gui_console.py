@@ -285,3 +285,16 @@ def test_the_console_shows_a_board_dropping_out_and_coming_back(qtbot, console):
         emu.power_on()
         qtbot.waitUntil(lambda: console.device_state.text() == "streaming", timeout=60000)
         qtbot.waitUntil(lambda: console.stream.n_samples > seen + 250, timeout=30000)
+
+
+def test_a_network_board_takes_its_address_from_the_console(qtbot, console):
+    console.device_box.setCurrentText("cyton-wifi")
+    assert console.ip_edit.isEnabled() and console.ip_edit.text() == "192.168.4.1"
+    assert not console.serial_edit.isEnabled()
+    console.ip_edit.clear()
+    qtbot.keyClicks(console.ip_edit, "bad host!")
+    qtbot.mouseClick(console.connect_button, QtCore.Qt.MouseButton.LeftButton)
+    assert "--ip-address: a host name or an IP address" in console.statusBar().currentMessage()
+    assert console.stream is None
+    console.device_box.setCurrentText("synthetic")
+    assert not console.ip_edit.isEnabled()

@@ -17,6 +17,12 @@ def add_device_args(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("--mac", metavar="ADDR", help="override the profile's MAC address")
     p.add_argument("--file", metavar="PATH", help="override the profile's file (file devices)")
     p.add_argument(
+        "--ip-address",
+        metavar="HOST",
+        help="override a network board's address (WiFi Shield, Crown)",
+    )
+    p.add_argument("--ip-port", type=int, metavar="PORT", help="override a network board's port")
+    p.add_argument(
         "--lsl-stream",
         metavar="NAME",
         help="the LSL stream to read (device lsl; see `nfb devices`)",
@@ -65,6 +71,8 @@ def load_device(args: argparse.Namespace):
         serial_port=args.serial_port,
         mac=args.mac,
         lsl_stream=args.lsl_stream,
+        ip_address=args.ip_address,
+        ip_port=args.ip_port,
         file=args.file,
         mains_hz=args.mains_hz,
     )

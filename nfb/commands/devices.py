@@ -12,6 +12,8 @@ _OPTIONS = {
     "mac_address": "--mac",
     "file": "--file",
     "stream_name": "--lsl-stream",
+    "ip_address": "--ip-address",
+    "ip_port": "--ip-port",
 }
 _REQUIRED = ("serial_port", "file")
 

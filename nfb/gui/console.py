@@ -117,6 +117,11 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.serial_edit = QtWidgets.QLineEdit()
         self.mac_edit = QtWidgets.QLineEdit()
         self.file_edit = QtWidgets.QLineEdit()
+        self.ip_edit = QtWidgets.QLineEdit()
+        self.ip_edit.setToolTip(
+            "The address of a network board: the WiFi Shield (192.168.4.1 in direct mode) or "
+            "a Neurosity Crown"
+        )
         self.lsl_edit = QtWidgets.QLineEdit()
         self.lsl_edit.setPlaceholderText("empty: the one EEG stream on the network")
         self.lsl_edit.setToolTip(
@@ -136,6 +141,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         g.addRow("Serial port", self.serial_edit)
         g.addRow("MAC address", self.mac_edit)
         g.addRow("File", file_row)
+        g.addRow("IP address", self.ip_edit)
         g.addRow("LSL stream", self.lsl_edit)
         g.addRow(self.connect_button, self.device_state)
         form.addWidget(dev)
@@ -462,6 +468,9 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.mac_edit.setEnabled("mac_address" in conn)
         self.file_edit.setEnabled("file" in conn)
         self.lsl_edit.setEnabled("stream_name" in conn)
+        self.ip_edit.setEnabled("ip_address" in conn)
+        if "ip_address" in conn:
+            self.ip_edit.setText(str(conn.get("ip_address") or ""))
         if "serial_port" in conn and not self.serial_edit.text():
             self.serial_edit.setText(str(conn.get("serial_port") or ""))
 
@@ -510,6 +519,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
                 mac=field(self.mac_edit),
                 file=field(self.file_edit),
                 lsl_stream=field(self.lsl_edit),
+                ip_address=field(self.ip_edit),
             )
         except NfbError as err:
             self.error(err)
