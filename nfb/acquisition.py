@@ -436,8 +436,26 @@ class Acquisition:
             # at the chunk in which the loss was seen (the counter tells how many, not where
             # inside the chunk): the BAD_dropped annotation starts at or before the gap
             self._emit("dropped", {"count": dropped}, sample_index=index)
+        self._source_events(index + block.shape[1])
         if self.on_chunk is not None:
             self.on_chunk(block, index, wall)
+
+    def _source_events(self, end: int) -> None:
+        """Events a source reports itself (an LSL stream's gaps and markers).
+
+        A source may have ``take_events()``: ``(kind, sample_index, info)`` tuples, indices
+        in the samples it delivered (the ring's), none beyond ``end``. A ``"dropped"`` event
+        counts its losses as the package counter's do.
+        """
+        take = getattr(self.source, "take_events", None)
+        if take is None:
+            return
+        for kind, sample_index, info in take():
+            at = min(int(sample_index), end)
+            if kind == "dropped":
+                self.n_dropped += int(info.get("count", 0))
+                logger.warning("%d samples dropped before sample %d", info.get("count", 0), at)
+            self._emit(kind, dict(info), sample_index=at)
 
     def _recover(self, reason: str) -> bool:
         """Handle a lost board; True once it streams again, False to end the thread."""

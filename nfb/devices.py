@@ -47,7 +47,14 @@ FILE_CONNECTION = ("file", "speed", "loop")
 #: ``board`` value of an LSL stream as a device (:mod:`nfb.lsl_source`).
 LSL_BOARD = "lsl"
 #: ``[connection]`` keys of an LSL stream: which stream, and how long to look for it (s).
-LSL_CONNECTION = ("stream_name", "stream_type", "source_id", "timeout")
+LSL_CONNECTION = ("stream_name", "stream_type", "source_id", "hostname", "markers_name", "timeout")
+#: Keys of ``--stream key=value,...`` and the connection fields they set.
+LSL_SPEC_KEYS = {
+    "name": "stream_name",
+    "type": "stream_type",
+    "source_id": "source_id",
+    "hostname": "hostname",
+}
 #: Connection keys that must hold a value when the device is opened (else: optional).
 REQUIRED_WHEN_LISTED = ("serial_port", "file")
 
@@ -61,6 +68,8 @@ _STR_KEYS = (
     "stream_name",
     "stream_type",
     "source_id",
+    "hostname",
+    "markers_name",
 )
 _INT_KEYS = ("ip_port", "ip_protocol", "timeout")
 #: BrainFlow's IpProtocolTypes: none, UDP, TCP.
@@ -406,6 +415,7 @@ def load_profile(
     file: str | None = None,
     mains_hz: float | None = None,
     lsl_stream: str | None = None,
+    lsl_markers: str | None = None,
     ip_address: str | None = None,
     ip_port: int | None = None,
 ) -> DeviceProfile:
@@ -415,9 +425,13 @@ def load_profile(
     ----------
     name_or_path : str
         A profile name in :func:`devices_dir` (``"cyton"``) or a path to a ``.toml`` file.
-    serial_port, mac, file, lsl_stream : str | None
-        Override ``connection.serial_port`` / ``mac_address`` / ``file`` / ``stream_name``;
-        only for devices that list that key, and the port or file must exist.
+    serial_port, mac, file : str | None
+        Override ``connection.serial_port`` / ``mac_address`` / ``file``; only for devices
+        that list that key, and the port or file must exist.
+    lsl_stream, lsl_markers : str | None
+        An LSL device's stream: a name, or ``key=value`` pairs separated by commas (keys
+        ``name``, ``type``, ``source_id``, ``hostname``: ``type=EEG``); and the name of an
+        LSL marker stream whose markers become events.
     ip_address, ip_port : str | int | None
         Override ``connection.ip_address`` / ``ip_port`` of a network board (WiFi Shield,
         Crown): a host name or IP address, a port 1 to 65535.
@@ -452,7 +466,8 @@ def load_profile(
         ("--serial-port", "serial_port", serial_port),
         ("--mac", "mac_address", mac),
         ("--file", "file", file),
-        ("--lsl-stream", "stream_name", lsl_stream),
+        ("--stream", "stream_name", lsl_stream),
+        ("--lsl-markers", "markers_name", lsl_markers),
         ("--ip-address", "ip_address", ip_address),
         ("--ip-port", "ip_port", ip_port),
     ):
@@ -477,8 +492,12 @@ def load_profile(
             raise ConfigError(
                 f"{option}: a host name or an IP address such as 192.168.4.1, got {value!r}"
             )
-        elif key == "stream_name" and ("'" in value or any(ord(c) < 32 for c in value)):
-            raise ConfigError(f"{option}: a stream name without quotes, got {value!r}")
+        elif key in ("stream_name", "markers_name"):
+            if "'" in value or any(ord(c) < 32 for c in value):
+                raise ConfigError(f"{option}: a stream name without quotes, got {value!r}")
+            if key == "stream_name" and "=" in value:
+                conn.update(_stream_spec(option, value))
+                continue
         elif key == "file":
             p = Path(value).expanduser()
             if not p.exists():
@@ -495,6 +514,20 @@ def load_profile(
             raise ConfigError(f"--mains-hz: must be 50 or 60, got {mains_hz!r}")
         overrides["mains_hz"] = float(mains_hz)
     return dataclasses.replace(profile, **overrides)
+
+
+def _stream_spec(option: str, spec: str) -> dict:
+    """``name=X,type=EEG`` -> the LSL connection fields it sets."""
+    out = {"stream_name": "", "stream_type": ""}
+    for part in spec.split(","):
+        key, sep, value = (x.strip() for x in part.partition("="))
+        if not sep or key not in LSL_SPEC_KEYS or not value:
+            raise ConfigError(
+                f"{option}: expected a stream name or key=value pairs with keys "
+                f"{', '.join(LSL_SPEC_KEYS)} (e.g. type=EEG), got {part.strip()!r}"
+            )
+        out[LSL_SPEC_KEYS[key]] = value
+    return out
 
 
 def open_source(profile: DeviceProfile) -> Source:
@@ -520,6 +553,8 @@ def open_source(profile: DeviceProfile) -> Source:
             conn.get("stream_name", ""),
             conn.get("stream_type", "EEG"),
             conn.get("source_id", ""),
+            hostname=conn.get("hostname", ""),
+            markers_name=conn.get("markers_name", ""),
             timeout=conn.get("timeout", 5),
             name=profile.name,
         )

@@ -12,10 +12,17 @@ input that way. :class:`LslSource` is a :class:`~nfb.sources.Source` over one su
   left out; labels are read as 10-20 names where they are (``"EEG Fp1-REF"`` gives ``Fp1``);
   values are converted to µV from the declared unit (V, mV, µV, nV; none declared: µV, said
   once). A stream without a regular rate, or of strings, is refused.
-- **Rows.** Blocks are ``[counter, eeg..., timestamp, marker]`` (:func:`~nfb.sources.file_layout`).
-  The counter is nfb's own sample count: LSL carries no packet counter, so losses cannot be
-  counted and are not (logged once). The timestamp is the sample's LSL time (clock-synced and
-  de-jittered by liblsl) on the wall clock of this machine.
+- **Rows.** Blocks are ``[counter, eeg..., timestamp, marker]``
+  (:func:`~nfb.sources.file_layout`). The counter is nfb's own sample count (LSL carries no
+  packet counter); the timestamp is the sample's LSL time, clock-synced by liblsl (not
+  de-jittered: a gap must stay a gap), on the wall clock of this machine.
+- **Gaps.** Samples the sender never delivered show as a step in its timestamps: a step of
+  more than :data:`GAP_MIN_S` (and :data:`GAP_MIN_PERIODS` sampling periods) is reported
+  as a ``dropped`` event of ``round(step × rate) − 1`` samples, recorded and annotated
+  ``BAD_dropped`` like a board's losses; the jitter of chunked pushes stays below it.
+- **Markers.** With ``markers_name``, an LSL marker stream (a stimulus program's, say) is
+  read beside the EEG; each marker becomes a ``stream_marker`` event at the first sample
+  stamped at or after it (annotated ``lsl/<marker>``).
 - **Drop-outs.** The inlet recovers a stream that went away and came back with the same
   source id; meanwhile the acquisition sees no samples and reports the board lost and back,
   as for any board.
@@ -59,6 +66,12 @@ UNIT_TO_UV = {
 SECOND_LOOK_S = 0.5
 #: liblsl's buffer per inlet (seconds): what survives a stalled reader.
 BUFFER_S = 60
+#: A step between two samples' timestamps longer than this (s) and than
+#: :data:`GAP_MIN_PERIODS` periods is samples lost by the sender.
+GAP_MIN_S = 0.1
+GAP_MIN_PERIODS = 5
+#: Seconds of (sample number, timestamp) history kept to place markers.
+MARKER_HISTORY_S = 30.0
 
 
 def _pylsl():
@@ -79,10 +92,15 @@ def _check_text(what: str, value: str) -> str:
     return value
 
 
-def _predicate(stream_name: str, stream_type: str, source_id: str) -> str:
+def _predicate(stream_name: str, stream_type: str, source_id: str, hostname: str = "") -> str:
     parts = [
         f"{key}='{value}'"
-        for key, value in (("name", stream_name), ("type", stream_type), ("source_id", source_id))
+        for key, value in (
+            ("name", stream_name),
+            ("type", stream_type),
+            ("source_id", source_id),
+            ("hostname", hostname),
+        )
         if value
     ]
     return " and ".join(parts) or "channel_count>0"
@@ -97,13 +115,17 @@ def _describe(info) -> str:
 
 
 def find_stream(
-    stream_name: str = "", stream_type: str = "EEG", source_id: str = "", timeout: float = 5.0
+    stream_name: str = "",
+    stream_type: str = "EEG",
+    source_id: str = "",
+    timeout: float = 5.0,
+    hostname: str = "",
 ):
     """Resolve exactly one LSL stream.
 
     Parameters
     ----------
-    stream_name, stream_type, source_id : str
+    stream_name, stream_type, source_id, hostname : str
         What the stream must match; empty matches anything.
     timeout : float
         Seconds to look for the first match.
@@ -120,14 +142,15 @@ def find_stream(
     """
     pylsl = _pylsl()
     for what, value in (
-        ("--lsl-stream", stream_name),
+        ("--stream", stream_name),
         ("connection.stream_type", stream_type),
         ("connection.source_id", source_id),
+        ("connection.hostname", hostname),
     ):
         _check_text(what, value)
     if not (isinstance(timeout, int | float) and math.isfinite(timeout) and 0 < timeout <= 60):
         raise DeviceError(f"connection.timeout must be 0 < seconds <= 60, got {timeout!r}")
-    pred = _predicate(stream_name, stream_type, source_id)
+    pred = _predicate(stream_name, stream_type, source_id, hostname)
     found = pylsl.resolve_bypred(pred, 1, float(timeout))
     wanted = " ".join(
         f"{k} {v!r}" for k, v in (("named", stream_name), ("of type", stream_type)) if v
@@ -145,7 +168,7 @@ def find_stream(
         listing = "; ".join(_describe(i) for i in by_uid.values())
         raise DeviceError(
             f"{len(by_uid)} LSL streams {wanted} are on the network ({listing}): pick one with "
-            f"--lsl-stream NAME or connection.source_id"
+            f"--stream source_id=ID (or name=, hostname=)"
         )
     return found[0]
 
@@ -185,9 +208,11 @@ class LslSource:
 
     Parameters
     ----------
-    stream_name, stream_type, source_id : str
+    stream_name, stream_type, source_id, hostname : str
         Which stream (:func:`find_stream`); resolved at construction, so that
         :attr:`layout` is known.
+    markers_name : str
+        An LSL marker stream to read beside it (empty: none).
     timeout : float
         Seconds to look for the stream, and to open it.
     name : str | None
@@ -200,11 +225,13 @@ class LslSource:
         stream_type: str = "EEG",
         source_id: str = "",
         *,
+        hostname: str = "",
+        markers_name: str = "",
         timeout: float = 5.0,
         name: str | None = None,
     ) -> None:
         pylsl = _pylsl()
-        found = find_stream(stream_name, stream_type, source_id, timeout)
+        found = find_stream(stream_name, stream_type, source_id, timeout, hostname)
         self.timeout = float(timeout)
         self.name = name or f"LSL stream {found.name()!r}"
         if found.channel_format() == pylsl.cf_string:
@@ -216,7 +243,7 @@ class LslSource:
         self._inlet_args = dict(
             max_buflen=BUFFER_S,
             recover=True,
-            processing_flags=pylsl.proc_clocksync | pylsl.proc_dejitter,
+            processing_flags=pylsl.proc_clocksync,
         )
         inlet = pylsl.StreamInlet(found, **self._inlet_args)
         try:
@@ -230,6 +257,17 @@ class LslSource:
         self._cols, labels, scales = _channels(info)
         self._scales = np.asarray(scales)[:, None]
         self.layout: BoardLayout = file_layout(rate, labels)
+        self._markers_info = None
+        if markers_name:
+            self._markers_info = find_stream(markers_name, "", "", timeout)
+            if self._markers_info.nominal_srate() > 0 and self._markers_info.channel_count() != 1:
+                raise DeviceError(f"LSL stream {markers_name!r} is not a marker stream")
+        self._gap_s = max(GAP_MIN_S, GAP_MIN_PERIODS / rate)
+        self._last_stamp: float | None = None
+        self._history = np.zeros((0, 2))  # (sample number, LSL stamp) of recent samples
+        self._pending_markers: list[tuple[str, float]] = []
+        self._events: list[tuple[str, int, dict]] = []
+        self._marker_inlet = None
         self._inlet = None
         self._n = 0  # samples delivered (the counter row)
         self._lsl_to_wall = 0.0
@@ -237,7 +275,9 @@ class LslSource:
         self._lock = threading.Lock()
         logger.info("LSL: %s", _describe(info))
         logger.info(
-            "LSL streams carry no packet counter: samples lost on the network are not counted"
+            "LSL: no packet counter; samples the sender lost are found as gaps over %.0f ms "
+            "in its timestamps",
+            1000 * self._gap_s,
         )
 
     def __repr__(self) -> str:
@@ -257,6 +297,16 @@ class LslSource:
             before = pylsl.local_clock()
             wall = time.time()
             self._lsl_to_wall = wall - (before + pylsl.local_clock()) / 2
+            if self._markers_info is not None:
+                markers = pylsl.StreamInlet(self._markers_info, **self._inlet_args)
+                try:
+                    markers.open_stream(self.timeout)
+                except Exception as err:
+                    raise DeviceError(
+                        f"cannot open the marker stream {self._markers_info.name()!r}: {err}"
+                    ) from None
+                self._marker_inlet = markers
+            self._last_stamp = None  # after a reconnect: no gap across the outage itself
             self._inlet = inlet
 
     def read(self) -> np.ndarray:
@@ -277,6 +327,7 @@ class LslSource:
             n = len(stamps)
             out = np.zeros((self.layout.n_rows, n))
             if n:
+                self._find_gaps(np.asarray(stamps))
                 samples = np.concatenate(chunks, axis=0).T  # (channels, n)
                 out[0] = np.arange(self._n, self._n + n)
                 out[1 : 1 + len(self._cols)] = samples[self._cols] * self._scales
@@ -286,7 +337,53 @@ class LslSource:
                     out[self.layout.marker_row, :k] = self._markers[:k]
                     del self._markers[:k]
                 self._n += n
+            self._read_markers()
             return out
+
+    def _find_gaps(self, stamps: np.ndarray) -> None:
+        """Report steps in the timestamps as lost samples; keep the history for markers."""
+        rate = self.layout.sfreq
+        full = stamps if self._last_stamp is None else np.r_[self._last_stamp, stamps]
+        first = self._n - (0 if self._last_stamp is None else 1)
+        steps = np.diff(full)
+        for i in np.flatnonzero(steps > self._gap_s):
+            lost = round(float(steps[i]) * rate) - 1
+            if lost > 0:
+                self._events.append(("dropped", first + int(i) + 1, {"count": lost}))
+        self._last_stamp = float(stamps[-1])
+        numbers = np.arange(self._n, self._n + stamps.size, dtype=float)
+        history = np.concatenate((self._history, np.column_stack((numbers, stamps))))
+        keep = history[:, 1] >= stamps[-1] - MARKER_HISTORY_S
+        self._history = history[keep]
+
+    def _read_markers(self) -> None:
+        """Place the markers received so far at their samples (or keep them for later)."""
+        if self._marker_inlet is not None:
+            while True:
+                values, stamps = self._marker_inlet.pull_chunk(timeout=0.0, max_samples=256)
+                if not stamps:
+                    break
+                for value, stamp in zip(values, stamps, strict=True):
+                    label = value[0] if isinstance(value, list | tuple) else value
+                    self._pending_markers.append((str(label)[:200], float(stamp)))
+        if not self._pending_markers or not self._history.size:
+            return
+        newest = self._history[-1, 1]
+        keep = []
+        for label, stamp in self._pending_markers:
+            if stamp > newest:
+                keep.append((label, stamp))  # its sample has not arrived yet
+                continue
+            k = int(np.searchsorted(self._history[:, 1], stamp, side="left"))
+            number = int(self._history[min(k, len(self._history) - 1), 0])
+            self._events.append(("stream_marker", number, {"label": label}))
+        self._pending_markers = keep
+
+    def take_events(self) -> list[tuple[str, int, dict]]:
+        """Gaps and markers found since the last call: ``(kind, sample number, info)``."""
+        with self._lock:
+            events, self._events = self._events, []
+        return events
 
     def insert_marker(self, value: float) -> None:
         """Mark the next delivered sample with ``value`` (non-zero)."""
@@ -299,8 +396,11 @@ class LslSource:
     def close(self) -> None:
         """Close the stream; idempotent, never raises."""
         with self._lock:
-            inlet, self._inlet = self._inlet, None
-        if inlet is not None:
+            inlets = (self._inlet, self._marker_inlet)
+            self._inlet = self._marker_inlet = None
+        for inlet in inlets:
+            if inlet is None:
+                continue
             try:
                 inlet.close_stream()
             except Exception:  # a source's close never raises

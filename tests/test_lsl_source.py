@@ -34,7 +34,14 @@ class Amplifier:
     """An LSL outlet pushing 10 ms chunks at its rate: channel 3 (Cz) carries the sample
     number in µV, as volts; the rest a 10 Hz sine; the last is an accelerometer."""
 
-    def __init__(self, name: str, *, unit: str = "volts", source_id: str | None = None):
+    def __init__(
+        self,
+        name: str,
+        *,
+        unit: str = "volts",
+        source_id: str | None = None,
+        lose: tuple[int, int] | None = None,
+    ):
         info = pylsl.StreamInfo(name, "EEG", len(LABELS), SFREQ, "float32", source_id or name)
         channels = info.desc().append_child("channels")
         for label in LABELS:
@@ -44,22 +51,28 @@ class Amplifier:
             ch.append_child_value("type", "ACC" if label.startswith("ACC") else "EEG")
         self.outlet = pylsl.StreamOutlet(info, chunk_size=0)
         self.scale = {"volts": 1e-6, "microvolts": 1.0}[unit]
+        self.lose = lose  # (first, count): samples made but never sent, as a radio loses them
+        self.t0 = pylsl.local_clock()
         self.n = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self):
-        t0 = time.monotonic()
         while not self._stop.is_set():
-            due = int((time.monotonic() - t0) * SFREQ)
+            due = int((pylsl.local_clock() - self.t0) * SFREQ)
             if due > self.n:
                 idx = np.arange(self.n, due)
                 chunk = np.zeros((len(idx), len(LABELS)), dtype=np.float32)
                 chunk[:, :-1] = 20 * np.sin(2 * np.pi * 10 * idx / SFREQ)[:, None] * self.scale
                 chunk[:, 3] = (idx % 4096) * self.scale  # exact in float32
                 chunk[:, -1] = 1.0
-                self.outlet.push_chunk(chunk.tolist())
+                stamps = self.t0 + idx / SFREQ  # each sample stamped when it was made
+                if self.lose is not None:
+                    sent = (idx < self.lose[0]) | (idx >= self.lose[0] + self.lose[1])
+                    chunk, stamps = chunk[sent], stamps[sent]
+                if len(stamps):
+                    self.outlet.push_chunk(chunk.tolist(), stamps.tolist())
                 self.n = due
             self._stop.wait(0.01)  # the amplifier's own pace, not a test's timing
 
@@ -111,7 +124,7 @@ def test_nfb_run_records_a_session_from_an_lsl_stream(amp, tmp_path):
     store = tmp_path / "store"
     proc = subprocess.run(
         [
-            sys.executable, "-m", "nfb.cli", "run", "--device", "lsl", "--lsl-stream", _name(a),
+            sys.executable, "-m", "nfb.cli", "run", "--device", "lsl", "--stream", _name(a),
             "--protocol", "alpha-up", "--client", "lsl-client", "--sessions-dir", str(store),
             "--set", 'signal.channels=["O1"]', "--set", "script.baseline_eyes_open=0.1",
             "--set", "script.baseline_eyes_closed=0", "--set", "script.blocks=1",
@@ -127,6 +140,19 @@ def test_nfb_run_records_a_session_from_an_lsl_stream(amp, tmp_path):
     assert rec.meta["device"]["board"] == "lsl"
     assert rec.raw.ch_names[:8] == ["Fp1", "Fp2", "C3", "Cz", "C4", "P3", "Pz", "O1"]
     assert rec.raw.n_times >= 0.9 * 12 * SFREQ  # 6 s baseline + 6 s block at least
+    assert rec.raw.info["sfreq"] == SFREQ
+    assert not [e for e in rec.events if e["kind"] == "dropped"]  # no loss on loopback
+    cz = rec.raw.get_data(picks=["Cz"])[0] * 1e6
+    assert np.allclose(np.diff(cz) % 4096, 1.0, atol=1e-3)  # every sample, once, in order
+    out = tmp_path / "replayed"
+    again = subprocess.run(
+        [sys.executable, "-m", "nfb.cli", "replay", str(path), "--out", str(out)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    replayed = read_session(out)
+    assert replayed.frames.tobytes() == rec.frames.tobytes()  # replays exactly
+    assert replayed.events == rec.events
 
 
 def test_two_streams_of_one_name_are_refused_with_the_list(amp):
@@ -154,9 +180,9 @@ def test_no_such_stream_is_one_line_within_the_timeout(tmp_path):
 
 
 def test_bad_lsl_settings_are_one_line(tmp_path):
-    with pytest.raises(ConfigError, match="--lsl-stream"):
+    with pytest.raises(ConfigError, match="--stream"):
         load_profile("lsl", lsl_stream="it's")
-    with pytest.raises(ConfigError, match="--lsl-stream: device 'synthetic' has no stream_name"):
+    with pytest.raises(ConfigError, match="--stream: device 'synthetic' has no stream_name"):
         load_profile("synthetic", lsl_stream="x")
     bad = tmp_path / "bad.toml"
     bad.write_text('board = "lsl"\n[connection]\ntimeout = 600\n')
@@ -199,3 +225,95 @@ def test_the_console_connects_to_an_lsl_stream_typed_in(amp, qtbot, own_windows,
     labels = [console.spectrum_box.itemText(i) for i in range(console.spectrum_box.count())]
     assert labels == ["Fp1", "Fp2", "C3", "Cz", "C4", "P3", "Pz", "O1"]
     qtbot.waitUntil(lambda: console.traces.curves[0].getData()[0] is not None, timeout=10000)
+
+
+def test_a_gap_in_the_timestamps_is_recorded_as_dropped_samples(amp):
+    a = amp(lose=(600, 100))  # 0.4 s never sent
+    stream = DeviceStream(load_profile("lsl", lsl_stream=_name(a)))
+    events = []
+
+    class Events:
+        def on_chunk(self, block, first_index, fetch_time):
+            pass
+
+        def on_device_event(self, kind, sample_index, info):
+            events.append((kind, sample_index, info))
+
+        def on_detached(self, error):
+            pass
+
+    stream.attach(Events())
+    with stream:
+        assert stream.acquisition.wait_samples(900, timeout=30)
+        data, first = stream.ring.latest(stream.n_samples)
+    (drop,) = [e for e in events if e[0] == "dropped"]
+    assert drop[2] == {"count": 100} and stream.n_dropped == 100
+    # at the first sample after the gap: its Cz carries the sender's number 700
+    cz = data[stream.layout.eeg_rows[3]]
+    assert round(cz[drop[1] - first]) == 700 % 4096
+
+
+def test_markers_of_an_lsl_marker_stream_land_on_their_samples(amp):
+    a = amp()
+    name = f"nfb-test-stim-{uuid.uuid4().hex[:8]}"
+    stim = pylsl.StreamOutlet(pylsl.StreamInfo(name, "Markers", 1, 0, "string", name))
+    try:
+        stream = DeviceStream(load_profile("lsl", lsl_stream=_name(a), lsl_markers=name))
+        events = []
+
+        class Events:
+            def on_chunk(self, block, first_index, fetch_time):
+                pass
+
+            def on_device_event(self, kind, sample_index, info):
+                events.append((kind, sample_index, info))
+
+            def on_detached(self, error):
+                pass
+
+        stream.attach(Events())
+        with stream:
+            assert stream.acquisition.wait_samples(100, timeout=30)
+            target = a.n + 125  # half a second ahead of the sender
+            stim.push_sample(["stim-A"], a.t0 + target / SFREQ)
+            assert stream.acquisition.wait_samples(stream.n_samples + 400, timeout=30)
+            data, first = stream.ring.latest(stream.n_samples)
+        (marker,) = [e for e in events if e[0] == "stream_marker"]
+        assert marker[2] == {"label": "stim-A"}
+        cz = data[stream.layout.eeg_rows[3]]
+        assert round(cz[marker[1] - first]) == target % 4096  # exactly its sample
+    finally:
+        del stim
+
+
+def test_a_stream_chosen_by_type_and_nfb_s_own_outlet(tmp_path):
+    """nfb's own EEG outlet (``nfb run --lsl-raw``) read back by a second nfb, by source id."""
+    from nfb.lsl import EEG_NAME, LslOutlet
+    from nfb.protocol import load_protocol
+    from nfb.session.live import LiveSession
+
+    source_stream = DeviceStream(load_profile("synthetic"))
+    outlet = LslOutlet(raw=True)
+    session = LiveSession(
+        source_stream,
+        load_protocol("alpha-up"),
+        "lsl-own",
+        sessions_dir=tmp_path / "a",
+        observers=[outlet],
+    )
+    with source_stream:
+        path = session.start()
+        sid = f"nfb:{path.name}:eeg"
+        try:
+            profile = load_profile("lsl", lsl_stream=f"name={EEG_NAME},source_id={sid}")
+            assert profile.connection["source_id"] == sid
+            reader = DeviceStream(profile)
+            assert reader.layout.ch_names == source_stream.layout.ch_names
+            assert reader.layout.sfreq == source_stream.layout.sfreq
+            with reader:
+                assert reader.acquisition.wait_samples(500, timeout=30)
+                assert reader.n_dropped == 0
+        finally:
+            session.stop("user")
+    with pytest.raises(ConfigError, match="--stream: expected a stream name or key=value"):
+        load_profile("lsl", lsl_stream="colour=blue")

@@ -23,9 +23,16 @@ def add_device_args(p: argparse.ArgumentParser, required: bool = True) -> None:
     )
     p.add_argument("--ip-port", type=int, metavar="PORT", help="override a network board's port")
     p.add_argument(
-        "--lsl-stream",
+        "--stream",
+        dest="lsl_stream",
         metavar="NAME",
-        help="the LSL stream to read (device lsl; see `nfb devices`)",
+        help="device lsl: the LSL stream to read, by name or as key=value pairs "
+        "(type=EEG; keys name, type, source_id, hostname)",
+    )
+    p.add_argument(
+        "--lsl-markers",
+        metavar="NAME",
+        help="device lsl: an LSL marker stream whose markers are recorded as events",
     )
     p.add_argument(
         "--mains-hz",
@@ -71,6 +78,7 @@ def load_device(args: argparse.Namespace):
         serial_port=args.serial_port,
         mac=args.mac,
         lsl_stream=args.lsl_stream,
+        lsl_markers=args.lsl_markers,
         ip_address=args.ip_address,
         ip_port=args.ip_port,
         file=args.file,

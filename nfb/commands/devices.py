@@ -11,7 +11,8 @@ _OPTIONS = {
     "serial_port": "--serial-port",
     "mac_address": "--mac",
     "file": "--file",
-    "stream_name": "--lsl-stream",
+    "stream_name": "--stream",
+    "markers_name": "--lsl-markers",
     "ip_address": "--ip-address",
     "ip_port": "--ip-port",
 }

@@ -46,11 +46,11 @@ def session_annotations(
     annotations : list of (float, float, str)
         ``(onset_s, duration_s, description)`` sorted by onset, with descriptions:
         ``baseline/eyes_open``, ``baseline/eyes_closed``, ``block/<n>``, ``rest/<n>`` (a step,
-        from its ``step_start`` to its ``step_end``); ``marker/<label>``; ``pause`` (pause to
-        resume); ``BAD_disconnect`` (disconnected to reconnected); ``BAD_dropped`` (``count``
-        samples from the event); an ``annotation`` event's own description; and
-        ``inhibit/<kind>`` (a run of frames with ``inhibit_<kind>`` true, to the last one plus
-        one frame interval).
+        from its ``step_start`` to its ``step_end``); ``marker/<label>``; ``lsl/<label>`` (a
+        marker of an LSL marker stream); ``pause`` (pause to resume); ``BAD_disconnect``
+        (disconnected to reconnected); ``BAD_dropped`` (``count`` samples from the event);
+        an ``annotation`` event's own description; and ``inhibit/<kind>`` (a run of frames
+        with ``inhibit_<kind>`` true, to the last one plus one frame interval).
     """
     end_s = n_samples / sfreq
     out: list[tuple[float, float, str]] = []
@@ -80,6 +80,8 @@ def session_annotations(
                 add(started[0], t(event), started[1])
         elif kind == "marker":
             add(t(event), t(event), f"marker/{event.get('label', '')}")
+        elif kind == "stream_marker":  # from an LSL marker stream (--lsl-markers)
+            add(t(event), t(event), f"lsl/{event.get('label', '')}")
         elif kind in openers:
             open_intervals.setdefault(openers[kind], t(event))
         elif kind in closers:

@@ -31,6 +31,7 @@ RECORDED_DEVICE_EVENTS = (
     "reconnected",
     "ended",
     "failed",
+    "stream_marker",
 )
 
 
