@@ -17,6 +17,8 @@ from .errors import NfbError
 
 #: Subcommands in the order ``nfb --help`` lists them.
 COMMANDS = ("devices", "check", "run", "gui", "recover", "replay", "report", "export", "bench")
+#: A course of treatment: outcome questionnaires, the plan, a demo course (issue 16).
+COMMANDS += ("outcome", "course", "demo_course")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"nfb.commands.{name}")
         module.add_parser(sub)
         # `nfb check -v ...` as well as `nfb -v check ...`
-        sub.choices[name].add_argument(
+        sub.choices[name.replace("_", "-")].add_argument(
             "-v",
             "--verbose",
             action="count",

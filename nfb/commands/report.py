@@ -8,17 +8,19 @@ import argparse
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "report",
-        help="write an HTML report of a session or of a client's trends",
+        help="write an HTML report of a session or of a client's course",
         description="Write one self-contained HTML file (figures embedded, no network): for "
         "SESSION, the feature with threshold and reward, reward per block, band powers, "
         "baseline spectra, artefacts, markers, self-ratings and notes; for --client, the "
-        "trends across all of the client's sessions. The file is private (mode 0600).",
+        "course report: the learning curve beside the GAD-7 / PHQ-9 outcomes, their reliable "
+        "change, and the trends across all of the client's sessions. "
+        "The file is private (mode 0600).",
     )
     p.add_argument("session", nargs="?", metavar="SESSION", help="the session folder")
     p.add_argument(
         "--client",
         metavar="ID",
-        help="report the trends of this client instead (an id, or a name the store's "
+        help="report this client's course instead (an id, or a name the store's "
         "client index knows; the report shows the id only)",
     )
     p.add_argument("--out", "-o", required=True, metavar="FILE", help="the HTML file to write")
@@ -44,7 +46,7 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
-    from ..report import build_session_report, build_trends_report, write_report
+    from ..report import build_course_report, build_session_report, write_report
     from ..report.writer import check_out
 
     if (args.session is None) == (args.client is None):
@@ -53,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if args.session is not None:
         html = build_session_report(args.session, unblind=args.unblind)
     else:
-        html = build_trends_report(args.client, args.sessions_dir, unblind=args.unblind)
+        html = build_course_report(args.client, args.sessions_dir, unblind=args.unblind)
     out = write_report(html, args.out, force=args.force)
     print(f"wrote {out}")
     return 0

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from .course import build_course_report
 from .metrics import block_metrics, session_metrics
 from .session_report import build_session_report
 from .trends import build_trends_report, client_trends, trend_series
@@ -16,6 +17,7 @@ from .writer import write_report
 
 __all__ = [
     "block_metrics",
+    "build_course_report",
     "build_session_report",
     "build_trends_report",
     "client_trends",

@@ -466,3 +466,152 @@ def trend_figure(
 def series_points(values: Sequence[Any]) -> int:
     """How many points a trend series draws (finite values)."""
     return sum(1 for v in values if v is not None and np.isfinite(float(v)))
+
+
+#: Shades of the questionnaire severity bands (minimal to severe), light to dark.
+SEVERITY_SHADES = ("#eef7f0", "#fbf6e3", "#fcebd9", "#f9dcdc", "#f3c9c9")
+#: Line colours of the questionnaires in the course chart.
+MEASURE_COLORS = {"gad7": "#8e3b8e", "phq9": "#3b7dd8"}
+
+
+def course_figure(
+    session_times: Sequence[Any],
+    reward_pct: Sequence[float | None],
+    block_features: Sequence[Sequence[float | None]],
+    baseline_means: Sequence[float | None],
+    outcomes: dict[str, Sequence[tuple[Any, int]]],
+    *,
+    bands: Sequence[tuple[int, int, str]],
+    max_total: int,
+    names: dict[str, str],
+    feature_label: str = "feature",
+    target_pct: float | None = None,
+) -> bytes:
+    """The course on one date axis: reward, feature against baseline, questionnaire totals.
+
+    Parameters
+    ----------
+    session_times : sequence of datetime
+        When each session started.
+    reward_pct : sequence of float | None
+        Each session's reward %.
+    block_features : sequence of sequence of float | None
+        Each session's feature mean per training block.
+    baseline_means : sequence of float | None
+        Each session's feature mean in its baseline.
+    outcomes : dict
+        Questionnaire key to ``(date, total)`` pairs, oldest first.
+    bands : sequence of (low, high, label)
+        The severity bands shaded behind the totals (the GAD-7's).
+    max_total : int
+        The y range of the totals (0 to this).
+    names : dict
+        Questionnaire key to display name (``GAD-7``).
+    feature_label : str
+        Y label of the feature panel.
+    target_pct : float | None
+        The protocol's target reward %.
+
+    Returns
+    -------
+    png : bytes
+    """
+    import matplotlib.dates as mdates
+
+    fig = _figure(FULL_WIDTH, 7.2)
+    axes = fig.subplots(3, 1, sharex=True, height_ratios=(1.0, 1.3, 1.5))
+    for ax in axes:
+        _style(ax)
+    ax_r, ax_f, ax_o = axes
+    x = list(session_times)
+    reward = np.array([np.nan if v is None else float(v) for v in reward_pct])
+    if x:
+        ax_r.plot(x, reward, marker="o", markersize=5, lw=1.6, color=COLORS["reward"])
+    if target_pct is not None:
+        ax_r.axhline(target_pct, color=COLORS["target"], ls="--", lw=1.2, label="target")
+        ax_r.legend(fontsize=8, frameon=False, loc="lower right")
+    ax_r.set_ylim(0, 100)
+    ax_r.set_ylabel("reward (%)")
+    ax_r.set_title("Learning curve", loc="left", fontsize=10, color=COLORS["text"])
+
+    offsets = np.timedelta64(7, "h")  # blocks spread a little around their session's day
+    first = True
+    for when, blocks in zip(x, block_features, strict=True):
+        ys = [v for v in blocks if v is not None]
+        if not ys:
+            continue
+        t0 = np.datetime64(when.replace(tzinfo=None)) - offsets
+        span = (2 * offsets) / max(1, len(ys) - 1)
+        xs = [t0 + span * k for k in range(len(ys))] if len(ys) > 1 else [t0 + offsets]
+        ax_f.plot(
+            xs,
+            ys,
+            marker="o",
+            markersize=3,
+            lw=0.9,
+            color=COLORS["feature"],
+            label="block means" if first else None,
+        )
+        first = False
+    base = np.array([np.nan if v is None else float(v) for v in baseline_means])
+    if x and np.isfinite(base).any():
+        ax_f.plot(
+            x,
+            base,
+            ls="none",
+            marker="_",
+            markersize=16,
+            mew=2.2,
+            color=COLORS["threshold"],
+            label="baseline",
+        )
+    ax_f.set_ylabel(plain(feature_label))
+    if not first:
+        ax_f.legend(fontsize=8, frameon=False, loc="upper left", ncols=2)
+
+    for k, (low, high, label) in enumerate(bands):
+        shade = SEVERITY_SHADES[min(k, len(SEVERITY_SHADES) - 1)]
+        ax_o.axhspan(low - 0.5, high + 0.5, color=shade, zorder=0, lw=0)
+        ax_o.text(
+            1.005,
+            (low + high) / 2,
+            label,
+            transform=ax_o.get_yaxis_transform(),
+            fontsize=7.5,
+            va="center",
+            color="#6b7280",
+        )
+    ax_o.grid(False)
+    ax_o.grid(True, axis="x", color=COLORS["grid"], lw=0.8)
+    drawn = False
+    for key, points in outcomes.items():
+        if not points:
+            continue
+        ds = [np.datetime64(d) for d, _ in points]
+        ys = [t for _, t in points]
+        color = MEASURE_COLORS.get(key, COLORS["feature"])
+        ax_o.plot(ds, ys, marker="s", markersize=6, lw=1.8, color=color, label=names.get(key, key))
+        for d, t in zip(ds, ys, strict=True):
+            ax_o.annotate(
+                str(t),
+                (d, t),
+                textcoords="offset points",
+                xytext=(0, 7),
+                ha="center",
+                fontsize=7.5,
+                color=color,
+            )
+        drawn = True
+    ax_o.set_ylim(-0.5, max_total + 0.5)
+    ax_o.set_ylabel("total score")
+    ax_o.set_title(
+        "Outcomes (bands: GAD-7 severity)", loc="left", fontsize=10, color=COLORS["text"]
+    )
+    if drawn:
+        ax_o.legend(fontsize=8, frameon=False, loc="upper right", ncols=2)
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
+    ax_o.xaxis.set_major_locator(locator)
+    ax_o.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    if not x and not drawn:
+        _message(ax_f, "no sessions and no questionnaires yet")
+    return _png(fig)

@@ -669,3 +669,20 @@ def session_metrics(rec: RecordedSession) -> dict[str, Any]:
         for band in analysis_bands(rec.sfreq):
             out[f"{short}_{band}_uv2"] = powers.get(cond, {}).get(band)
     return out
+
+
+def baseline_feature_mean(rec: RecordedSession) -> float | None:
+    """The feedback feature's mean in the protocol's baseline (``feedback.baseline``), the
+    reference the blocks' means are compared with; the other baseline if that one is
+    missing, ``None`` without either."""
+    protocol = rec.meta.get("protocol") if isinstance(rec.meta.get("protocol"), dict) else {}
+    feedback = protocol.get("feedback") if isinstance(protocol.get("feedback"), dict) else {}
+    own = f"baseline_{feedback.get('baseline') or 'eyes_open'}"
+    baseline = rec.meta.get("baseline") if isinstance(rec.meta.get("baseline"), dict) else {}
+    for name in (own, *(b for b in BASELINES if b != own)):
+        stats = baseline.get(name)
+        value = stats.get("value") if isinstance(stats, dict) else None
+        mean = _num(value.get("mean")) if isinstance(value, dict) else None
+        if mean is not None:
+            return mean
+    return None

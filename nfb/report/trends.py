@@ -123,6 +123,7 @@ def client_trends(
             out.skipped.append((sid, f"cannot be read: {err}"))
             continue
         row["label"] = _label(row["start_time"])
+        row["baseline_mean"] = metrics.baseline_feature_mean(rec)
         out.sessions.append(row)
         out.blocks.append(blocks)
     return out
@@ -303,6 +304,31 @@ def build_trends_report(
         One self-contained HTML document.
     """
     trends = client_trends(client, sessions_dir, unblind=unblind)
+    labels = [s["label"] for s in trends.sessions]
+    return page(
+        f"Client trends: {trends.client}",  # the id only, never the name
+        f"{len(trends.sessions)} session(s), {labels[0] if labels else '—'} to "
+        f"{labels[-1] if labels else '—'}",
+        "\n".join(trend_parts(trends, unblind=unblind)),
+        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+
+
+def trend_parts(trends: ClientTrends, *, unblind: bool = False) -> list[str]:
+    """The sections of the trends report (also the second half of the course report).
+
+    Parameters
+    ----------
+    trends : ClientTrends
+        From :func:`client_trends`.
+    unblind : bool
+        Label sham blocks in the per-block table.
+
+    Returns
+    -------
+    sections : list of str
+        HTML ``<section>`` elements.
+    """
     series = trend_series(trends)
     labels = [s["label"] for s in trends.sessions]
     c = figures.COLORS
@@ -391,10 +417,4 @@ def build_trends_report(
             colors={"before": c["before"], "after": c["after"]},
         )
     )
-    return page(
-        f"Client trends: {trends.client}",  # the id only, never the name
-        f"{len(trends.sessions)} session(s), {labels[0] if labels else '—'} to "
-        f"{labels[-1] if labels else '—'}",
-        "\n".join(parts),
-        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-    )
+    return parts
