@@ -28,6 +28,7 @@ from ..session.recorder import default_sessions_dir
 from ..session.runner import COLUMN
 from ..stream import DeviceStream
 from .lifetime import delete_now
+from .outcomes import CourseRow
 from .views import BlockRewardView, FeatureView, RawTraces, SpectrumView, verdict_colour
 
 #: Keyboard shortcuts (also shown on the buttons' tooltips).
@@ -188,6 +189,8 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         ratings.addWidget(QtWidgets.QLabel("after"))
         ratings.addWidget(self.rating_after)
         g.addRow("Client", self.client_box)
+        self.course_row = CourseRow(self.sessions_dir, self.client_box)  # plan, questionnaires
+        g.addRow("Course", self.course_row)
         g.addRow("Protocol", self.protocol_box)
         g.addRow(self.protocol_text)
         g.addRow("Anxiety 0–10", ratings)

@@ -6,6 +6,8 @@ Layout under the dataset root ``ROOT`` (``X``, ``Y``, ``Z`` as below)::
     ROOT/sub-X/ses-Y/eeg/sub-X_ses-Y_task-Z_eeg.edf                 the EEG, µV, annotations
     ROOT/sub-X/ses-Y/eeg/..._events.tsv, _channels.tsv, _eeg.json   (MNE-BIDS sidecars)
     ROOT/sub-X/ses-Y/eeg/sub-X_ses-Y_space-CapTrak_electrodes.tsv   10-20 positions
+    ROOT/phenotype/gad7.tsv, gad7.json, phq9.tsv, phq9.json         the client's questionnaires
+                                                                    (participant_id, date, items)
     ROOT/derivatives/nfb/dataset_description.json                   DatasetType "derivative"
     ROOT/derivatives/nfb/sub-X/ses-Y/eeg/
         sub-X_ses-Y_task-Z_desc-nfbframes_timeseries.tsv (+ .json)  every frame column
@@ -48,6 +50,8 @@ from .store import RecordedSession, read_session
 BIDS_DATA_FORMATS = ("EDF", "BDF")
 #: Files of the dataset root that MNE-BIDS creates or rewrites (made private after export).
 _ROOT_FILES = ("dataset_description.json", "participants.tsv", "participants.json", "README")
+#: The folder of the questionnaire tables (BIDS ``phenotype/<tool>.tsv`` + ``.json``).
+PHENOTYPE_DIR = "phenotype"
 _DERIVATIVE = ("derivatives", "nfb")
 _FRAMES_DESC = "nfbframes"
 _EVENTS_DESC = "nfb"
@@ -214,10 +218,12 @@ def export_bids(
         sidecar = _provenance(rec, client, bids_path)
         _write_frames(rec, frames_file, sidecar)
         _write_events(rec, events_file, sidecar)
+        write_phenotype(root, subject, _course_of(rec))
     except OSError as err:
         raise SessionError(f"cannot write {root}: {err.strerror or err}") from None
     finally:
-        _make_private(root, new_dirs, before, [eeg_dir.parent, deriv_dir.parent], deriv_root)
+        trees = [eeg_dir.parent, deriv_dir.parent, root / PHENOTYPE_DIR]
+        _make_private(root, new_dirs, before, trees, deriv_root)
     logger.info("Exported %s to %s (sub-%s ses-%s task-%s)", rec.path, root, subject, ses, task)
     return BidsExport(root, subject, ses, task, bids_path.fpath, frames_file, events_file)
 
@@ -543,3 +549,95 @@ def _write_text(path: Path, text: str) -> None:
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     text = json.dumps(json_safe(data), indent=4, ensure_ascii=False, default=str)
     _write_text(path, text + "\n")
+
+
+# ------------------------------------------------------------------------------ phenotype
+def _course_of(rec: RecordedSession):
+    """The client's course (outcome questionnaires) from the store the session is in, or
+    ``None`` for a session outside a store or a client without a course file."""
+    from .course import COURSE_FILE, read_course
+
+    client = str(rec.meta.get("client", ""))
+    store = rec.path.parent.parent
+    if rec.path.parent.name != client or not (store / client / COURSE_FILE).exists():
+        return None
+    return read_course(store, client)
+
+
+def write_phenotype(root: Path, subject: str, course) -> list[Path]:
+    """Write a client's questionnaires into ``ROOT/phenotype/<gad7|phq9>.tsv`` (+ ``.json``).
+
+    One row per answered questionnaire: ``participant_id`` (``sub-X``), ``date``
+    (``YYYY-MM-DD``), the items, the total and the severity band. Rows of other participants
+    already in the table are kept; this participant's rows are replaced by the course's.
+    Notes are not exported (free text may identify the client).
+
+    Parameters
+    ----------
+    root : Path
+        The dataset root.
+    subject : str
+        The BIDS subject label.
+    course : nfb.session.course.Course | None
+        The client's course; ``None`` or no answers writes nothing.
+
+    Returns
+    -------
+    written : list of Path
+        The TSV files written.
+    """
+    from ..questionnaires import ANSWERS, QUESTIONNAIRES, band_ranges
+
+    if course is None or not course.outcomes:
+        return []
+    folder = root / PHENOTYPE_DIR
+    if not folder.is_dir():
+        os.mkdir(folder, 0o700)
+    participant = f"sub-{subject}"
+    written = []
+    for key, q in QUESTIONNAIRES.items():
+        answers = course.of(key)
+        if not answers:
+            continue
+        columns = ["participant_id", "date", *[f"{key}_{k + 1}" for k in range(q.n_items)]]
+        columns += [f"{key}_total", f"{key}_severity"]
+        path = folder / f"{key}.tsv"
+        rows = [r for r in _read_tsv(path, columns) if r[0] != participant]
+        for o in answers:
+            items = [str(v) for v in o.items]
+            rows.append([participant, o.date.isoformat(), *items, str(o.total), o.severity])
+        rows.sort(key=lambda r: (r[0], r[1]))
+        _write_text(path, "\n".join("\t".join(r) for r in [columns, *rows]) + "\n")
+        levels = {str(k): a for k, a in enumerate(ANSWERS)}
+        sidecar: dict[str, Any] = {
+            "MeasurementToolMetadata": {
+                "Description": f"{q.name}: {q.title}. {q.stem}",
+            },
+            "participant_id": {"Description": "BIDS participant (the client's pseudonymous id)"},
+            "date": {"Description": "The day the questionnaire was answered (YYYY-MM-DD)"},
+        }
+        for k, text in enumerate(q.items):
+            sidecar[f"{key}_{k + 1}"] = {"Description": text, "Levels": levels}
+        sidecar[f"{key}_total"] = {
+            "Description": f"Sum of the {q.n_items} items (0-{q.max_total})",
+        }
+        sidecar[f"{key}_severity"] = {
+            "Description": "Severity band of the total",
+            "Levels": {name: f"total {lo}-{hi}" for lo, hi, name in band_ranges(q)},
+        }
+        _write_json(path.with_suffix(".json"), sidecar)
+        written.append(path)
+    return written
+
+
+def _read_tsv(path: Path, columns: list[str]) -> list[list[str]]:
+    """The rows of an existing phenotype table (none if missing); its header must match."""
+    if not path.exists():
+        return []
+    lines = fs.read_text(path, fs.MAX_SIDECAR_BYTES).splitlines()
+    if not lines or lines[0].split("\t") != columns:
+        raise SessionError(
+            f"{path}: its columns are not nfb's {columns[0]}, {columns[1]}, ...; "
+            "export into another dataset or remove the file"
+        )
+    return [line.split("\t") for line in lines[1:] if line.strip()]

@@ -46,6 +46,11 @@ SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("dropped_samples", "i8"),
     ("anxiety_before", "f8"),
     ("anxiety_after", "f8"),
+    # the client's latest questionnaires on or before the session's day (course.json)
+    ("gad7_total", "f8"),
+    ("gad7_date", "U10"),
+    ("phq9_total", "f8"),
+    ("phq9_date", "U10"),
     ("error", "U200"),
 )
 _NAMES = [name for name, _ in SUMMARY_COLUMNS]
@@ -100,6 +105,7 @@ def session_rows(
         "dropped_samples": int(meta.get("dropped_samples") or 0),
         "anxiety_before": _num(ratings.get("anxiety_before")),
         "anxiety_after": _num(ratings.get("anxiety_after")),
+        **_outcome_columns(path, source, meta),
         "error": "",
     }
 
@@ -170,6 +176,29 @@ def session_rows(
             }
         )
     return rows
+
+
+def _outcome_columns(path: Path, source: str, meta: dict[str, Any]) -> dict[str, Any]:
+    """``gad7_total``/``gad7_date``/``phq9_...``: the latest questionnaire on or before the
+    session's day, from the client's ``course.json`` beside the session (or beside the
+    source session of a replay); NaN and "" where there is none."""
+    from .course import COURSE_FILE, latest_before, read_course, session_day
+
+    out: dict[str, Any] = {}
+    client = str(meta.get("client", ""))
+    course = None
+    for folder in (path, Path(source) if source else None):
+        if folder is None or folder.parent.name != client:
+            continue
+        if (folder.parent / COURSE_FILE).exists():
+            course = read_course(folder.parent.parent, client)
+            break
+    day = session_day(meta.get("start_time"))
+    for key in ("gad7", "phq9"):
+        found = latest_before(course.outcomes, key, day) if course is not None else None
+        out[f"{key}_total"] = float(found.total) if found is not None else math.nan
+        out[f"{key}_date"] = found.date.isoformat() if found is not None else ""
+    return out
 
 
 def error_row(source: str, error: str) -> dict[str, Any]:
