@@ -39,7 +39,18 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 #: Top-level fields of a profile.
-FIELDS = ("description", "board", "board_id", "channels", "sampling_rate", "mains_hz", "connection")
+FIELDS = (
+    "description",
+    "board",
+    "board_id",
+    "channels",
+    "sampling_rate",
+    "mains_hz",
+    "connection",
+    "config",
+)
+#: Limits of a profile's ``[config] commands`` (BrainFlow ``config_board`` strings).
+MAX_CONFIG_COMMANDS, MAX_CONFIG_COMMAND_CHARS = 64, 64
 #: ``board`` value of the MNE file source.
 FILE_BOARD = "file"
 #: ``[connection]`` keys of the MNE file source.
@@ -112,6 +123,7 @@ class DeviceProfile:
     connection: dict = field(default_factory=dict)
     path: Path | None = None
     kind: str = "brainflow"
+    config: tuple[str, ...] = ()
 
     @property
     def board(self) -> str:
@@ -133,6 +145,7 @@ class DeviceProfile:
             "sampling_rate": self.sampling_rate,
             "mains_hz": self.mains_hz,
             "connection": dict(self.connection),
+            "config": list(self.config),
             "path": str(self.path) if self.path is not None else None,
         }
 
@@ -275,6 +288,31 @@ def _check_connection(where: str, conn, board_id: int | None, kind: str = "brain
     return out
 
 
+def _check_config(where: str, config) -> tuple[str, ...]:
+    """``[config] commands = [...]``: BrainFlow ``config_board`` strings sent at connect."""
+    if not isinstance(config, Mapping) or set(config) - {"commands"}:
+        raise ConfigError(
+            f"{where}: field 'config' must be a table with one key, commands "
+            f'(e.g. [config] commands = ["x1060110X"])'
+        )
+    commands = config.get("commands", [])
+    f = f"{where}: field 'config.commands'"
+    if not isinstance(commands, list) or len(commands) > MAX_CONFIG_COMMANDS:
+        raise ConfigError(f"{f} must be a list of at most {MAX_CONFIG_COMMANDS} commands")
+    for cmd in commands:
+        if (
+            not isinstance(cmd, str)
+            or not cmd
+            or len(cmd) > MAX_CONFIG_COMMAND_CHARS
+            or not all(32 < ord(c) < 127 for c in cmd)
+        ):
+            raise ConfigError(
+                f"{f} has {cmd!r:.40}; a command is 1 to {MAX_CONFIG_COMMAND_CHARS} printable "
+                f"ASCII characters without spaces, as the board's documentation gives it"
+            )
+    return tuple(commands)
+
+
 def _check_mac(what: str, mac: str) -> None:
     if not (_MAC_RE.match(mac) or _UUID_RE.match(mac)):
         raise ConfigError(
@@ -345,7 +383,10 @@ def parse_profile(data: Mapping, *, name: str, path: Path | None = None) -> Devi
         isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0
     ):
         raise ConfigError(f"{where}: field 'sampling_rate' must be a number > 0, got {rate!r}")
+    config = _check_config(where, data["config"]) if "config" in data else ()
     if board_id is None:
+        if config:
+            raise ConfigError(f"{where}: field 'config' is only for BrainFlow boards")
         origin = "the file" if kind == FILE_BOARD else "the stream"
         if "channels" in data:
             raise ConfigError(
@@ -392,7 +433,15 @@ def parse_profile(data: Mapping, *, name: str, path: Path | None = None) -> Devi
             f"{brainflow_rate:g} Hz"
         )
     return DeviceProfile(
-        name, description, board_id, channels, brainflow_rate, float(mains), connection, path
+        name,
+        description,
+        board_id,
+        channels,
+        brainflow_rate,
+        float(mains),
+        connection,
+        path,
+        config=config,
     )
 
 
@@ -570,4 +619,5 @@ def open_source(profile: DeviceProfile) -> Source:
         connection=conn,
         ch_names=profile.channels,
         name=profile.name,
+        config=profile.config,
     )

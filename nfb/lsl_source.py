@@ -16,13 +16,14 @@ input that way. :class:`LslSource` is a :class:`~nfb.sources.Source` over one su
   (:func:`~nfb.sources.file_layout`). The counter is nfb's own sample count (LSL carries no
   packet counter); the timestamp is the sample's LSL time, clock-synced by liblsl (not
   de-jittered: a gap must stay a gap), on the wall clock of this machine.
-- **Gaps.** Samples the sender never delivered show as a step in its timestamps: a step of
-  more than :data:`GAP_MIN_S` (and :data:`GAP_MIN_PERIODS` sampling periods) is reported
-  as a ``dropped`` event of ``round(step × rate) − 1`` samples, recorded and annotated
-  ``BAD_dropped`` like a board's losses; the jitter of chunked pushes stays below it.
+- **Gaps.** Samples the sender never delivered show as a step in its timestamps of more
+  than :data:`GAP_MIN_S` (and :data:`GAP_MIN_PERIODS` sampling periods) that the later
+  samples never catch up with (a late burst does): one second later, the deficit left is
+  reported as a ``dropped`` event, recorded and annotated ``BAD_dropped`` like a board's
+  losses.
 - **Markers.** With ``markers_name``, an LSL marker stream (a stimulus program's, say) is
-  read beside the EEG; each marker becomes a ``stream_marker`` event at the first sample
-  stamped at or after it (annotated ``lsl/<marker>``).
+  read beside the EEG; each marker becomes a ``stream_marker`` event at the sample stamped
+  nearest to it (annotated ``lsl/<marker>``).
 - **Drop-outs.** The inlet recovers a stream that went away and came back with the same
   source id; meanwhile the acquisition sees no samples and reports the board lost and back,
   as for any board.
@@ -264,6 +265,7 @@ class LslSource:
                 raise DeviceError(f"LSL stream {markers_name!r} is not a marker stream")
         self._gap_s = max(GAP_MIN_S, GAP_MIN_PERIODS / rate)
         self._last_stamp: float | None = None
+        self._gaps: list[tuple[int, float, int]] = []  # steps not yet confirmed as losses
         self._history = np.zeros((0, 2))  # (sample number, LSL stamp) of recent samples
         self._pending_markers: list[tuple[str, float]] = []
         self._events: list[tuple[str, int, dict]] = []
@@ -307,6 +309,7 @@ class LslSource:
                     ) from None
                 self._marker_inlet = markers
             self._last_stamp = None  # after a reconnect: no gap across the outage itself
+            self._gaps = []
             self._inlet = inlet
 
     def read(self) -> np.ndarray:
@@ -341,20 +344,35 @@ class LslSource:
             return out
 
     def _find_gaps(self, stamps: np.ndarray) -> None:
-        """Report steps in the timestamps as lost samples; keep the history for markers."""
+        """Report steps in the timestamps that the samples never catch up with as losses.
+
+        A sender that stamps chunks when it pushes them (as most LSL apps do) shows a late
+        burst as a step forward followed by samples closer than a period: no loss. So a step
+        is a candidate, confirmed one second of samples later by the deficit that is left:
+        ``round((t_now - t_before) × rate) − samples between``.
+        """
         rate = self.layout.sfreq
         full = stamps if self._last_stamp is None else np.r_[self._last_stamp, stamps]
         first = self._n - (0 if self._last_stamp is None else 1)
         steps = np.diff(full)
         for i in np.flatnonzero(steps > self._gap_s):
             lost = round(float(steps[i]) * rate) - 1
-            if lost > 0:
-                self._events.append(("dropped", first + int(i) + 1, {"count": lost}))
+            if lost > 0:  # (sample number before the step, its stamp, the estimate)
+                self._gaps.append((first + int(i), float(full[i]), lost))
         self._last_stamp = float(stamps[-1])
+        newest_number, newest_stamp = self._n + stamps.size - 1, float(stamps[-1])
+        keep = []
+        for before, t_before, lost in self._gaps:
+            if newest_number - before < rate:
+                keep.append((before, t_before, lost))  # not a second of samples since
+                continue
+            deficit = round((newest_stamp - t_before) * rate) - (newest_number - before)
+            if deficit > 0:
+                self._events.append(("dropped", before + 1, {"count": min(lost, deficit)}))
+        self._gaps = keep
         numbers = np.arange(self._n, self._n + stamps.size, dtype=float)
         history = np.concatenate((self._history, np.column_stack((numbers, stamps))))
-        keep = history[:, 1] >= stamps[-1] - MARKER_HISTORY_S
-        self._history = history[keep]
+        self._history = history[history[:, 1] >= stamps[-1] - MARKER_HISTORY_S]
 
     def _read_markers(self) -> None:
         """Place the markers received so far at their samples (or keep them for later)."""
@@ -374,8 +392,10 @@ class LslSource:
             if stamp > newest:
                 keep.append((label, stamp))  # its sample has not arrived yet
                 continue
-            k = int(np.searchsorted(self._history[:, 1], stamp, side="left"))
-            number = int(self._history[min(k, len(self._history) - 1), 0])
+            # the nearest sample: each inlet has its own clock correction, so a marker stamped
+            # with a sample's exact time may arrive a microsecond to either side of it
+            k = int(np.argmin(np.abs(self._history[:, 1] - stamp)))
+            number = int(self._history[k, 0])
             self._events.append(("stream_marker", number, {"label": label}))
         self._pending_markers = keep
 

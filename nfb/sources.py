@@ -424,9 +424,12 @@ class BrainFlowSource:
         connection: Mapping | None = None,
         ch_names: Sequence[str] | None = None,
         name: str | None = None,
+        config: Sequence[str] = (),
     ) -> None:
 
         self.board_id = int(board_id)
+        self.config = tuple(config)
+        self.config_responses: list[str] = []
         self.connection = {k: v for k, v in dict(connection or {}).items() if v not in ("", None)}
         unknown = sorted(set(self.connection) - set(CONNECTION_PARAMS))
         if unknown:
@@ -496,6 +499,7 @@ class BrainFlowSource:
             board = OwnedBoardShim(self.board_id, self._params())
             try:
                 board.prepare_session()
+                self.config_responses = [self._configure(board, cmd) for cmd in self.config]
                 board.start_stream(max(int(self.layout.sfreq * 120), 10_000))
             except BrainFlowError as err:
                 _release(board)
@@ -507,6 +511,22 @@ class BrainFlowSource:
                 raise
             self._board = board
             logger.info("opened %s%s", self.name, self._where())
+
+    def _configure(self, board, command: str) -> str:
+        """Send one ``config_board`` command; the board's answer, or a one-line error."""
+        try:
+            answer = str(board.config_board(command) or "").replace("$$$", "").strip()
+        except BrainFlowError as err:
+            # BrainFlow turns the board's "Failure: ..." into INVALID_ARGUMENTS_ERROR
+            reason = _brainflow_reason(err).split(" [")[-1].rstrip("]")
+            raise DeviceError(
+                f"cannot configure {self.name}: the board refused command {command!r} "
+                f"[{reason}] (see the board's documentation of its commands)"
+            ) from None
+        if answer.lower().startswith("failure"):
+            raise DeviceError(f"cannot configure {self.name}: command {command!r}: {answer}")
+        logger.info("%s: config %r -> %r", self.name, command, answer)
+        return answer
 
     def read(self) -> np.ndarray:
         """Return all samples received since the last call, ``(n_rows, n)`` float64."""

@@ -74,6 +74,10 @@ class CytonEmulator:
         self._streaming_since: float | None = None
         self._base = 0
         self._lock = threading.Lock()
+        self._pending = ""  # a command split across two reads
+        self.commands: list[str] = []  # channel-settings and lead-off commands received
+        self.channel_settings: dict[int, str] = {}
+        self.lead_off: dict[int, str] = {}
         self._thread = threading.Thread(target=self._run, name="cyton-emulator", daemon=True)
         self._thread.start()
 
@@ -93,8 +97,20 @@ class CytonEmulator:
         return bytes(out)
 
     def _answer(self, cmd: bytes) -> None:
-        for c in cmd.decode(errors="ignore"):
-            if c == "v":
+        text = self._pending + cmd.decode(errors="ignore")
+        self._pending = ""
+        while text:
+            c, text = text[0], text[1:]
+            if (
+                c in "xz"
+            ):  # channel settings x(CH,PD,GAIN,INPUT,BIAS,SRB2,SRB1)X, lead-off z(CH,P,N)Z
+                end = text.find(c.upper())
+                if end < 0:
+                    self._pending = c + text  # the rest comes in the next read
+                    return
+                self._setting(c, text[:end])
+                text = text[end + 1 :]
+            elif c == "v":
                 os.write(self.master, b"OpenBCI V3 8-16 channel\nFirmware: v3.1.2\n$$$")
             elif c == "d":
                 os.write(self.master, b"updating channel settings to default$$$")
@@ -102,6 +118,20 @@ class CytonEmulator:
                 self._streaming_since, self._base = time.monotonic(), self.sent
             elif c == "s":
                 self._streaming_since = None
+
+    def _setting(self, kind: str, args: str) -> None:
+        """Answer a channel-settings or lead-off command as the Cyton firmware does."""
+        self.commands.append(f"{kind}{args}{kind.upper()}")
+        channel = "12345678".find(args[:1]) + 1
+        if len(args) != (7 if kind == "x" else 3) or channel == 0:
+            os.write(self.master, b"Failure: too few chars$$$")
+            return
+        if kind == "x":
+            self.channel_settings[channel] = args[1:]
+            os.write(self.master, f"Success: Channel set for {channel}$$$".encode())
+        else:
+            self.lead_off[channel] = args[1:]
+            os.write(self.master, f"Success: Lead off set for {channel}$$$".encode())
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -23,7 +23,7 @@ from cyton_emulator import UV_PER_COUNT, CytonEmulator
 from nfb.acquisition import Acquisition, DropDetector, count_dropped, count_dropped_packets
 from nfb.commands.check import measure
 from nfb.devices import load_profile, open_source
-from nfb.errors import DeviceError, SessionError
+from nfb.errors import ConfigError, DeviceError, SessionError
 from nfb.sources import (
     BoardLayout,
     BrainFlowSource,
@@ -571,3 +571,64 @@ def test_board_layout_round_trip():
     assert board_layout(int(BoardIds.MUSE_2_BOARD)).rail_uv == 1000.0
     with pytest.raises(ValueError, match="unknown keys"):
         BoardLayout.from_dict({**board_layout(SYNTH).to_dict(), "extra": 1})
+
+
+def _cyton_profile(tmp_path, port, commands):
+    profile = tmp_path / "cyton-configured.toml"
+    listed = ", ".join(f'"{c}"' for c in commands)
+    profile.write_text(
+        'board = "CYTON_BOARD"\nchannels = ["Fp1","Fp2","C3","C4","P7","P8","O1","O2"]\n'
+        f'[connection]\nserial_port = "{port}"\n[config]\ncommands = [{listed}]\n'
+    )
+    return load_profile(str(profile))
+
+
+def test_a_profile_configures_the_cyton_at_connect(tmp_path):
+    """[config] commands go to BrainFlow's config_board before the stream starts, in order;
+    the board's answers are kept, the commands are in the profile the session records."""
+    from nfb.stream import DeviceStream
+
+    commands = ["x1060110X", "x8160000X"]  # channel 1 gain 24 on SRB2; channel 8 powered down
+    with CytonEmulator() as emu:
+        profile = _cyton_profile(tmp_path, emu.port, commands)
+        assert profile.to_dict()["config"] == commands  # what session.json's device holds
+        stream = DeviceStream(profile)
+        with stream:
+            assert stream.acquisition.wait_samples(50, timeout=WAIT)
+        assert emu.commands == commands
+        assert emu.channel_settings == {1: "060110", 8: "160000"}
+        assert stream.acquisition.source.config_responses == [
+            "Success: Channel set for 1",
+            "Success: Channel set for 8",
+        ]
+
+
+def test_a_command_the_board_refuses_is_one_line_and_the_board_is_released(tmp_path):
+    from nfb.errors import DeviceError
+    from nfb.stream import DeviceStream
+
+    with CytonEmulator() as emu:
+        stream = DeviceStream(_cyton_profile(tmp_path, emu.port, ["x9060110X"]))
+        with pytest.raises(DeviceError) as err:
+            stream.connect(first_data_timeout=10)
+        assert "the board refused command 'x9060110X'" in str(err.value)
+        assert "\n" not in str(err.value)
+        # released: the port opens again for a good configuration
+        good = DeviceStream(_cyton_profile(tmp_path, emu.port, ["x1060110X"]))
+        with good:
+            assert good.acquisition.wait_samples(20, timeout=WAIT)
+
+
+def test_bad_config_in_a_profile_is_one_line(tmp_path):
+    for config, why in (
+        ("[config]\ncommands = 3\n", "must be a list"),
+        ('[config]\ncommands = ["x1 060110X"]\n', "printable ASCII characters without spaces"),
+        ('[config]\nsend = ["x"]\n', "a table with one key, commands"),
+    ):
+        bad = tmp_path / "bad.toml"
+        bad.write_text('board = "SYNTHETIC_BOARD"\n' + config)
+        with pytest.raises(ConfigError, match=why):
+            load_profile(str(bad))
+    bad.write_text('board = "file"\n[config]\ncommands = ["x"]\n')
+    with pytest.raises(ConfigError, match="only for BrainFlow boards"):
+        load_profile(str(bad))

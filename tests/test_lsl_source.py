@@ -41,6 +41,7 @@ class Amplifier:
         unit: str = "volts",
         source_id: str | None = None,
         lose: tuple[int, int] | None = None,
+        late: tuple[int, int, float] | None = None,
     ):
         info = pylsl.StreamInfo(name, "EEG", len(LABELS), SFREQ, "float32", source_id or name)
         channels = info.desc().append_child("channels")
@@ -52,6 +53,7 @@ class Amplifier:
         self.outlet = pylsl.StreamOutlet(info, chunk_size=0)
         self.scale = {"volts": 1e-6, "microvolts": 1.0}[unit]
         self.lose = lose  # (first, count): samples made but never sent, as a radio loses them
+        self.late = late  # (first, count, s): samples stamped late (a burst), none lost
         self.t0 = pylsl.local_clock()
         self.n = 0
         self._stop = threading.Event()
@@ -68,6 +70,9 @@ class Amplifier:
                 chunk[:, 3] = (idx % 4096) * self.scale  # exact in float32
                 chunk[:, -1] = 1.0
                 stamps = self.t0 + idx / SFREQ  # each sample stamped when it was made
+                if self.late is not None:
+                    first, count, delay = self.late
+                    stamps = stamps + np.where((idx >= first) & (idx < first + count), delay, 0)
                 if self.lose is not None:
                     sent = (idx < self.lose[0]) | (idx >= self.lose[0] + self.lose[1])
                     chunk, stamps = chunk[sent], stamps[sent]
@@ -244,7 +249,9 @@ def test_a_gap_in_the_timestamps_is_recorded_as_dropped_samples(amp):
 
     stream.attach(Events())
     with stream:
-        assert stream.acquisition.wait_samples(900, timeout=30)
+        # the loss is confirmed a second of samples after it (about sample 850 here); the
+        # margin keeps the confirming read well before the one that ends the wait
+        assert stream.acquisition.wait_samples(1200, timeout=30)
         data, first = stream.ring.latest(stream.n_samples)
     (drop,) = [e for e in events if e[0] == "dropped"]
     assert drop[2] == {"count": 100} and stream.n_dropped == 100
@@ -317,3 +324,11 @@ def test_a_stream_chosen_by_type_and_nfb_s_own_outlet(tmp_path):
             session.stop("user")
     with pytest.raises(ConfigError, match="--stream: expected a stream name or key=value"):
         load_profile("lsl", lsl_stream="colour=blue")
+
+
+def test_a_late_burst_is_not_a_loss(amp):
+    a = amp(late=(600, 75, 0.3))  # 75 samples stamped 0.3 s late, then on time again
+    stream = DeviceStream(load_profile("lsl", lsl_stream=_name(a)))
+    with stream:
+        assert stream.acquisition.wait_samples(1100, timeout=30)  # a second past the burst
+    assert stream.n_dropped == 0
