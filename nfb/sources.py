@@ -512,6 +512,21 @@ class BrainFlowSource:
             self._board = board
             logger.info("opened %s%s", self.name, self._where())
 
+    def send_config(self, command: str) -> str:
+        """Send a ``config_board`` command to the open board (while it streams, too).
+
+        Returns the board's answer (empty while streaming: the Cyton says nothing then).
+
+        Raises
+        ------
+        DeviceError
+            One line if the board is not open or refuses the command.
+        """
+        with self._lock:
+            if self._board is None:
+                raise DeviceError(f"cannot configure {self.name}: it is not open")
+            return self._configure(self._board, command)
+
     def _configure(self, board, command: str) -> str:
         """Send one ``config_board`` command; the board's answer, or a one-line error."""
         try:

@@ -103,6 +103,19 @@ class DeviceStream:
     def n_dropped(self) -> int:
         return self.acquisition.n_dropped
 
+    def configure(self, command: str) -> str:
+        """Send a board command (BrainFlow ``config_board``) while streaming.
+
+        Raises
+        ------
+        DeviceError
+            One line if this device takes no commands, or refuses this one.
+        """
+        send = getattr(self._source, "send_config", None)
+        if send is None:
+            raise DeviceError(f"{self.profile.name} takes no board commands")
+        return send(command)
+
     def insert_marker(self, value: float = 1.0) -> None:
         try:
             self.acquisition.insert_marker(value)

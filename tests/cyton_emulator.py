@@ -59,6 +59,7 @@ class CytonEmulator:
         *,
         skip: set[int] | frozenset[int] = frozenset(),
         n_samples: int | None = None,
+        impedance_ohm: dict[int, float] | None = None,
     ) -> None:
         self.counts = counts
         self.skip = set(skip)
@@ -78,6 +79,9 @@ class CytonEmulator:
         self.commands: list[str] = []  # channel-settings and lead-off commands received
         self.channel_settings: dict[int, str] = {}
         self.lead_off: dict[int, str] = {}
+        # electrode impedance per channel (1-8): with lead-off on, the 6 nA drive at 31.25 Hz
+        # through it and the board's 2.2 kΩ series resistor shows as a sine on that channel
+        self.impedance_ohm = dict(impedance_ohm or {})
         self._thread = threading.Thread(target=self._run, name="cyton-emulator", daemon=True)
         self._thread.start()
 
@@ -85,6 +89,13 @@ class CytonEmulator:
     def _packets(self, first: int, last: int) -> bytes:
         k = np.arange(first, last)
         counts = self.counts(k)
+        for channel, setting in self.lead_off.items():
+            if "1" in setting:
+                amp_uv = (self.impedance_ohm.get(channel, 1e6) + 2200) * 6e-9 * 1e6
+                wave = amp_uv * np.sin(2 * np.pi * (SFREQ / 8) * k / SFREQ)
+                counts[channel - 1] = counts[channel - 1] + np.round(wave / UV_PER_COUNT).astype(
+                    np.int64
+                )
         out = bytearray()
         for j, n in enumerate(k):
             if int(n) in self.skip:
@@ -123,15 +134,20 @@ class CytonEmulator:
         """Answer a channel-settings or lead-off command as the Cyton firmware does."""
         self.commands.append(f"{kind}{args}{kind.upper()}")
         channel = "12345678".find(args[:1]) + 1
+        # while streaming the firmware answers nothing (and BrainFlow reads nothing)
+        quiet = self._streaming_since is not None
         if len(args) != (7 if kind == "x" else 3) or channel == 0:
-            os.write(self.master, b"Failure: too few chars$$$")
+            if not quiet:
+                os.write(self.master, b"Failure: too few chars$$$")
             return
         if kind == "x":
             self.channel_settings[channel] = args[1:]
-            os.write(self.master, f"Success: Channel set for {channel}$$$".encode())
+            answer = f"Success: Channel set for {channel}$$$"
         else:
             self.lead_off[channel] = args[1:]
-            os.write(self.master, f"Success: Lead off set for {channel}$$$".encode())
+            answer = f"Success: Lead off set for {channel}$$$"
+        if not quiet:
+            os.write(self.master, answer.encode())
 
     def _run(self) -> None:
         while not self._stop.is_set():

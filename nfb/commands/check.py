@@ -33,6 +33,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_device_args(p)
     p.add_argument("--seconds", type=float, default=5.0, help="seconds of EEG to check (default 5)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument(
+        "--impedance",
+        action="store_true",
+        help="Cyton boards: measure each electrode's impedance (kΩ) with the board's lead-off "
+        "drive, one electrode at a time (about 2.5 s each), instead of the signal check",
+    )
     p.set_defaults(func=run)
     return p
 
@@ -95,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
     if not (math.isfinite(seconds) and 1.0 <= seconds <= MAX_SECONDS):
         raise ConfigError(f"--seconds: must be between 1 and {MAX_SECONDS:g}, got {seconds:g}")
     profile = load_device(args)
+    if args.impedance:
+        return _impedance(profile, args.json)
     result, stats = measure(profile, seconds)
     if args.json:
         print(json.dumps({**stats, "profile": profile.to_dict(), **result.to_dict()}, indent=2))
@@ -107,4 +115,25 @@ def run(args: argparse.Namespace) -> int:
             )
         if stats["dropped"]:
             print(f"Dropped: {stats['dropped']} samples lost on the link during the check.")
+    return 0
+
+
+def _impedance(profile: DeviceProfile, as_json: bool) -> int:
+    from .. import impedance
+    from ..stream import DeviceStream
+
+    if profile.board not in impedance.CYTON_BOARDS:  # before the board is opened
+        raise DeviceError(
+            f"--impedance: the impedance check is for the Cyton boards; {profile.name} is "
+            f"{profile.board}"
+        )
+    with DeviceStream(profile) as stream:
+        result = impedance.measure(stream)
+    if as_json:
+        print(
+            json.dumps({"profile": profile.to_dict(), "impedance": [r.to_dict() for r in result]})
+        )
+    else:
+        print(f"Device: {profile.name} ({profile.board}), electrode impedance")
+        print(impedance.format_table(result))
     return 0

@@ -20,6 +20,7 @@ from PyQt6 import QtCore, QtGui, QtWidgets
 from .._logging import logger
 from ..devices import list_profiles, load_profile
 from ..errors import NfbError
+from ..impedance import CYTON_BOARDS
 from ..feedback.level import FeedbackLevel, FeedbackState
 from ..protocol import list_protocols, load_protocol
 from ..session.clients import ClientIndex, client_names, resolve_client
@@ -80,6 +81,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.session: LiveSession | None = None
         self.last_session_path: Path | None = None
         self.last_check = None
+        self.last_impedance = None
         self.latency_ms: float | None = None
         self._level = FeedbackLevel()
         self._bridge = _Bridge()
@@ -160,9 +162,22 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.check_table.setMinimumHeight(140)
         self.check_verdict = QtWidgets.QLabel("")
         self.check_verdict.setWordWrap(True)
+        self.impedance_button = QtWidgets.QPushButton("Electrode impedance (Cyton)")
+        self.impedance_button.setToolTip(
+            "Drive each electrode in turn with the Cyton's 6 nA lead-off current and show its "
+            "impedance in kΩ (about 2.5 s per electrode; the board streams on)"
+        )
+        self.impedance_button.clicked.connect(self.check_impedance)
+        self.impedance_table = QtWidgets.QTableWidget(0, 3)
+        self.impedance_table.setHorizontalHeaderLabels(["electrode", "kΩ", "verdict"])
+        self.impedance_table.verticalHeader().setVisible(False)
+        self.impedance_table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.impedance_table.setVisible(False)
         v.addWidget(self.check_button)
         v.addWidget(self.check_table)
         v.addWidget(self.check_verdict)
+        v.addWidget(self.impedance_button)
+        v.addWidget(self.impedance_table)
         form.addWidget(chk)
 
         ses = QtWidgets.QGroupBox("Session")
@@ -592,6 +607,39 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         stream = self.stream
         self._in_thread(lambda: stream.check(5.0), self._show_check)
 
+    def check_impedance(self) -> None:
+        """Measure the electrodes' impedance in a worker thread (Cyton boards)."""
+        from .. import impedance  # the measuring procedure; the console only shows it
+
+        if self.stream is None:
+            self.error("connect a device first")
+            return
+        if self.session is not None:
+            self.error("the impedance check drives the electrodes: stop the session first")
+            return
+        stream = self.stream
+        self.statusBar().showMessage("measuring electrode impedance…")
+        self._in_thread(lambda: impedance.measure(stream), self._show_impedance)
+
+    def _show_impedance(self, result, err) -> None:
+        if err is not None:
+            self.error(err)
+            return
+        self.last_impedance = result
+        table = self.impedance_table
+        table.setRowCount(len(result))
+        for row, r in enumerate(result):
+            for col, text in enumerate((r.name, f"{r.kohm:.1f}", r.verdict)):
+                item = QtWidgets.QTableWidgetItem(text)
+                item.setBackground(verdict_colour(r.verdict))
+                table.setItem(row, col, item)
+        table.resizeColumnsToContents()
+        table.setVisible(True)
+        bad = [r.name for r in result if r.verdict != "good"]
+        self.statusBar().showMessage(
+            "impedance: all electrodes good" if not bad else f"impedance: check {', '.join(bad)}"
+        )
+
     def _show_check(self, result, err) -> None:
         if err is not None:
             self.error(err)
@@ -907,6 +955,8 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.connect_button.setEnabled(not self._busy and not running)
         self.device_box.setEnabled(not connected)
         self.check_button.setEnabled(connected and not self._busy)
+        cyton = connected and self.stream.profile.board in CYTON_BOARDS
+        self.impedance_button.setEnabled(cyton and not self._busy and not running)
         self.start_button.setEnabled(connected and not running and not self._busy)
         for b in (self.pause_button, self.skip_button, self.stop_button, self.marker_button):
             b.setEnabled(running)
