@@ -20,8 +20,8 @@ from PyQt6 import QtCore, QtGui, QtWidgets
 from .._logging import logger
 from ..devices import list_profiles, load_profile
 from ..errors import NfbError
-from ..impedance import CYTON_BOARDS
 from ..feedback.level import FeedbackLevel, FeedbackState
+from ..impedance import CYTON_BOARDS
 from ..protocol import list_protocols, load_protocol
 from ..session.clients import ClientIndex, client_names, resolve_client
 from ..session.live import LiveSession
