@@ -33,3 +33,10 @@ class SessionError(NfbError):
 def one_line(text: object) -> str:
     """``text`` on one line (newlines and runs of spaces collapsed): how a message is shown."""
     return " ".join(str(text).split())
+
+
+def quoted(text: str, limit: int = 60) -> str:
+    """``text`` quoted for a one-line message, cut to its first ``limit`` characters."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"

@@ -21,7 +21,7 @@ from . import fs
 from .bands import resolve_bands
 from .dsp.envelope import ESTIMATORS
 from .dsp.features import BandRef, FeatureExpr
-from .errors import ConfigError
+from .errors import ConfigError, quoted
 
 INHIBIT_KINDS = ("amplitude", "emg", "flat", "railed", "band")
 
@@ -227,10 +227,16 @@ def _check_table(table: dict, schema: dict, where: str, src: str) -> dict:
         ok_type, type_name = _TYPES[kind]
         if not ok_type(value) or (check is not None and not check(value)):
             raise ConfigError(
-                f"{src}: field '{where}{key}' must be {allowed or type_name}, got {value!r}"
+                f"{src}: field '{where}{key}' must be {allowed or type_name}, got {_got(value)}"
             )
         out[key] = value
     return out
+
+
+def _got(value: Any, limit: int = 80) -> str:
+    """``value`` as shown in an error: its repr, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def _one_line(text: str) -> str:
@@ -362,11 +368,11 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     except RecursionError:
         raise ConfigError(f"--set {key}: the value is nested too deeply") from None
     except tomllib.TOMLDecodeError:
-        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-+ ./@()]*", raw.strip()):
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-+* ./@()]*", raw.strip()):
             value = raw.strip()
         else:
             raise ConfigError(
-                f"--set {key}: {raw!r} is not a TOML value (quote strings, e.g. '\"O1\"')"
+                f"--set {key}: {quoted(raw)} is not a TOML value (quote strings, e.g. '\"O1\"')"
             ) from None
     return path, value
 

@@ -895,3 +895,42 @@ def test_a_device_profile_that_is_not_utf8(tmp_path):
     with pytest.raises(ConfigError, match="not UTF-8") as err:
         load_profile(str(path))
     one_line(err.value)
+
+
+# --- feature expressions -------------------------------------------------------------------
+_ATOMS = st.sampled_from(["alpha", "beta", "theta@F4", "0", "1", "2.5", "1e308", "-0.0"])
+
+
+def _expressions(depth: int = 0):
+    if depth > 5:
+        return _ATOMS
+    sub = st.deferred(lambda: _expressions(depth + 1))
+    return st.one_of(
+        _ATOMS,
+        st.tuples(sub, st.sampled_from(["+", "-", "*", "/"]), sub).map(
+            lambda t: f"{t[0]} {t[1]} {t[2]}"
+        ),
+        sub.map(lambda e: f"({e})"),
+        sub.map(lambda e: f"-{e}"),
+        st.tuples(st.sampled_from(["ln", "log10", "sqrt", "abs"]), sub).map(
+            lambda t: f"{t[0]}({t[1]})"
+        ),
+    )
+
+
+@fuzz(200)
+@given(text=st.one_of(_expressions(), st.text(max_size=40)))
+def test_feature_expressions_load_or_give_one_line(text):
+    """Any expression loads, or is refused with one ConfigError line; one that loads
+    evaluates on band values without raising, and never divides by a constant zero."""
+    from nfb.bands import DEFAULT_BANDS
+    from nfb.dsp.features import FeatureExpr
+
+    try:
+        expr = FeatureExpr(text, DEFAULT_BANDS)
+    except ConfigError as err:
+        assert "\n" not in str(err)
+        return
+    values = {ref: np.array([0.5, 3.0, 40.0]) for ref in expr.refs}
+    out = expr.evaluate(values)
+    assert out.shape == (3,)

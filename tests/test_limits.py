@@ -23,7 +23,60 @@ def _deep_toml(tmp_path):
     return path
 
 
+def _feature_file(feature: str):
+    """A protocol file (the alpha-beta-up preset) whose feature is ``feature``."""
+
+    def make(tmp_path):
+        from nfb.protocol import protocols_dir
+
+        text = (protocols_dir() / "alpha-beta-up.toml").read_text()
+        path = tmp_path / "feature.toml"
+        path.write_text(text.replace('feature = "alpha / beta"', f"feature = {feature!r}"))
+        return path
+
+    return make
+
+
+TERMS_20K = "+".join(["alpha"] * 20_000)
+DEEP_200 = "(" * 200 + "alpha" + ")" * 200
+FEATURE = "feature.toml: feedback.feature: "
 CASES = {
+    "feature of 20000 terms in a file": (
+        ["--protocol", _feature_file(TERMS_20K)],
+        FEATURE + "the expression has 119999 characters; at most 500",
+    ),
+    "feature of 20000 terms in --set": (
+        ["--protocol", "alpha-beta-up", "--set", "feedback.feature=" + TERMS_20K],
+        "--set feedback.feature: the value is longer than 10000 characters",
+    ),
+    "feature of 80 terms in --set": (
+        ["--protocol", "alpha-beta-up", "--set", "feedback.feature=" + "+".join(["beta"] * 80)],
+        "feedback.feature: 'beta+beta+",
+    ),
+    "feature nested in a file": (
+        ["--protocol", _feature_file("(" * 5000 + "alpha" + ")" * 5000)],
+        FEATURE + "the expression has 10005 characters; at most 500",
+    ),
+    "feature nested in --set": (
+        ["--protocol", "alpha-beta-up", "--set", f'feedback.feature="{DEEP_200}"'],
+        "nests parentheses 200 deep; at most 16 levels of parentheses, functions and signs",
+    ),
+    "feature of nested signs and functions": (
+        ["--protocol", _feature_file("-" * 400 + "ln(" * 20 + "alpha" + ")" * 20)],
+        FEATURE + "'----",
+    ),
+    "feature divides by a difference": (
+        ["--protocol", _feature_file("alpha/(beta-beta)")],
+        FEATURE + "'alpha/(beta-beta)' divides by zero: 'beta - beta' is always 0",
+    ),
+    "feature divides by 0": (
+        ["--protocol", "alpha-beta-up", "--set", "feedback.feature=alpha/0"],
+        "feedback.feature: 'alpha/0' divides by zero: '0' is always 0",
+    ),
+    "feature divides by a constant zero": (
+        ["--protocol", "alpha-beta-up", "--set", "feedback.feature=theta/(2*alpha - alpha*2)"],
+        "divides by zero: '2 * alpha - alpha * 2' is always 0",
+    ),
     "protocol /dev/zero": (
         ["--protocol", "/dev/zero"],
         "nfb run: error: /dev/zero: cannot read: a device, not a regular file",

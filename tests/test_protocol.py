@@ -191,3 +191,48 @@ def test_a_repeated_inhibit_is_refused(tmp_path, extra, first):
     with pytest.raises(ConfigError, match=f"repeats the '{first}' inhibit") as err:
         load_protocol(path)
     assert "\n" not in str(err.value) and "dup.toml" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("feature", "message"),
+    [
+        ("alpha / 0", "divides by zero: '0' is always 0"),
+        ("alpha / (beta - beta)", "divides by zero: 'beta - beta' is always 0"),
+        ("alpha / (0.1*beta + 0.2*beta - 0.3*beta)", "is always 0"),  # rounding, not a value
+        ("alpha / ln(beta / beta)", "divides by zero: 'ln(beta / beta)' is always 0"),
+        ("alpha / (abs(theta) - theta)", "is always 0"),  # band values are positive
+        ("1 / (alpha / 0)", "divides by zero: '0'"),
+        ("alpha - alpha", "is a constant (0): it follows no band"),
+        ("alpha * 0 + 3", "is a constant (3)"),
+        ("sqrt(-alpha)", "is never a finite number"),
+        ("ln(beta - beta)", "is never a finite number"),
+        ("+".join(["alpha"] * 65), "has more than 64 terms (bands and numbers); at most 64"),
+        ("(" * 17 + "alpha" + ")" * 17, "nests parentheses 17 deep; at most 16 levels"),
+        ("-" * 17 + "alpha", "nests functions and signs more than 16 deep"),
+        ("x" * 501, "the expression has 501 characters; at most 500"),
+    ],
+)
+def test_a_feature_that_cannot_work_is_refused_at_load(feature, message):
+    with pytest.raises(ConfigError) as err:
+        load_protocol("alpha-beta-up", [f"feedback.feature={feature!r}"])
+    text = str(err.value)
+    assert "\n" not in text and len(text) < 400, text
+    assert "alpha-beta-up.toml: feedback.feature: " in text and message in text, text
+
+
+@pytest.mark.parametrize(
+    "feature",
+    [
+        "alpha / beta",
+        "theta / (alpha + beta)",
+        "ln(alpha@F4) - ln(alpha@F3)",
+        "alpha / (beta - theta)",  # zero only where beta equals theta
+        "alpha / 1e-20",
+        "+".join(["alpha"] * 64),
+        "(" * 16 + "alpha" + ")" * 16,
+        "-" * 16 + "alpha",
+    ],
+)
+def test_features_at_the_limits_load(feature):
+    protocol = load_protocol("alpha-beta-up", [f"feedback.feature={feature!r}"])
+    assert protocol["feedback"]["feature"] == feature
