@@ -31,7 +31,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..session.format import default_sessions_dir
+    from ..session.folders import default_sessions_dir
     from ..session.store import recover_store
 
     results = recover_store(args.sessions_dir, args.session or None, log=False)

@@ -24,8 +24,8 @@ from ..feedback.level import FeedbackLevel, FeedbackState
 from ..impedance import CYTON_BOARDS
 from ..protocol import list_protocols, load_protocol
 from ..session.clients import ClientIndex, client_names, resolve_client
+from ..session.folders import default_sessions_dir
 from ..session.live import LiveSession
-from ..session.recorder import default_sessions_dir
 from ..session.runner import COLUMN
 from ..stream import DeviceStream
 from .lifetime import delete_now

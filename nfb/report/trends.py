@@ -11,7 +11,7 @@ from typing import Any
 from .._logging import logger
 from ..errors import SessionError
 from ..session.clients import validate_client
-from ..session.format import default_sessions_dir
+from ..session.folders import default_sessions_dir
 from ..session.store import list_sessions, read_session
 from . import figures, metrics
 from .html import esc, fmt, img, missing, note, page, section, table

@@ -171,7 +171,7 @@ def run_batch(
     """
     import joblib
 
-    from .replay import _progress
+    from .replay import progress_bar
 
     if isinstance(jobs, bool) or not isinstance(jobs, int) or not (jobs >= 1 or jobs == -1):
         raise ConfigError(f"--jobs must be a whole number >= 1 (or -1 for all cores), got {jobs!r}")
@@ -195,7 +195,7 @@ def run_batch(
     os.chmod(root, 0o700)  # an existing empty folder too: it receives session data
     options = {**replay_options, "unblind_summary": unblind}
     options = {k: v for k, v in options.items() if v is not None}
-    bar = _progress(len(items), f"{len(items)} sources", progress, unit="session")
+    bar = progress_bar(len(items), f"{len(items)} sources", progress, unit="session")
     task = joblib.delayed(replay_one)
     tasks = (task(item, options, root) for item in items)
     results: list[list[dict[str, Any]]] = []

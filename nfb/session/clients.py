@@ -23,7 +23,8 @@ from typing import Any
 from .. import fs
 from .._logging import logger
 from ..errors import ConfigError, SessionError, one_line
-from .format import default_sessions_dir, write_json_atomic
+from .folders import default_sessions_dir
+from .format import write_json_atomic
 
 INDEX_FILE = "clients.json"
 INDEX_FORMAT = "nfb-clients"

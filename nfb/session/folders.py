@@ -1,4 +1,4 @@
-"""The folder tree of a session store: walking it, and making new session folders.
+"""The folder tree of a session store: where it is, walking it, and making session folders.
 
 ``<store>/<client id>/<session id>/``. Folders are made 0700 (where the platform has modes)
 and never through a link; a walk lists real folders only, so a link planted in the store
@@ -15,6 +15,11 @@ from .. import fs
 from .._logging import logger
 from ..errors import SessionError
 from .format import META_FILE
+
+
+def default_sessions_dir() -> Path:
+    """Return the default session store: ``$NFB_SESSIONS_DIR``, else ``./sessions``."""
+    return Path(os.environ.get("NFB_SESSIONS_DIR") or "sessions")
 
 
 def subfolders(folder: Path) -> list[Path]:

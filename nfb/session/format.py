@@ -75,11 +75,6 @@ def protocol_slug(name: str) -> str:
     return slug[:40].rstrip("-") or "session"
 
 
-def default_sessions_dir() -> Path:
-    """Return the default session store: ``$NFB_SESSIONS_DIR``, else ``./sessions``."""
-    return Path(os.environ.get("NFB_SESSIONS_DIR") or "sessions")
-
-
 def utc_iso(unix: float) -> str:
     """Return a unix time as ISO 8601 UTC with microseconds."""
     return datetime.fromtimestamp(unix, timezone.utc).isoformat(timespec="microseconds")

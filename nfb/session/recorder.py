@@ -40,7 +40,7 @@ from .._logging import logger
 from .._version import __version__
 from ..errors import SessionError
 from .clients import validate_client
-from .folders import claim_folder, new_session_folder
+from .folders import claim_folder, default_sessions_dir, new_session_folder
 from .format import (
     BASE_FRAME_COLUMNS,
     EVENTS_FILE,
@@ -54,7 +54,6 @@ from .format import (
     RESERVE_BYTES,
     RESERVE_FILE,
     RESERVED_KEYS,
-    default_sessions_dir,
     protocol_slug,
     to_json,
     utc_iso,

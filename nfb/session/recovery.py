@@ -21,8 +21,14 @@ import numpy as np
 from .. import fs
 from .._logging import logger
 from ..errors import SessionError, one_line
-from .folders import START_FILES, remove_failed_start, store_folders, subfolders
-from .format import META_FILE, RESERVE_FILE, default_sessions_dir, utc_iso, write_json_atomic
+from .folders import (
+    START_FILES,
+    default_sessions_dir,
+    remove_failed_start,
+    store_folders,
+    subfolders,
+)
+from .format import META_FILE, RESERVE_FILE, utc_iso, write_json_atomic
 from .reader import data_file, is_live, n_records
 from .schema import is_unix, load_meta
 

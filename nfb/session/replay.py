@@ -247,7 +247,7 @@ def replay(
     n = src.samples.shape[1]
     chunk = max(1, int(chunk_seconds * src.layout.sfreq))
     eeg_rows = list(src.layout.eeg_rows)
-    bar = _progress(n, src.path.name, progress)
+    bar = progress_bar(n, src.path.name, progress)
     carried = [e for e in src.events if e.get("kind") in CARRIED_KINDS]
     try:
         with recorder:
@@ -334,7 +334,9 @@ class _NoBar:
         pass
 
 
-def _progress(total: int, name: str, show: bool | None, unit: str = "sample"):
+def progress_bar(total: int, name: str, show: bool | None, unit: str = "sample"):
+    """A tqdm bar on stderr (``show`` None: on a terminal, unless ``NFB_NO_PROGRESS``), or a
+    bar that shows nothing."""
     if show is None:
         show = sys.stderr.isatty() and not os.environ.get("NFB_NO_PROGRESS")
     if not show:

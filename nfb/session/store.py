@@ -15,8 +15,8 @@ from .._logging import logger
 from ..errors import SessionError
 from .annotations import session_annotations
 from .clients import ClientIndex, validate_client
-from .folders import session_folders, subfolders
-from .format import META_FILE, STATUSES, default_sessions_dir, frames_dtype, write_json_atomic
+from .folders import default_sessions_dir, session_folders, subfolders
+from .format import META_FILE, STATUSES, frames_dtype, write_json_atomic
 from .reader import (
     RecordedSession,
     data_file,
