@@ -6,6 +6,12 @@ samples lost on the way (from the board's package counter) and hands every block
 ``on_chunk``. A board that errors or stays silent for ``stall_timeout`` seconds becomes a state
 (``"disconnected"``, then ``"reconnecting"`` until the board is back): a lost board never kills
 the process, and the board is released on every way out.
+
+Every wait is bounded: the source is opened in a thread of its own, so a driver whose
+``prepare_session`` never returns costs ``open_timeout`` seconds at the start (then one line)
+and never blocks :meth:`Acquisition.stop`, which gives up on a thread stuck in a driver after
+``stop_timeout`` seconds. The clock that times stalls, outages and connections is a
+parameter (``time.monotonic`` by default), so that tests decide when time has passed.
 """
 
 from __future__ import annotations
@@ -29,6 +35,49 @@ EVENTS = ("connected", "disconnected", "reconnecting", "reconnected", "dropped",
 
 OnChunk = Callable[[np.ndarray, int, float], None]
 OnEvent = Callable[[str, int, dict], None]
+
+#: Longest single wait (s) of a thread that waits for another: a Ctrl-C is seen within this
+#: (on Windows a long lock wait is not interrupted by it).
+WAIT_SLICE_S = 0.05
+
+
+class _Opening:
+    """One call of ``source.open()`` in a daemon thread of its own.
+
+    A driver may never return from it (BrainFlow holds one process-wide lock meanwhile, so
+    nothing else of BrainFlow can stop it). Whoever waits may :meth:`abandon` it: if it ever
+    returns with the board open, the board is closed then, by this thread.
+    """
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+        self._abandoned = False
+        self._lock = threading.Lock()
+        self.thread = threading.Thread(target=self._run, name="nfb-open", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.source.open()
+        except BaseException as err:
+            self.error = err
+        with self._lock:
+            self.done.set()
+            abandoned = self._abandoned
+        if abandoned:
+            try:
+                self.source.close()
+            except Exception:  # pragma: no cover - a Source must not raise here
+                logger.debug("source.close() raised", exc_info=True)
+            logger.info("a connection given up on has ended (%s); released", self.error or "open")
+
+    def abandon(self) -> bool:
+        """Stop waiting for it; True if it was still running."""
+        with self._lock:
+            self._abandoned = not self.done.is_set()
+            return self._abandoned
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,6 +256,16 @@ class Acquisition:
         back or :meth:`stop` is called. If False the acquisition fails instead.
     stall_timeout : float
         Seconds without any sample that count as a lost board.
+    open_timeout : float
+        Seconds :meth:`start` waits for the source to open (BrainFlow's ``prepare_session``
+        and ``start_stream``) before it gives up with a :class:`~nfb.errors.DeviceError`. A
+        reconnection that takes longer is waited for (it holds the driver), with a warning.
+    stop_timeout : float
+        Seconds :meth:`stop` waits for the acquisition thread; a thread stuck in a driver is
+        then left behind (a daemon thread: it does not keep the process alive).
+    clock : callable
+        Seconds on a monotonic clock (``time.monotonic``); times stalls, outages and
+        connections.
 
     Attributes
     ----------
@@ -235,11 +294,16 @@ class Acquisition:
         on_event: OnEvent | None = None,
         reconnect: bool = True,
         stall_timeout: float = 3.0,
+        open_timeout: float = 30.0,
+        stop_timeout: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         for name, value in (
             ("buffer_seconds", buffer_seconds),
             ("poll_interval", poll_interval),
             ("stall_timeout", stall_timeout),
+            ("open_timeout", open_timeout),
+            ("stop_timeout", stop_timeout),
         ):
             if (
                 isinstance(value, bool)
@@ -247,7 +311,7 @@ class Acquisition:
                 or not (math.isfinite(value) and value > 0)
             ):
                 raise ValueError(f"Acquisition: {name} must be a number > 0, got {value!r}")
-        for name, fn in (("on_chunk", on_chunk), ("on_event", on_event)):
+        for name, fn in (("on_chunk", on_chunk), ("on_event", on_event), ("clock", clock)):
             if fn is not None and not callable(fn):
                 raise TypeError(f"Acquisition: {name} must be callable or None, got {fn!r}")
         layout = getattr(source, "layout", None)
@@ -257,6 +321,9 @@ class Acquisition:
         self.layout = layout
         self.poll_interval = float(poll_interval)
         self.stall_timeout = float(stall_timeout)
+        self.open_timeout = float(open_timeout)
+        self.stop_timeout = float(stop_timeout)
+        self.clock = clock
         self.reconnect = bool(reconnect)
         self.on_chunk = on_chunk
         self.on_event = on_event
@@ -271,6 +338,8 @@ class Acquisition:
         self._stop_event = threading.Event()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._opening: _Opening | None = None
+        self._lost_at: float | None = None  # clock() when the board was lost
 
     def __repr__(self) -> str:
         return (
@@ -283,35 +352,67 @@ class Acquisition:
     def start(self) -> None:
         """Open the source and start the acquisition thread.
 
+        The wait is bounded by ``open_timeout`` (on :attr:`clock`), ends early when
+        :meth:`stop` is called from another thread, and a Ctrl-C interrupts it.
+
         Raises
         ------
         DeviceError
-            If the source cannot be opened (wrong serial port, no dongle, ...); the source is
-            released and the state is ``"failed"``.
+            If the source cannot be opened (wrong serial port, no dongle, ...), does not open
+            within ``open_timeout``, or :meth:`stop` was called meanwhile; the source is
+            released and the state is ``"failed"`` (``"stopped"`` after :meth:`stop`).
         """
         if self._thread is not None or self.state != "idle":
             raise RuntimeError(f"Acquisition.start: already started (state {self.state!r})")
         self._set_state("connecting")
         try:
-            self.source.open()
+            if not self._open(give_up=True):
+                raise DeviceError(f"connecting to {self._label()} was cancelled")
+            with self._cond:  # a stop() from now on joins the thread
+                if self._stop_event.is_set():
+                    raise DeviceError(f"connecting to {self._label()} was cancelled")
+                self.state = "streaming"
+                self._thread = threading.Thread(
+                    target=self._run, name="nfb-acquisition", daemon=True
+                )
+                self._thread.start()
+                self._cond.notify_all()
         except BaseException as err:
             self._close_source()
             self.error = err
-            self._set_state("failed")
+            self._set_state("stopped" if self._stop_event.is_set() else "failed")
             raise
-        self._set_state("streaming")
-        self._thread = threading.Thread(target=self._run, name="nfb-acquisition", daemon=True)
-        self._thread.start()
 
     def stop(self) -> None:
-        """Stop the thread and release the source; idempotent, safe from any thread."""
-        self._stop_event.set()
-        thread = self._thread
+        """Stop the thread and release the source; idempotent, safe from any thread.
+
+        Bounded: a thread stuck in a driver is left behind after ``stop_timeout`` seconds
+        (one warning); a connection in progress is abandoned (its board is released when, if
+        ever, the driver returns).
+        """
+        with self._cond:
+            self._stop_event.set()
+            thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join()
+            thread.join(self.stop_timeout)
+            if thread.is_alive():
+                logger.warning(
+                    "%s: the board driver did not return within %g s; left behind",
+                    self._label(),
+                    self.stop_timeout,
+                )
+        opening = self._opening
+        if opening is not None:
+            opening.abandon()
         self._close_source()
         if self.state not in ("failed", "stopped"):
             self._set_state("stopped")
+
+    def lost_for(self) -> float | None:
+        """Seconds (on :attr:`clock`) since the board was lost, None once it sends samples
+        again (a board that re-opens but sends nothing is still lost)."""
+        lost = self._lost_at
+        return None if lost is None else max(0.0, self.clock() - lost)
 
     def insert_marker(self, value: float) -> None:
         """Mark the next sample with ``value`` (non-zero) in the source's marker row.
@@ -326,16 +427,19 @@ class Acquisition:
         self.source.insert_marker(value)
 
     def wait_samples(self, n: int, timeout: float | None = None) -> bool:
-        """Block until ``n_samples >= n``; False on timeout or if the acquisition ended."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+        """Block until ``n_samples >= n``; False on timeout or if the acquisition ended.
+
+        ``timeout`` is in seconds on :attr:`clock`; a Ctrl-C interrupts the wait.
+        """
+        deadline = None if timeout is None else self.clock() + timeout
         with self._cond:
             while self.n_samples < n:
                 if self.state in ("stopped", "failed", "idle"):
                     return False
-                remaining = None if deadline is None else deadline - time.monotonic()
+                remaining = None if deadline is None else deadline - self.clock()
                 if remaining is not None and remaining <= 0:
                     return False
-                self._cond.wait(remaining if remaining is not None else 0.5)
+                self._cond.wait(WAIT_SLICE_S if remaining is None else min(remaining, 0.25))
             return True
 
     @property
@@ -365,6 +469,51 @@ class Acquisition:
             at = self.ring.n_written if sample_index is None else sample_index
             self.on_event(kind, at, info)
 
+    def _label(self) -> str:
+        label = getattr(self.source, "label", None) or getattr(self.source, "name", None)
+        return str(label or "the source")
+
+    def _open(self, *, give_up: bool) -> bool:
+        """Open the source in a thread of its own and wait for it.
+
+        Returns True once it is open, False if :meth:`stop` was called meanwhile (the attempt
+        is abandoned). Raises what the source raised; with ``give_up``, a
+        :class:`~nfb.errors.DeviceError` after ``open_timeout`` seconds (without, a warning,
+        and the wait goes on: the stuck attempt holds the driver, a new one would wait too).
+        """
+        opening = self._opening = _Opening(self.source)
+        started = self.clock()
+        warned = False
+        try:
+            while not opening.done.wait(WAIT_SLICE_S):
+                if self._stop_event.is_set():
+                    opening.abandon()
+                    return False
+                waited = self.clock() - started
+                if waited > self.open_timeout and give_up:
+                    opening.abandon()
+                    raise DeviceError(
+                        f"{self._label()} did not finish connecting within "
+                        f"{self.open_timeout:g} s; switch the board off and on (or re-plug "
+                        "its dongle) and try again"
+                    )
+                if waited > self.open_timeout and not warned:
+                    warned = True
+                    logger.warning(
+                        "%s: reconnecting has not returned for %g s; still waiting",
+                        self._label(),
+                        self.open_timeout,
+                    )
+        except BaseException:  # Ctrl-C in the waiting thread
+            opening.abandon()
+            raise
+        finally:
+            if opening.done.is_set():
+                self._opening = None
+        if opening.error is not None:
+            raise opening.error
+        return True
+
     def _close_source(self) -> None:
         try:
             self.source.close()
@@ -389,7 +538,7 @@ class Acquisition:
                 self._set_state("stopped")
 
     def _loop(self) -> None:
-        last_data = time.monotonic()
+        last_data = self.clock()
         while not self._stop_event.is_set():
             try:
                 block = self.source.read()
@@ -411,15 +560,15 @@ class Acquisition:
             if lost is not None:
                 if not self._recover(lost):
                     return
-                last_data = time.monotonic()
+                last_data = self.clock()
                 continue
             if block.shape[1]:
                 self._deliver(block)
-                last_data = time.monotonic()
-            elif time.monotonic() - last_data > self.stall_timeout:
-                if not self._recover(f"no samples for {self.stall_timeout:g} s"):
+                last_data = self.clock()
+            elif self.clock() - last_data > self.stall_timeout:
+                if not self._recover(f"no samples for {self.stall_timeout:g} s", since=last_data):
                     return
-                last_data = time.monotonic()
+                last_data = self.clock()
                 continue
             self._stop_event.wait(self.poll_interval)
 
@@ -429,6 +578,7 @@ class Acquisition:
         index = self.ring.append(block)
         with self._cond:
             self.n_samples += block.shape[1]
+            self._lost_at = None
             self._cond.notify_all()
         if dropped:
             self.n_dropped += dropped
@@ -457,11 +607,15 @@ class Acquisition:
                 logger.warning("%d samples dropped before sample %d", info.get("count", 0), at)
             self._emit(kind, dict(info), sample_index=at)
 
-    def _recover(self, reason: str) -> bool:
-        """Handle a lost board; True once it streams again, False to end the thread."""
+    def _recover(self, reason: str, since: float | None = None) -> bool:
+        """Handle a lost board (silent since ``since`` on the clock, default now); True once it
+        streams again, False to end the thread."""
         # before the first sample a stall only means "not started yet": the caller decides
         log = logger.warning if self.n_samples else logger.info
         log("board lost: %s", reason)
+        lost_at = self.clock()
+        if self._lost_at is None:  # a board that re-opens but sends nothing stays lost
+            self._lost_at = lost_at if since is None else since
         self._set_state("disconnected")
         self._emit("disconnected", {"reason": reason})
         self._close_source()
@@ -470,7 +624,6 @@ class Acquisition:
             self._set_state("failed")
             self._emit("failed", {"error": reason})
             return False
-        lost_at = time.monotonic()
         delay, ceiling = self.backoff
         attempt = 0
         while not self._stop_event.is_set():
@@ -478,7 +631,8 @@ class Acquisition:
             self._set_state("reconnecting")
             self._emit("reconnecting", {"attempt": attempt, "reason": reason})
             try:
-                self.source.open()
+                if not self._open(give_up=False):
+                    break
             except Exception as err:
                 reason = str(err)
                 logger.info("reconnect attempt %d failed: %s", attempt, reason)
@@ -490,7 +644,7 @@ class Acquisition:
             self._drops.reset()
             self.n_reconnects += 1
             self._set_state("streaming")
-            outage = time.monotonic() - lost_at
+            outage = self.clock() - lost_at
             log("board back after %.1f s (attempt %d)", outage, attempt)
             self._emit("reconnected", {"attempt": attempt, "outage_s": outage})
             return True

@@ -447,6 +447,8 @@ class BrainFlowSource:
             data_board = int(master)
         self.layout = board_layout(data_board, ch_names)
         self._board = None
+        self._opening = False  # a thread is inside prepare_session/start_stream
+        self._cancelled = False  # close() was called meanwhile: release what it opens
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -465,6 +467,11 @@ class BrainFlowSource:
             setattr(params, attr, value)
         return params
 
+    @property
+    def label(self) -> str:
+        """The device and its connection, for messages (``cyton (serial port /dev/ttyUSB0)``)."""
+        return f"{self.name}{self._where()}"
+
     def _where(self) -> str:
         for key, label in (
             ("serial_port", "serial port"),
@@ -480,6 +487,10 @@ class BrainFlowSource:
     def open(self) -> None:
         """Prepare the session and start streaming.
 
+        Holds no lock while BrainFlow connects (which may take seconds, or never end): a
+        :meth:`close` meanwhile returns at once, and the board this call then opens is
+        released instead of kept.
+
         Raises
         ------
         DeviceError
@@ -489,6 +500,11 @@ class BrainFlowSource:
         with self._lock:
             if self._board is not None:
                 return
+            if self._opening:
+                raise DeviceError(f"{self.label}: already connecting")
+            self._opening, self._cancelled = True, False
+        board, opened = None, False
+        try:
             port = str(self.connection.get("serial_port", ""))
             if port.startswith("/") and not os.path.exists(port):
                 raise DeviceError(
@@ -497,20 +513,28 @@ class BrainFlowSource:
                 )
             configure_brainflow_logging()
             board = OwnedBoardShim(self.board_id, self._params())
-            try:
-                board.prepare_session()
-                self.config_responses = [self._configure(board, cmd) for cmd in self.config]
-                board.start_stream(max(int(self.layout.sfreq * 120), 10_000))
-            except BrainFlowError as err:
+            board.prepare_session()
+            self.config_responses = [self._configure(board, cmd) for cmd in self.config]
+            board.start_stream(max(int(self.layout.sfreq * 120), 10_000))
+            opened = True
+        except BrainFlowError as err:
+            if board is not None:
                 _release(board)
-                raise DeviceError(
-                    f"cannot open {self.name}{self._where()}: {_brainflow_reason(err)}"
-                ) from None
-            except BaseException:  # Ctrl-C while opening: never leave a prepared board
+            raise DeviceError(f"cannot open {self.label}: {_brainflow_reason(err)}") from None
+        except BaseException:  # Ctrl-C while opening: never leave a prepared board
+            if board is not None:
                 _release(board)
-                raise
-            self._board = board
-            logger.info("opened %s%s", self.name, self._where())
+            raise
+        finally:
+            with self._lock:
+                self._opening = False
+                cancelled = self._cancelled
+                if opened and not cancelled:
+                    self._board = board
+        if cancelled:
+            _release(board)
+            raise DeviceError(f"{self.label}: closed while connecting")
+        logger.info("opened %s", self.label)
 
     def send_config(self, command: str) -> str:
         """Send a ``config_board`` command to the open board (while it streams, too).
@@ -575,9 +599,12 @@ class BrainFlowSource:
                 raise DeviceError(f"cannot insert a marker: {_brainflow_reason(err)}") from None
 
     def close(self) -> None:
-        """Stop streaming and release the board; idempotent, never raises."""
+        """Stop streaming and release the board; idempotent, never raises, never waits for a
+        connection in progress (that board is released when its connection ends)."""
         with self._lock:
             board, self._board = self._board, None
+            if self._opening:
+                self._cancelled = True
         if board is not None:
             _release(board)
             logger.info("released %s", self.name)
@@ -807,6 +834,11 @@ class FileSource:
 
     def __repr__(self) -> str:
         return f"<FileSource | {self.path.name}, {self.speed:g}×, {self._pos} samples played>"
+
+    @property
+    def label(self) -> str:
+        """The source, for messages."""
+        return self.name
 
     @property
     def n_played(self) -> int:

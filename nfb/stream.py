@@ -10,6 +10,8 @@ a full disk) is detached and keeps its error; the device keeps streaming.
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -42,10 +44,21 @@ class DeviceStream:
         A ready source (tests); default :func:`nfb.devices.open_source`.
     buffer_seconds : float
         Length of the ring buffer (what a display can look back at).
+    open_timeout : float
+        Seconds :meth:`connect` waits for the board to open (see
+        :class:`~nfb.acquisition.Acquisition`).
+    clock : callable
+        The monotonic clock that times stalls, outages and connections (tests pass their own).
     """
 
     def __init__(
-        self, profile: DeviceProfile, *, source=None, buffer_seconds: float = 60.0
+        self,
+        profile: DeviceProfile,
+        *,
+        source=None,
+        buffer_seconds: float = 60.0,
+        open_timeout: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.profile = profile
         self._source = source if source is not None else open_source(profile)
@@ -55,6 +68,8 @@ class DeviceStream:
             buffer_seconds=buffer_seconds,
             on_chunk=self._dispatch_chunk,
             on_event=self._dispatch_event,
+            open_timeout=open_timeout,
+            clock=clock,
         )
         self._consumers: list[StreamConsumer] = []
         self._lock = threading.Lock()  # held while a chunk is handed out
@@ -67,9 +82,9 @@ class DeviceStream:
         Raises
         ------
         DeviceError
-            One line if the board cannot be opened or sends nothing within
-            ``first_data_timeout`` seconds (a board that has streamed and then drops out is
-            reconnected instead, for as long as it takes).
+            One line if the board cannot be opened, does not open within ``open_timeout``
+            seconds, or sends nothing within ``first_data_timeout`` seconds (a board that has
+            streamed and then drops out is reconnected instead, for as long as it takes).
         """
         self.acquisition.start()
         if not self.acquisition.wait_samples(1, timeout=first_data_timeout):
@@ -90,6 +105,10 @@ class DeviceStream:
     @property
     def state(self) -> str:
         return self.acquisition.state
+
+    def lost_for(self) -> float | None:
+        """Seconds since the board was lost (no samples since), None while it streams."""
+        return self.acquisition.lost_for()
 
     @property
     def ring(self):

@@ -11,6 +11,7 @@ back, and it streams again once the driver sends ``b``.
 Run it by hand to try nfb without a board::
 
     python tests/cyton_emulator.py        # prints the port; Ctrl-C to quit
+    python tests/cyton_emulator.py --trickle   # a board whose connection never completes
     nfb run --device cyton --serial-port /dev/pts/N --protocol alpha-up --client demo
 """
 
@@ -51,6 +52,11 @@ class CytonEmulator:
         Packets never sent (lost on the radio); the sample numbers still advance.
     n_samples : int | None
         Stop streaming after this many samples (``None``: forever).
+    trickle : bool
+        Answer ``d`` with an endless trickle of bytes, one every 0.2 s and never the ``$$$``
+        that ends an answer (a board whose firmware is stuck, noise on the radio link):
+        BrainFlow's ``prepare_session`` then reads for about 4096 × 0.2 s (14 minutes)
+        before it gives up, which to nfb is a connection that never returns.
     """
 
     def __init__(
@@ -59,9 +65,14 @@ class CytonEmulator:
         *,
         skip: set[int] | frozenset[int] = frozenset(),
         n_samples: int | None = None,
+        trickle: bool = False,
         impedance_ohm: dict[int, float] | None = None,
     ) -> None:
         self.counts = counts
+        self.trickle = trickle
+        self.commands = ""  # every command byte the driver sent, in order
+        self._trickling = False
+        self._next_trickle = 0.0
         self.skip = set(skip)
         self.n_samples = n_samples
         self.master, self.slave = pty.openpty()
@@ -75,8 +86,8 @@ class CytonEmulator:
         self._streaming_since: float | None = None
         self._base = 0
         self._lock = threading.Lock()
-        self._pending = ""  # a command split across two reads
-        self.commands: list[str] = []  # channel-settings and lead-off commands received
+        self._pending = ""  # a channel-settings or lead-off command split across two reads
+        self.settings: list[str] = []  # channel-settings and lead-off commands, whole
         self.channel_settings: dict[int, str] = {}
         self.lead_off: dict[int, str] = {}
         # electrode impedance per channel (1-8): with lead-off on, the 6 nA drive at 31.25 Hz
@@ -109,18 +120,20 @@ class CytonEmulator:
 
     def _answer(self, cmd: bytes) -> None:
         text = self._pending + cmd.decode(errors="ignore")
+        self.commands += cmd.decode(errors="ignore")
         self._pending = ""
         while text:
             c, text = text[0], text[1:]
-            if (
-                c in "xz"
-            ):  # channel settings x(CH,PD,GAIN,INPUT,BIAS,SRB2,SRB1)X, lead-off z(CH,P,N)Z
+            # channel settings x (CH PD GAIN INPUT BIAS SRB2 SRB1) X; lead-off z (CH P N) Z
+            if c in "xz":
                 end = text.find(c.upper())
                 if end < 0:
                     self._pending = c + text  # the rest comes in the next read
                     return
                 self._setting(c, text[:end])
                 text = text[end + 1 :]
+            elif c == "d" and self.trickle:
+                self._trickling = True
             elif c == "v":
                 os.write(self.master, b"OpenBCI V3 8-16 channel\nFirmware: v3.1.2\n$$$")
             elif c == "d":
@@ -132,7 +145,7 @@ class CytonEmulator:
 
     def _setting(self, kind: str, args: str) -> None:
         """Answer a channel-settings or lead-off command as the Cyton firmware does."""
-        self.commands.append(f"{kind}{args}{kind.upper()}")
+        self.settings.append(f"{kind}{args}{kind.upper()}")
         channel = "12345678".find(args[:1]) + 1
         # while streaming the firmware answers nothing (and BrainFlow reads nothing)
         quiet = self._streaming_since is not None
@@ -160,6 +173,12 @@ class CytonEmulator:
                         return
                     if self._on.is_set():
                         self._answer(cmd)  # a board that is off hears nothing
+                if self._trickling and time.monotonic() >= self._next_trickle:
+                    self._next_trickle = time.monotonic() + 0.2
+                    try:
+                        os.write(self.master, b".")
+                    except OSError:
+                        return
                 if self._streaming_since is None or not self._on.is_set():
                     continue
                 due = self._base + int((time.monotonic() - self._streaming_since) * SFREQ)
@@ -199,7 +218,9 @@ class CytonEmulator:
 
 
 if __name__ == "__main__":  # pragma: no cover - a tool for people
-    with CytonEmulator() as emu:
+    import sys
+
+    with CytonEmulator(trickle="--trickle" in sys.argv) as emu:
         print(emu.port, flush=True)
         try:
             while True:

@@ -4,6 +4,8 @@
 makes ``import fcntl`` fail for nfb's own modules (third-party libraries keep their POSIX
 branches, as they keep their Windows ones there), and removes from :mod:`os` what Windows
 lacks: ``fchmod``, ``O_DIRECTORY``, ``O_NOFOLLOW``, ``posix_fallocate`` and ``pread``.
+It also gives :mod:`signal` the ``SIGBREAK`` that Windows has (Ctrl-Break), as an alias of
+``SIGUSR1``, a signal a test can send here.
 ``NFB_SIMULATE_PLATFORM=macos`` removes ``posix_fallocate`` only (macOS has the rest).
 Both must take effect before nfb is first imported, which is why this is a plugin loaded
 with ``-p`` and not a fixture.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import signal
 import sys
 
 #: What each simulated platform lacks in :mod:`os`.
@@ -48,6 +51,8 @@ def install(platform: str) -> None:
             delattr(os, name)
     if BLOCKED[platform]:
         builtins.__import__ = _blocking_import(BLOCKED[platform])
+    if platform == "windows" and not hasattr(signal, "SIGBREAK"):
+        signal.SIGBREAK = signal.SIGUSR1  # type: ignore[attr-defined]
     os.environ["NFB_SIMULATE_PLATFORM"] = platform  # children (nfb subprocesses) too
 
 

@@ -595,7 +595,7 @@ def test_a_profile_configures_the_cyton_at_connect(tmp_path):
         stream = DeviceStream(profile)
         with stream:
             assert stream.acquisition.wait_samples(50, timeout=WAIT)
-        assert emu.commands == commands
+        assert emu.settings == commands
         assert emu.channel_settings == {1: "060110", 8: "160000"}
         assert stream.acquisition.source.config_responses == [
             "Success: Channel set for 1",

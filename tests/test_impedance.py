@@ -30,7 +30,7 @@ def test_impedance_of_each_electrode_and_the_board_streams_on():
             n = stream.n_samples
             assert stream.acquisition.wait_samples(n + 500, timeout=30)
             eeg, _ = stream.latest_eeg(2.0)
-        assert emu.commands == ["z101Z", "z100Z", "z201Z", "z200Z", "z301Z", "z300Z"]
+        assert emu.settings == ["z101Z", "z100Z", "z201Z", "z200Z", "z301Z", "z300Z"]
     for r, ohm in zip(result, OHM.values(), strict=True):
         assert r.kohm == pytest.approx(ohm / 1e3, rel=0.05)
     assert [r.verdict for r in result] == ["good", "check", "bad"]

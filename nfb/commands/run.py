@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import argparse
 import math
-import signal
 import sys
 import time
 
 from ._common import add_device_args, add_protocol_args, add_sham_arg, load_device
+
+#: Longest ``--duration`` (seconds): a day; a longer session is a mistyped number.
+MAX_DURATION_S = 86_400
+#: ``--connect-timeout``: default and range (s). A Bluetooth board may take 15 s to connect.
+DEFAULT_CONNECT_TIMEOUT_S = 30.0
+CONNECT_TIMEOUT_RANGE_S = (1.0, 600.0)
+#: ``--reconnect-timeout``: default and range (s).
+DEFAULT_RECONNECT_TIMEOUT_S = 120.0
+RECONNECT_TIMEOUT_RANGE_S = (1.0, 86_400.0)
 
 
 def add_parser(sub) -> None:
@@ -16,7 +24,8 @@ def add_parser(sub) -> None:
         "run",
         help="run a session headless (live line; prints the session folder)",
         description="Run a neurofeedback session on a device without the GUI. "
-        "Ctrl-C stops it cleanly; the last line is the session folder.",
+        "Ctrl-C (SIGTERM, Ctrl-Break, closing the console) stops it cleanly; the last line is "
+        "the session folder.",
     )
     add_device_args(p)
     add_protocol_args(p)
@@ -32,6 +41,22 @@ def add_parser(sub) -> None:
         type=float,
         metavar="SECONDS",
         help="stop after this many seconds of signal, whatever the script says",
+    )
+    p.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=DEFAULT_CONNECT_TIMEOUT_S,
+        metavar="SECONDS",
+        help="give up when the board has not finished connecting after this long "
+        f"(default {DEFAULT_CONNECT_TIMEOUT_S:g} s)",
+    )
+    p.add_argument(
+        "--reconnect-timeout",
+        type=float,
+        default=DEFAULT_RECONNECT_TIMEOUT_S,
+        metavar="SECONDS",
+        help="end the session (failed, the data kept) when a lost board has sent nothing "
+        f"for this long (default {DEFAULT_RECONNECT_TIMEOUT_S:g} s)",
     )
     p.add_argument(
         "--sessions-dir",
@@ -98,16 +123,13 @@ class LiveLine:
             self.stream.flush()
 
 
-#: Longest ``--duration`` (seconds): a day; a longer session is a mistyped number.
-MAX_DURATION_S = 86_400
-
-
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError, NfbError
     from ..protocol import load_protocol
     from ..session.clients import resolve_client
     from ..session.live import LiveSession, run_until_done
     from ..session.store import recover_store
+    from ..stopping import CleanStop
     from ..stream import DeviceStream
 
     if args.duration is not None and not (
@@ -116,6 +138,12 @@ def run(args: argparse.Namespace) -> int:
         raise _arg_error(
             f"--duration must be seconds from 1 to {MAX_DURATION_S} (a day), got {args.duration:g}"
         )
+    for option, value, (lo, hi) in (
+        ("--connect-timeout", args.connect_timeout, CONNECT_TIMEOUT_RANGE_S),
+        ("--reconnect-timeout", args.reconnect_timeout, RECONNECT_TIMEOUT_RANGE_S),
+    ):
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise _arg_error(f"{option} must be seconds from {lo:g} to {hi:g}, got {value:g}")
     profile = load_device(args)
     protocol = load_protocol(args.protocol, args.overrides)
     observers = []
@@ -128,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     recover_store(args.sessions_dir)  # sessions a killed run left open: one warning line each
     # the name stays in the store's index; folders, files and streams carry the id only
     client = resolve_client(args.client, args.sessions_dir)
-    stream = DeviceStream(profile)
+    stream = DeviceStream(profile, open_timeout=args.connect_timeout)
     session = LiveSession(
         stream,
         protocol,
@@ -139,30 +167,30 @@ def run(args: argparse.Namespace) -> int:
         observers=observers,
     )
     line = LiveLine(session.layout.sfreq)
-    # SIGTERM stops cleanly like Ctrl-C: the board is released and the folder closed
-    previous = signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
     reason = "user"
-    try:
-        # the board opens before the folder exists: a wrong port leaves no empty session
-        stream.connect()
-        session.start()
-        run_until_done(session, lambda snap: line.show(snap, session.state))
-        reason = "complete"
-    except KeyboardInterrupt:
-        reason = "interrupted"
-    finally:
-        # a second Ctrl-C must not interrupt the clean-up that closes the folder and the board
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Ctrl-C, SIGTERM, Ctrl-Break and a closing console (Windows) all stop cleanly: the
+    # board is released and the folder closed
+    with CleanStop() as stop:
         try:
-            status = session.stop(reason)
-            stream.disconnect()
+            # the board opens before the folder exists: a wrong port leaves no empty session
+            stream.connect()
+            session.start()
+            run_until_done(
+                session,
+                lambda snap: line.show(snap, session.state),
+                give_up_s=args.reconnect_timeout,
+            )
+            reason = "complete"
+        except KeyboardInterrupt:
+            reason = "interrupted"
         finally:
-            signal.signal(signal.SIGINT, previous_int)
-            signal.signal(signal.SIGTERM, previous)
-        if session.path is not None:
-            line.show(session.snapshot(), session.state, force=True)
-        line.close()
+            # a second Ctrl-C must not interrupt the clean-up that closes the folder and board
+            with stop.shield():
+                status = session.stop(reason)
+                stream.disconnect()
+                if session.path is not None:
+                    line.show(session.snapshot(), session.state, force=True)
+                line.close()
     kept = ""
     if session.path is not None:
         # the samples on disk (session.json's count), not those accepted: a full disk
@@ -177,7 +205,11 @@ def run(args: argparse.Namespace) -> int:
         err = session.error
         cls = type(err) if isinstance(err, NfbError) else ConfigError
         raise cls(f"{err}{kept}")
-    return 130 if reason == "interrupted" else 0
+    if reason == "interrupted":
+        if session.path is None:
+            print("nfb run: interrupted before the session started", file=sys.stderr)
+        return 130
+    return 0
 
 
 def _arg_error(msg: str):

@@ -973,6 +973,10 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         """
         self.timer.stop()
         self._closing = True
+        if self._pending_stream is not None:
+            # a board still connecting: cancel it first, so that its worker returns now
+            # instead of after the connection timeout
+            self._pending_stream.disconnect()
         for thread in self._workers:
             thread.join(worker_timeout)
         if self._pending_session is not None:

@@ -249,6 +249,13 @@ class LiveSession:
         """Block until the script ends, the duration is reached or the device fails."""
         return self._done.wait(timeout)
 
+    def device_lost(self, reason: str) -> None:
+        """Give up on a device that stays lost: the session ends as failed with ``reason``
+        (what is recorded stays; :meth:`stop` closes the folder)."""
+        if self._device_failed is None:
+            self._device_failed = reason
+        self._done.set()
+
     def update_meta(self, **fields) -> None:
         """Add notes, self-ratings etc. to ``session.json``."""
         if self.recorder is not None:
@@ -330,9 +337,31 @@ class FrameHistory:
             return self._rows[idx].copy()
 
 
-def run_until_done(session: LiveSession, on_tick=None, tick_s: float = 0.25) -> None:
-    """Wait for a started session to end, calling ``on_tick(snapshot)`` now and then."""
+def run_until_done(
+    session: LiveSession,
+    on_tick=None,
+    tick_s: float = 0.25,
+    *,
+    give_up_s: float | None = None,
+) -> None:
+    """Wait for a started session to end, calling ``on_tick(snapshot)`` now and then.
+
+    Parameters
+    ----------
+    give_up_s : float | None
+        End the session (failed) once the device has sent nothing for this many seconds
+        (:meth:`DeviceStream.lost_for`, on the stream's clock) while it is being
+        reconnected; None waits for it for as long as it takes.
+    """
     while not session.wait(tick_s):
+        lost = session.stream.lost_for()
+        if give_up_s is not None and lost is not None and lost >= give_up_s:
+            state = session.stream.state
+            logger.info("giving up on %s after %.0f s (%s)", session.profile.name, lost, state)
+            session.device_lost(
+                f"no data for {lost:.0f} s ({state}); gave up after {give_up_s:g} s"
+            )
+            break
         if on_tick is not None:
             on_tick(session.snapshot())
     if on_tick is not None:
