@@ -35,8 +35,8 @@ POSIX_ONLY_OS = {
     "sched_getaffinity",
 }
 #: The test files the simulated platforms run: store, recorder, client index, export, live
-#: sessions (a stream's sessions, kills and recoveries, a full disk), and this file's own
-#: checks of the simulation.
+#: sessions (a stream's sessions, kills and recoveries, a full disk), stopping nfb run (on
+#: Windows with Ctrl-Break too), and this file's own checks of the simulation.
 SIMULATED = [
     "tests/test_store.py",
     "tests/test_recorder.py",
@@ -45,6 +45,7 @@ SIMULATED = [
     "tests/test_stream.py",
     "tests/test_faults.py",
     "tests/test_hostile_store.py",
+    "tests/test_stop.py",
     "tests/test_platforms.py::test_the_simulation_holds",
 ]
 
