@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..errors import ConfigError
     from ..session import course
-    from ..session.format import default_sessions_dir
+    from ..session.folders import default_sessions_dir
 
     root = Path(args.sessions_dir) if args.sessions_dir else default_sessions_dir()
     given = [a for a in ("protocol", "sessions", "every") if getattr(args, a) is not None]

@@ -33,7 +33,7 @@ def add_parser(sub) -> None:
 def _root(args: argparse.Namespace):
     from pathlib import Path
 
-    from ..session.format import default_sessions_dir
+    from ..session.folders import default_sessions_dir
 
     return Path(args.sessions_dir) if args.sessions_dir else default_sessions_dir()
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from .. import questionnaires as qs
 from ..session.course import Course, Outcome, client_progress, read_course
-from ..session.format import default_sessions_dir
+from ..session.folders import default_sessions_dir
 from . import figures
 from .html import card, esc, fmt, img, kv_table, missing, note, page, section, table
 from .trends import client_trends, resolve_client_id, trend_parts
