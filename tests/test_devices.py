@@ -403,3 +403,17 @@ def test_cli_ip_address_reaches_the_profile():
     proc = nfb_cli("check", "--device", "cyton-wifi", "--ip-address", "bad host!")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "--ip-address: a host name or an IP address" in proc.stderr
+
+
+def test_every_shipped_profile_builds_its_source():
+    """Each BrainFlow profile gives a BrainFlowSource whose layout is BrainFlow's own; the
+    file and LSL profiles need a file or a stream first (tested where they are)."""
+    for profile in list_profiles():
+        if profile.board_id is None or "file" in profile.connection:
+            continue
+        if any(profile.connection.get(k) == "" for k in ("serial_port",)):
+            continue
+        source = open_source(profile)
+        assert source.layout.ch_names == profile.channels, profile.name
+        assert source.layout.sfreq == profile.sampling_rate, profile.name
+        assert source.layout.n_eeg == len(profile.channels)
