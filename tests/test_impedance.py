@@ -25,11 +25,11 @@ def test_impedance_of_each_electrode_and_the_board_streams_on():
         stream = DeviceStream(load_profile("cyton", serial_port=emu.port))
         with stream:
             result = impedance.measure(stream, channels=[0, 1, 2])
-            # after the check: every drive off, streaming as before, no sine left
-            assert emu.lead_off == {1: "00", 2: "00", 3: "00"}
+            # after the check: streaming as before (2 s more), every drive off, no sine left
             n = stream.n_samples
             assert stream.acquisition.wait_samples(n + 500, timeout=30)
             eeg, _ = stream.latest_eeg(2.0)
+        assert emu.lead_off == {1: "00", 2: "00", 3: "00"}
         assert emu.settings == ["z101Z", "z100Z", "z201Z", "z200Z", "z301Z", "z300Z"]
     for r, ohm in zip(result, OHM.values(), strict=True):
         assert r.kohm == pytest.approx(ohm / 1e3, rel=0.05)
