@@ -19,7 +19,7 @@ import tomllib
 
 from . import fs
 from .bands import resolve_bands
-from .dsp.envelope import ESTIMATORS
+from .dsp.envelope import DEFAULT_ESTIMATOR, ESTIMATORS
 from .dsp.features import BandRef, FeatureExpr
 from .errors import ConfigError, quoted
 
@@ -119,7 +119,12 @@ SCHEMA: dict[str, dict[str, tuple]] = {
             lambda v: v in ("amplitude", "power"),
             '"amplitude" (µV) or "power" (µV²)',
         ),
-        "estimator": ("str", "cfir", lambda v: v in ESTIMATORS, " or ".join(ESTIMATORS)),
+        "estimator": (
+            "str",
+            DEFAULT_ESTIMATOR,
+            lambda v: v in ESTIMATORS,
+            " or ".join(ESTIMATORS),
+        ),
         "smooth_ms": ("num", 250, lambda v: 0 <= v <= 10000, "0 to 10000 ms"),
         "zscore": ("bool", False, None, "true or false"),
         "baseline": (

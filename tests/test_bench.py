@@ -124,7 +124,7 @@ def test_bench_all_cli_json_tags_every_row():
         "all", "--minutes", "0.1", "--repeats", "1", "--seconds", "2", "--no-gui"
     )
     assert out["benchmark"] == "all"
-    assert {r["benchmark"] for r in out["rows"]} == {"lag", "throughput", "latency"}
+    assert {r["benchmark"] for r in out["rows"]} == {"lag", "selectivity", "throughput", "latency"}
     names = [(r["benchmark"], r["name"]) for r in out["rows"]]
     for b in ("lag", "throughput", "latency"):
         assert (b, "nfb-default") in names

@@ -32,6 +32,7 @@ def _reading(band_name, freq, amp=25.0, sfreq=FS, **kw):
     """Median band value (µV) the live path gives for a sine, after the filters settle."""
     n = int(20 * sfreq)
     x = amp * np.sin(2 * np.pi * freq * np.arange(n) / sfreq + 0.3)
+    kw.setdefault("estimator", "cfir")  # this file tests the fast cFIR
     p = Pipeline(
         sfreq,
         1,
@@ -159,6 +160,7 @@ def test_pipeline_hands_its_pre_filter_to_the_cfir():
         [Derivation("main", ((0, 1.0),))],
         DEFAULT_BANDS,
         FeatureExpr("alpha / beta", DEFAULT_BANDS),
+        estimator="cfir",
     )
     for est in p._estimators.values():
         assert np.array_equal(est.prefilter, PRE)
@@ -170,6 +172,7 @@ def test_pipeline_hands_its_pre_filter_to_the_cfir():
         FeatureExpr("alpha", DEFAULT_BANDS),
         notch_hz=None,
         bandpass_hz=None,
+        estimator="cfir",
     )
     assert bare._estimators["alpha"].prefilter is None
 
@@ -249,6 +252,7 @@ def test_sharp_option_costs_lag_but_keeps_correlation():
         [Derivation("main", ((0, 1.0),))],
         DEFAULT_BANDS,
         FeatureExpr("alpha", DEFAULT_BANDS),
+        estimator="cfir",
         estimator_params={"selectivity": "sharp"},
     )
     fb = p.process(x[None])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..bands import DEFAULT_BANDS
-from ..dsp.envelope import ESTIMATORS
+from ..dsp.envelope import DEFAULT_ESTIMATOR, ESTIMATORS
 from ..dsp.features import FeatureExpr
 from ..dsp.pipeline import Derivation, Pipeline
 from .signals import lag_signal
@@ -98,11 +98,12 @@ def mne_estimator(x: np.ndarray) -> np.ndarray:
 def run() -> list[dict]:
     """All rows of the lag benchmark: nfb's default first, then its other estimators, peers."""
     x, truth = lag_signal()
+    default = DEFAULT_ESTIMATOR
     rows = [
-        {"name": "nfb-default", "estimator": "cfir", **best_lag(nfb_estimator(x, "cfir"), truth)}
+        {"name": "nfb-default", "estimator": default, **best_lag(nfb_estimator(x, default), truth)}
     ]
     for est in ESTIMATORS:
-        if est != "cfir":
+        if est != default:
             rows.append(
                 {"name": f"nfb-{est}", "estimator": est, **best_lag(nfb_estimator(x, est), truth)}
             )

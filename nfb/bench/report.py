@@ -14,9 +14,13 @@ import math
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("benchmark", "benchmark", "s"),
     ("name", "name", "s"),
+    ("reject_db", "reject_db", ".1f"),
     ("lag_ms", "lag_ms", ".0f"),
     ("corr", "corr", ".3f"),
     ("corr_zero_lag", "corr_zero_lag", ".3f"),
+    ("real_corr", "real_corr", ".3f"),
+    ("real_lag_ms", "real_lag_ms", ".0f"),
+    ("real_corr_truth", "real_corr_truth", ".3f"),
     ("realtime_factor", "realtime_factor", ".0f"),
     ("ratio_vs_brainflow", "vs_brainflow", ".1f"),
     ("ratio_vs_mne", "vs_mne", ".1f"),

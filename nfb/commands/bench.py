@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-KINDS = ("all", "lag", "throughput", "latency", "soak")
+KINDS = ("all", "lag", "selectivity", "throughput", "latency", "soak")
 
 
 def add_parser(sub) -> None:
@@ -14,14 +14,16 @@ def add_parser(sub) -> None:
         help="measure lag, throughput, latency and soak against BrainFlow and MNE",
         description="Benchmarks on fixed signals, nfb beside the tools users would pick "
         "instead. `lag`: each envelope estimator's lag and correlation against a known "
-        "envelope (120 s at 250 Hz, seed 0). `throughput`: replay speed of the default "
+        "envelope (120 s at 250 Hz, seed 0). `selectivity`: each estimator's rejection one band "
+        "width from alpha, its lag, and its correlation on a realistic eyes-open signal "
+        "(drift, blinks, saccades, EMG). `throughput`: replay speed of the default "
         "protocol (alpha-beta-up, a frame every 4 samples) on --minutes of --channels at "
         "250 Hz, beside BrainFlow's and MNE's band powers on 1 s windows every 100 ms. "
         "`latency`: a live synthetic-board session for --seconds; fetch -> frame ready, "
         "and with --gui the age of the newest frame when the console draws it. `soak`: "
         "a --minutes EEG file played by the file device at --speed through a recorded live "
-        "session; samples lost and memory growth. `all` (the default): lag, throughput and "
-        "latency, and the soak with --soak.",
+        "session; samples lost and memory growth. `all` (the default): lag, selectivity, "
+        "throughput and latency, and the soak with --soak.",
     )
     p.add_argument("kind", nargs="?", default="all", choices=KINDS, help="what to measure")
     p.add_argument(
@@ -95,6 +97,10 @@ def _measure(kind: str, args: argparse.Namespace, minutes: float | None):
         from ..bench import lag
 
         return lag.run(), []
+    if kind == "selectivity":
+        from ..bench import selectivity
+
+        return selectivity.run(), []
     if kind == "throughput":
         from ..bench import throughput
 
@@ -125,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
 
     _positive(args)
     if args.kind == "all":
-        plan = [("lag", None), ("throughput", args.minutes), ("latency", None)]
+        plan = [("lag", None), ("selectivity", None), ("throughput", args.minutes)]
+        plan.append(("latency", None))
         if args.soak is not None:
             plan.append(("soak", args.soak))
     else:

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import signal
 
-from .envelope import SampleHistory, make_estimator
+from .envelope import DEFAULT_ESTIMATOR, SampleHistory, make_estimator
 from .features import BandRef, FeatureExpr
 from .filters import SosFilter, design_bandpass, design_notch
 
@@ -112,7 +112,7 @@ class Pipeline:
     bandpass_hz : (float, float) | None
         Causal band-pass edges, or None.
     estimator : str
-        Envelope estimator (``cfir``, ``demod``, ``butter``, ``fft``).
+        Envelope estimator (``selective``, ``cfir``, ``demod``, ``butter``, ``fft``).
     estimator_params : dict
         Passed to the estimator.
     measure : str
@@ -138,7 +138,7 @@ class Pipeline:
         step: int = 4,
         notch_hz: float | None = 50.0,
         bandpass_hz: tuple[float, float] | None = (1.0, 40.0),
-        estimator: str = "cfir",
+        estimator: str = DEFAULT_ESTIMATOR,
         estimator_params: dict | None = None,
         measure: str = "amplitude",
         smooth_ms: float = 0.0,
@@ -170,18 +170,23 @@ class Pipeline:
             sections.append(design_bandpass(*bandpass_hz, self.sfreq))
         prefilter = np.vstack(sections) if sections else None
         self._filter = SosFilter(prefilter, n_deriv) if sections else None
-        # the cFIR is fitted to the whole chain, so the pre-filter's delay is absorbed
-        self._estimators = {
-            band: make_estimator(
-                estimator,
-                bands[band],
-                self.sfreq,
-                len(idx),
-                prefilter=prefilter,
-                **(estimator_params or {}),
+        # the cFIR is fitted to the whole chain, so the pre-filter's delay is absorbed;
+        # the selective estimator's AR models are fitted once per derivation, for all bands
+        params = dict(estimator_params or {})
+        self._forecaster = None
+        if estimator == "selective":
+            from .predictive import shared_forecaster
+
+            self._forecaster = shared_forecaster(
+                [bands[b] for b in by_band], self.sfreq, n_deriv, **params
             )
-            for band, idx in by_band.items()
-        }
+        self._estimators = {}
+        for band, idx in by_band.items():
+            if self._forecaster is not None:
+                params = {**params, "forecaster": self._forecaster, "rows": idx}
+            self._estimators[band] = make_estimator(
+                estimator, bands[band], self.sfreq, len(idx), prefilter=prefilter, **params
+            )
         self.band_columns = tuple(ref.column for ref in all_refs)
         self._emg = None
         if emg_band is not None:
@@ -252,6 +257,8 @@ class Pipeline:
         filtered = self._filter.process(derived) if self._filter else derived
 
         bands: dict[str, np.ndarray] = {}
+        if self._forecaster is not None:
+            self._forecaster.update(filtered, start)
         for band, idx in self._by_band.items():
             amp = self._estimators[band].process(filtered[idx], start, positions)
             for k, d in enumerate(idx):
