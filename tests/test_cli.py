@@ -533,3 +533,24 @@ def test_check_prints_a_verdict_per_channel():
     assert list(rows) == EEG_NAMES
     assert set(rows.values()) <= {"good", "check", "bad"}
     assert any(line.startswith("Verdict:") for line in proc.stdout.splitlines())
+
+
+def test_level_is_in_every_frame_of_a_headless_run_and_equal_after_replay(live, tmp_path):
+    from nfb.feedback.level import FeedbackLevel
+
+    _, _, folder = live
+    a = nfb.read_session(folder)
+    level = a.frames["level"]
+    assert len(level) == a.n_frames > 0
+    assert np.all(np.isfinite(level)) and np.all((level >= 0) & (level <= 1))
+    assert level.std() > 0.01  # it moves with the feature, not stuck at 0.5
+    # the engine's rule: the shown value against the shown threshold
+    rule = FeedbackLevel(a.meta["protocol"]["feedback"]["direction"])
+    expect = [
+        rule.update(v, t) for v, t in zip(a.frames["value"], a.frames["threshold"], strict=True)
+    ]
+    assert np.array_equal(level, np.asarray(expect))
+    out = tmp_path / "replay-level"
+    proc = nfb_cli("replay", folder, "--out", out, timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stderr
+    assert np.array_equal(nfb.read_session(out).frames["level"], level)

@@ -80,8 +80,7 @@ def ar_fit(x: np.ndarray, order: int) -> np.ndarray:
     and one ``order``² solve. A signal with no power gives zeros (no forecast).
     """
     x = np.ascontiguousarray(x, dtype=np.float64)
-    w = sliding_window_view(x, order + 1)  # w[t, k] = x[t + k]
-    m = w.T @ w
+    m = _lagged_products(x, order)
     m = m + m[::-1, ::-1]  # the backward predictor's normal equations
     scale = np.trace(m)
     if not scale > 0 or not np.isfinite(scale):
@@ -95,6 +94,33 @@ def ar_fit(x: np.ndarray, order: int) -> np.ndarray:
     except linalg.LinAlgError:
         return np.zeros(order)
     return coef if np.all(np.isfinite(coef)) else np.zeros(order)
+
+
+def _lagged_products(x: np.ndarray, order: int) -> np.ndarray:
+    """``m[i, j] = Σ_t x[t + i]·x[t + j]`` over the ``len(x) − order`` windows of the fit.
+
+    Element-wise products and running sums, not BLAS: a matrix product's summation order
+    depends on how many threads OpenBLAS uses (the main process and a joblib worker differ),
+    and replay must give the same bits wherever it runs.
+    """
+    n = len(x)
+    padded = np.concatenate([x, np.zeros(order)])
+    prods = x[:, None] * sliding_window_view(padded, order + 1)[:n]  # x[u]·x[u + d]
+    run = np.zeros((n + 1, order + 1))
+    np.cumsum(prods, axis=0, out=run[1:])
+    rows, lags = _triangle(order)
+    vals = run[rows + n - order, lags] - run[rows, lags]
+    m = np.empty((order + 1, order + 1))
+    m[rows, rows + lags] = vals
+    m[rows + lags, rows] = vals
+    return m
+
+
+@functools.lru_cache(maxsize=16)
+def _triangle(order: int) -> tuple[np.ndarray, np.ndarray]:
+    i, d = np.meshgrid(np.arange(order + 1), np.arange(order + 1), indexing="ij")
+    keep = i + d <= order
+    return i[keep], d[keep]
 
 
 @functools.lru_cache(maxsize=64)

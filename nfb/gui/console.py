@@ -20,7 +20,7 @@ from PyQt6 import QtCore, QtGui, QtWidgets
 from .._logging import logger
 from ..devices import list_profiles, load_profile
 from ..errors import NfbError
-from ..feedback.level import FeedbackLevel, FeedbackState
+from ..feedback.level import FeedbackState
 from ..impedance import CYTON_BOARDS
 from ..protocol import list_protocols, load_protocol
 from ..session.clients import ClientIndex, client_names, resolve_client
@@ -83,7 +83,6 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.last_check = None
         self.last_impedance = None
         self.latency_ms: float | None = None
-        self._level = FeedbackLevel()
         self._bridge = _Bridge()
         self._bridge.done.connect(self._on_done)
         self._busy = 0  # worker threads running
@@ -701,7 +700,6 @@ class ConsoleWindow(QtWidgets.QMainWindow):
                 return
             self._ratings = dict(ratings)
             self._set_box(self.rating_after, -1)
-            self._level = FeedbackLevel(protocol.data["feedback"]["direction"])
             mode = protocol.data["feedback"]["mode"]
             self.state.audio = "audio" in mode
             self.state.visual = "visual" in mode
@@ -907,9 +905,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             self.status_latency.setText(f"latency {self.latency_ms:.0f} ms")
             if newest[col["sample_index"]] != self._last_frame_index:
                 self._last_frame_index = newest[col["sample_index"]]
-                self.state.level = self._level.update(
-                    newest[col["value"]], newest[col["threshold"]]
-                )
+                self.state.level = float(newest[col["level"]])  # computed by the engine
             if not self.threshold_slider.isSliderDown() and np.isfinite(snap.threshold):
                 lo, hi = self._slider_range(rows)  # show where the live threshold sits
                 pos = round(1000 * (snap.threshold - lo) / (hi - lo)) if hi > lo else 500

@@ -45,6 +45,16 @@ BASE_FRAME_COLUMNS: tuple[tuple[str, str], ...] = (
     ("inhibited", "?"),
     ("step", "i8"),
 )
+#: The columns every frame row of the engine starts with: the base columns, the feature
+#: before z-scoring and the feedback ``level`` (0–1: what the display and the tone follow,
+#: computed by the engine from the shown value and threshold, so replay reproduces it).
+#: Inhibit flags (``inhibit_<kind>``), band values and the sham ``own_*`` columns follow.
+#: Sessions recorded before ``level`` existed lack it; readers need only the base columns.
+FRAME_COLUMNS: tuple[tuple[str, str], ...] = (
+    *BASE_FRAME_COLUMNS,
+    ("raw_value", "f8"),
+    ("level", "f8"),
+)
 #: Status values ``close`` accepts. ``"recording"`` is the status while open.
 FINAL_STATUSES = ("complete", "stopped", "failed")
 #: Keys the recorder owns: ``meta`` and ``update_meta`` may not set them.

@@ -22,19 +22,17 @@ from .._logging import logger
 from ..bands import resolve_bands
 from ..dsp.pipeline import Derivation, Pipeline
 from ..errors import ConfigError, SessionError
+from ..feedback.level import FeedbackLevel
 from ..montage import map_channels
 from ..protocol import Protocol
 from ..reward import Inhibitor, ThresholdController, hold_frames
-from .format import BASE_FRAME_COLUMNS
+from .format import FRAME_COLUMNS
 from .script import Step, build_script
 from .sham import SHAM_FRAME_COLUMNS, ShamPlan
 
-#: The columns every frame row starts with: the session format's base columns, then the
-#: feature before z-scoring. Inhibit flags and band values follow.
-FRAME_COLUMNS: tuple[tuple[str, str], ...] = (*BASE_FRAME_COLUMNS, ("raw_value", "f8"))
-#: Index of each base column in a frame row (displays read rows by name).
+#: Index of each engine column in a frame row (displays read rows by name).
 COLUMN = {name: i for i, (name, _) in enumerate(FRAME_COLUMNS)}
-_SAMPLE, _TIME, _WALL, _VALUE, _THRESHOLD, _REWARD, _INHIBITED, _STEP, _RAW = (
+_SAMPLE, _TIME, _WALL, _VALUE, _THRESHOLD, _REWARD, _INHIBITED, _STEP, _RAW, _LEVEL = (
     COLUMN[name]
     for name in (
         "sample_index",
@@ -46,6 +44,7 @@ _SAMPLE, _TIME, _WALL, _VALUE, _THRESHOLD, _REWARD, _INHIBITED, _STEP, _RAW = (
         "inhibited",
         "step",
         "raw_value",
+        "level",
     )
 )
 
@@ -296,6 +295,8 @@ class SessionRunner:
         self._sham_blocks = frozenset(sham.blocks) if sham is not None else frozenset()
         self._sham_frame = 0  # frames shown so far in the current sham block
         self._settled_at = -1  # after a gap in the signal, frames before this are invalid
+        #: the feedback level stage: feature and threshold shown -> 0–1 (display and tone)
+        self._level = FeedbackLevel(self.direction)
 
         self._lock = threading.Lock()
         self._pending: deque[dict] = deque()
@@ -536,58 +537,30 @@ class SessionRunner:
         # indexing would cost more than the scoring itself (same arithmetic, same bits)
         indices, raws = fb.sample_index.tolist(), raw_values.tolist()
         any_inh_list = any_inh.tolist()
-        band_lists = None  # the band values as Python floats, made once a baseline needs them
+        band_cache: dict[str, list[float]] = {}  # band values as floats, once a baseline needs them
         out_value: list[float] = []
         out_threshold: list[float] = []
         out_reward: list[bool] = []
         out_inhibited: list[bool] = []
         out_step: list[int] = []
+        out_level: list[float] = []
         with self._lock:
             for i in range(m):
                 s = indices[i]
-                if not self._started:
-                    self._started = True
-                    self._start_step(s)
-                self._take_commands(s)
-                if self.finished:
-                    break
-                if self.max_samples is not None and s + 1 > self.max_samples:
-                    self._apply({"kind": "stop", "reason": "duration"}, s)
+                if not self._clock_enter(s):
                     break
                 st = self.current_step
                 raw = raws[i]
                 value = (raw - self._zs[0]) / self._zs[1] if self.zscore else raw
-                inhibited = any_inh_list[i]
-                if s < self._settled_at:
-                    inh["invalid"][i] = inhibited = True
-                if band_rules:
-                    for kind, flag in self.inhibitor.band_step(fb.bands, i).items():
-                        inh[kind][i] = flag
-                        inhibited |= flag
-                reward = False
-                is_sham = False
-                if not self._paused:
-                    if st.is_baseline and not inhibited and s >= self.pipeline.warmup_samples:
-                        if band_lists is None:
-                            band_lists = {c: fb.bands[c].tolist() for c in self.band_columns}
-                        bucket = self._baseline_values.setdefault(st.name, {})
-                        bucket.setdefault("value", []).append(raw)
-                        for col in self.band_columns:
-                            bucket.setdefault(col, []).append(band_lists[col][i])
-                    elif st.name == "block":
-                        is_sham = st.block in self._sham_blocks
-                        reward = self._score(value, inhibited, s, adapt=not is_sham)
-                        blk = self.blocks[-1]
-                        if blk.own is not None:
-                            blk.own.add(value, reward, inhibited)
-                shown_threshold = self.threshold
+                inhibited = self._inhibit_stage(i, s, any_inh_list[i], inh, fb, band_rules)
+                reward, is_sham = self._train_stage(
+                    st, s, raw, value, inhibited, fb.bands, i, band_cache
+                )
                 if sham_cols is not None:
-                    sham_cols[n_out] = (is_sham, value, shown_threshold, reward, inhibited)
-                if is_sham:
-                    value, shown_threshold, reward, inhibited = self.sham.yoked.frame(
-                        st.block, self._sham_frame, self.frame_rate
-                    )
-                    self._sham_frame += 1
+                    sham_cols[n_out] = (is_sham, value, self.threshold, reward, inhibited)
+                value, shown_threshold, reward, inhibited = self._sham_stage(
+                    st, is_sham, value, self.threshold, reward, inhibited
+                )
                 if st.name == "block" and not self._paused:
                     self.blocks[-1].add(value, reward, inhibited)
                 out_value.append(value)
@@ -595,14 +568,11 @@ class SessionRunner:
                 out_reward.append(reward)
                 out_inhibited.append(inhibited)
                 out_step.append(st.index)
+                out_level.append(self._level.update(value, shown_threshold))
                 n_out += 1
                 self._last_index = s
-                if not self._paused:
-                    self._elapsed += self.step_samples
-                    if self._elapsed >= st.duration:
-                        self._next_step(s)
-                        if self.finished:
-                            break
+                if not self._clock_leave(s, st):
+                    break
             rows = rows[:n_out]
             # frame i of the chunk is row i: the loop only ever stops early, never skips
             rows[:, _SAMPLE] = fb.sample_index[:n_out]
@@ -614,6 +584,7 @@ class SessionRunner:
             rows[:, _REWARD] = out_reward
             rows[:, _INHIBITED] = out_inhibited
             rows[:, _STEP] = out_step
+            rows[:, _LEVEL] = out_level
             k = len(FRAME_COLUMNS)
             for kind in self.inhibit_kinds:
                 rows[:, k] = inh[kind][:n_out]
@@ -628,6 +599,94 @@ class SessionRunner:
         if n_out and self.on_frames is not None:
             self.on_frames(rows)
         return rows
+
+    # --- per-frame stages (feed runs them in this order for every frame) ------------------
+    def _clock_enter(self, s: int) -> bool:
+        """Script clock, before frame ``s``: the first step, due commands, the duration.
+
+        Returns False when the session has ended (no frame at ``s``).
+        """
+        if not self._started:
+            self._started = True
+            self._start_step(s)
+        self._take_commands(s)
+        if self.finished:
+            return False
+        if self.max_samples is not None and s + 1 > self.max_samples:
+            self._apply({"kind": "stop", "reason": "duration"}, s)
+            return False
+        return True
+
+    def _clock_leave(self, s: int, st: Step) -> bool:
+        """Script clock, after frame ``s``: count it into the step; the next step when due.
+
+        Returns False when that ended the session.
+        """
+        if not self._paused:
+            self._elapsed += self.step_samples
+            if self._elapsed >= st.duration:
+                self._next_step(s)
+                if self.finished:
+                    return False
+        return True
+
+    def _inhibit_stage(
+        self, i: int, s: int, inhibited: bool, inh: dict, fb, band_rules: bool
+    ) -> bool:
+        """Inhibits of frame ``i`` (sample ``s``): the pipeline's, the settling after a gap,
+        the band rules (which keep their own state); sets the frame's flags in ``inh``."""
+        if s < self._settled_at:
+            inh["invalid"][i] = inhibited = True
+        if band_rules:
+            for kind, flag in self.inhibitor.band_step(fb.bands, i).items():
+                inh[kind][i] = flag
+                inhibited |= flag
+        return inhibited
+
+    def _train_stage(
+        self,
+        st: Step,
+        s: int,
+        raw: float,
+        value: float,
+        inhibited: bool,
+        bands: dict,
+        i: int,
+        band_cache: dict,
+    ) -> tuple[bool, bool]:
+        """Baseline collection or scoring (threshold and reward) of one frame.
+
+        Returns (reward, is_sham): the client's own reward and whether the block is sham.
+        """
+        if self._paused:
+            return False, False
+        if st.is_baseline:
+            if not inhibited and s >= self.pipeline.warmup_samples:
+                if not band_cache:
+                    band_cache.update({c: bands[c].tolist() for c in self.band_columns})
+                bucket = self._baseline_values.setdefault(st.name, {})
+                bucket.setdefault("value", []).append(raw)
+                for col in self.band_columns:
+                    bucket.setdefault(col, []).append(band_cache[col][i])
+            return False, False
+        if st.name != "block":
+            return False, False
+        is_sham = st.block in self._sham_blocks
+        reward = self._score(value, inhibited, s, adapt=not is_sham)
+        blk = self.blocks[-1]
+        if blk.own is not None:
+            blk.own.add(value, reward, inhibited)
+        return reward, is_sham
+
+    def _sham_stage(
+        self, st: Step, is_sham: bool, value: float, threshold: float, reward: bool, inhibited: bool
+    ) -> tuple[float, float, bool, bool]:
+        """What the client is shown: the own frame, or in a sham block the yoked one."""
+        if not is_sham:
+            return value, threshold, reward, inhibited
+        shown = self.sham.yoked.frame(st.block, self._sham_frame, self.frame_rate)
+        self._sham_frame += 1
+        return shown
 
     def _score(self, value: float, inhibited: bool, s: int, adapt: bool = True) -> bool:
         if adapt and self.threshold_mode == "auto":
