@@ -543,7 +543,8 @@ def test_level_is_in_every_frame_of_a_headless_run_and_equal_after_replay(live, 
     level = a.frames["level"]
     assert len(level) == a.n_frames > 0
     assert np.all(np.isfinite(level)) and np.all((level >= 0) & (level <= 1))
-    assert level.std() > 0.01  # it moves with the feature, not stuck at 0.5
+    # 0.5 (neutral) until a threshold exists; this short run may not reach one
+    assert np.all(level[~np.isfinite(a.frames["threshold"])] == 0.5)
     # the engine's rule: the shown value against the shown threshold
     rule = FeedbackLevel(a.meta["protocol"]["feedback"]["direction"])
     expect = [
