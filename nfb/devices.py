@@ -1,4 +1,8 @@
-"""Device profiles: one TOML file per board in ``devices/``, validated on load.
+"""Device profiles: one TOML file per board, validated on load.
+
+The built-in profiles are the repository's ``devices/``, shipped as package data; the user's
+own are ``devices/*.toml`` in the per-user config folder and add to or replace them (see
+:mod:`nfb.paths`).
 
 A profile names a BrainFlow board (or ``"file"``: an EEG file played as a live device), the
 10-20 labels of its EEG rows, the mains frequency and how to connect::
@@ -20,23 +24,18 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import errno
-import glob
 import math
 import os
 import re
 import sys
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import fs
+from . import fs, paths, ports
 from .errors import ConfigError
 from .sources import CONNECTION_PARAMS, BrainFlowSource, FileSource, Source, canonical_label
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 #: Top-level fields of a profile.
 FIELDS = (
@@ -112,6 +111,9 @@ class DeviceProfile:
         ``master_board``, ... as the board needs; ``""`` means not set.
     path : Path | None
         The TOML file.
+    origin : str
+        ``"built-in"`` (shipped with nfb), ``"user"`` (the user's config folder; ``"user
+        (replaces built-in)"`` for one that has a built-in's name) or ``"file"`` (a path).
     """
 
     name: str
@@ -124,6 +126,7 @@ class DeviceProfile:
     path: Path | None = None
     kind: str = "brainflow"
     config: tuple[str, ...] = ()
+    origin: str = "file"
 
     @property
     def board(self) -> str:
@@ -147,6 +150,7 @@ class DeviceProfile:
             "connection": dict(self.connection),
             "config": list(self.config),
             "path": str(self.path) if self.path is not None else None,
+            "origin": self.origin,
         }
 
 
@@ -155,21 +159,26 @@ class DeviceProfile:
 
 
 def devices_dir() -> Path:
-    """The folder of device profiles: ``$NFB_DEVICES_DIR`` if set, else the repo's ``devices/``."""
-    env = os.environ.get("NFB_DEVICES_DIR")
-    if env:
-        return Path(env).expanduser()
-    return Path(__file__).resolve().parent.parent / "devices"
+    """The folder of the built-in profiles (package data; ``$NFB_DEVICES_DIR`` replaces it)."""
+    return paths.builtin_dir("devices")
+
+
+def user_devices_dir() -> Path:
+    """The folder of the user's own profiles (``devices`` in the per-user config folder)."""
+    return paths.user_dir("devices")
 
 
 def _available() -> list[str]:
-    d = devices_dir()
-    return sorted(p.stem for p in d.glob("*.toml")) if d.is_dir() else []
+    return list(paths.presets("devices"))
 
 
 def list_profiles() -> list[DeviceProfile]:
-    """Load every profile of :func:`devices_dir`, sorted by name."""
-    return [load_profile(str(devices_dir() / f"{name}.toml")) for name in _available()]
+    """Load every profile, built-in and the user's (which replace built-in ones), by name."""
+    return [load_profile(str(p.path)) for p in paths.presets("devices").values()]
+
+
+def _where_profiles() -> str:
+    return f"{devices_dir()} or {user_devices_dir()}"
 
 
 def _display(path: Path) -> str:
@@ -188,14 +197,14 @@ def _resolve(name_or_path: str) -> Path:
         if not path.is_file():
             raise ConfigError(f"device file {s!r} does not exist")
         return path
-    path = devices_dir() / f"{s}.toml"
-    if not path.is_file():
+    found = paths.presets("devices").get(s)
+    if found is None:
         avail = _available()
         close = difflib.get_close_matches(s, avail, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        listing = ", ".join(avail) or f"none in {devices_dir()}"
+        listing = ", ".join(avail) or f"none in {_where_profiles()}"
         raise ConfigError(f"unknown device {s!r}{hint}; available: {listing}")
-    return path
+    return found.path
 
 
 # ---------------------------------------------------------------------------------------------
@@ -445,15 +454,12 @@ def parse_profile(data: Mapping, *, name: str, path: Path | None = None) -> Devi
     )
 
 
-def _serial_ports() -> list[str]:
-    pats = ("/dev/ttyUSB*", "/dev/ttyACM*", "/dev/cu.usbserial*", "/dev/cu.usbmodem*")
-    return sorted(p for pat in pats for p in glob.glob(pat))
-
-
 def _check_port_exists(what: str, port: str, error=ConfigError) -> None:
-    if port.startswith("/") and not os.path.exists(port):
-        found = ", ".join(_serial_ports()) or "none found"
-        raise error(f"{what} {port!r} does not exist (serial ports here: {found})")
+    """A port named by path (``/dev/ttyUSB0``) or Windows name (``COM3``) must exist here."""
+    if not ports.is_port_name(port) or sys.platform == "win32":
+        return  # a COM port is no file: opening it says whether it exists
+    if not port.startswith("/") or not os.path.exists(port):
+        raise error(f"{what} {ports.port_problem(port)}")
 
 
 def load_profile(
@@ -509,7 +515,7 @@ def load_profile(
     conn = dict(profile.connection)
     if conn.get("file") and not Path(conn["file"]).expanduser().is_absolute():
         conn["file"] = str((path.parent / conn["file"]).resolve())
-    overrides = {"connection": conn}
+    overrides = {"connection": conn, "origin": paths.origin_of("devices", path)}
     uses = ", ".join(k for k in conn if k != "master_board") or "nothing"
     for option, key, value in (
         ("--serial-port", "serial_port", serial_port),

@@ -1,8 +1,10 @@
 """Protocols: what to compute, what to reward, and the session script.
 
-A protocol is a TOML file in ``protocols/`` (see the README for the schema). It is validated
-on load against :data:`SCHEMA`; any value can be overridden from the command line
-(``--set reward.target_rate=0.7``); the protocol *as used* is recorded in the session.
+A protocol is a TOML file: a built-in preset (the repository's ``protocols/``, shipped as
+package data) or the user's own in the per-user config folder (see :mod:`nfb.paths`); the
+README has the schema. It is validated on load against :data:`SCHEMA`; any value can be
+overridden from the command line (``--set reward.target_rate=0.7``); the protocol *as used*
+is recorded in the session.
 """
 
 from __future__ import annotations
@@ -11,13 +13,12 @@ import copy
 import math
 import os
 import re
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
-from . import fs
+from . import fs, paths
 from .bands import resolve_bands
 from .dsp.envelope import DEFAULT_ESTIMATOR, ESTIMATORS
 from .dsp.features import BandRef, FeatureExpr
@@ -27,11 +28,13 @@ INHIBIT_KINDS = ("amplitude", "emg", "flat", "railed", "band")
 
 
 def protocols_dir() -> Path:
-    """The folder of protocol presets (``NFB_PROTOCOLS_DIR`` or the project's ``protocols/``)."""
-    env = os.environ.get("NFB_PROTOCOLS_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parent.parent / "protocols"
+    """The folder of the built-in presets (package data; ``$NFB_PROTOCOLS_DIR`` replaces it)."""
+    return paths.builtin_dir("protocols")
+
+
+def user_protocols_dir() -> Path:
+    """The folder of the user's own presets (``protocols`` in the per-user config folder)."""
+    return paths.user_dir("protocols")
 
 
 # --- schema -------------------------------------------------------------------------------
@@ -411,7 +414,13 @@ def _list_index(items: list, part: str, key: str) -> int:
 
 # --- loading ------------------------------------------------------------------------------
 def list_protocols() -> list[Path]:
-    return sorted(protocols_dir().glob("*.toml"))
+    """The preset files by name: the built-in ones, extended or replaced by the user's."""
+    return [p.path for p in paths.presets("protocols").values()]
+
+
+def protocol_origin(path: Path | None) -> str:
+    """``"built-in"``, ``"user"``, ``"user (replaces built-in)"`` or ``"file"``."""
+    return paths.origin_of("protocols", path)
 
 
 def load_protocol(name_or_path: str | os.PathLike, overrides: list[str] | None = None) -> Protocol:
@@ -426,9 +435,9 @@ def _load_protocol(name_or_path: str | os.PathLike, overrides: list[str] | None)
     text = str(name_or_path)
     path = Path(text)
     if not (text.endswith(".toml") or os.sep in text) or not path.exists():
-        candidate = protocols_dir() / f"{text}.toml"
-        if candidate.exists():
-            path = candidate
+        preset = paths.presets("protocols").get(text)
+        if preset is not None:
+            path = preset.path
         elif text.endswith(".toml") or os.sep in text:
             raise ConfigError(f"protocol file {text} does not exist")
         else:

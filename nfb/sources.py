@@ -26,6 +26,7 @@ import contextlib
 import math
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -37,6 +38,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from brainflow.board_shim import BoardIds, BoardShim, BrainFlowError, BrainFlowInputParams
 
+from . import ports
 from ._logging import logger
 from .errors import ConfigError, DeviceError, NfbError, SessionError
 from .session.format import COUNTER_RULES
@@ -381,6 +383,21 @@ def _brainflow_reason(err: BaseException) -> str:
     return f"{hint} [{name}]" if hint else f"[{name}]"
 
 
+def _port_exists(port: str) -> bool:
+    """Whether a port named by the user may exist here (a Windows name is checked there)."""
+    if sys.platform == "win32":
+        return True  # COM ports are no files: BrainFlow's error is explained afterwards
+    return port.startswith("/") and os.path.exists(port)
+
+
+def _cannot_open(err: BaseException) -> bool:
+    from brainflow.exit_codes import BrainFlowExitCodes
+
+    code = getattr(err, "exit_code", None)
+    names = ("UNABLE_TO_OPEN_PORT_ERROR", "SER_PORT_ERROR")
+    return code in {getattr(BrainFlowExitCodes, n, None) for n in names}
+
+
 def configure_brainflow_logging() -> None:
     """Keep BrainFlow's own log quiet unless ``nfb`` is verbose (INFO: info, DEBUG: trace)."""
     import logging
@@ -506,11 +523,9 @@ class BrainFlowSource:
         board, opened = None, False
         try:
             port = str(self.connection.get("serial_port", ""))
-            if port.startswith("/") and not os.path.exists(port):
-                raise DeviceError(
-                    f"cannot open {self.name}: serial port {port} does not exist "
-                    f"(dongle plugged in? right --serial-port?)"
-                )
+            if port and ports.is_port_name(port) and not _port_exists(port):
+                raise DeviceError(f"cannot open {self.name}: {ports.port_problem(port)}")
+            self._choose_headset()
             configure_brainflow_logging()
             board = OwnedBoardShim(self.board_id, self._params())
             board.prepare_session()
@@ -520,6 +535,10 @@ class BrainFlowSource:
         except BrainFlowError as err:
             if board is not None:
                 _release(board)
+            # BrainFlow says "cannot open the port": find out why (absent, busy, permission)
+            problem = ports.port_problem(port) if port and _cannot_open(err) else None
+            if problem:
+                raise DeviceError(f"cannot open {self.name}: {problem}") from None
             raise DeviceError(f"cannot open {self.label}: {_brainflow_reason(err)}") from None
         except BaseException:  # Ctrl-C while opening: never leave a prepared board
             if board is not None:
@@ -566,6 +585,21 @@ class BrainFlowSource:
             raise DeviceError(f"cannot configure {self.name}: command {command!r}: {answer}")
         logger.info("%s: config %r -> %r", self.name, command, answer)
         return answer
+
+    def _choose_headset(self) -> None:
+        """A BLE headset with a blank MAC: the one in range, refused if there are several.
+
+        The address found is kept, so a reconnect goes back to the same headset.
+        """
+        kind = ports.board_headset_kind(self.board_id)
+        if kind is None or self.connection.get("mac_address"):
+            return
+        if self.connection.get("serial_number"):  # the headset's name (Muse-1A2B) chooses it
+            return
+        headset = ports.choose_headset(kind, what=f"cannot open {self.name}")
+        if headset is not None:
+            logger.info("%s: the one %s in range is %s", self.name, kind, headset.name)
+            self.connection["mac_address"] = headset.address
 
     def read(self) -> np.ndarray:
         """Return all samples received since the last call, ``(n_rows, n)`` float64."""

@@ -1,4 +1,4 @@
-"""Shared fixtures: a private session store per test, quiet BrainFlow, no progress bars."""
+"""Shared fixtures: a private store and user folders per test, quiet BrainFlow, no progress bars."""
 
 import os
 import sys
@@ -18,6 +18,9 @@ pytest_plugins = ["pytester"]  # tests of the test run itself (tests/test_qt_exc
 @pytest.fixture(autouse=True)
 def _isolated_store(tmp_path, monkeypatch):
     monkeypatch.setenv("NFB_SESSIONS_DIR", str(tmp_path / "sessions"))
+    # the user's own profiles, protocols and data never leak into a test (nor the reverse)
+    monkeypatch.setenv("NFB_CONFIG_DIR", str(tmp_path / "user-config"))
+    monkeypatch.setenv("NFB_DATA_DIR", str(tmp_path / "user-data"))
     monkeypatch.setenv("NFB_NO_PROGRESS", "1")
     monkeypatch.setenv("NFB_LOG_DIR", str(tmp_path / "logs"))  # crash logs, not the user's
     yield

@@ -16,12 +16,12 @@ import stat
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import mne
 import numpy as np
 import pytest
-import tomllib
 from brainflow.board_shim import BoardShim
 from conftest import ROOT, nfb_cli
 

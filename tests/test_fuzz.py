@@ -26,12 +26,12 @@ import math
 import os
 import shutil
 import tempfile
+import tomllib
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-import tomllib
 from conftest import ROOT, nfb_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
