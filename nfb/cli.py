@@ -16,9 +16,22 @@ from ._logging import set_log_level
 from .errors import NfbError
 
 #: Subcommands in the order ``nfb --help`` lists them.
-COMMANDS = ("devices", "check", "run", "gui", "recover", "replay", "report", "export", "bench")
-#: A course of treatment: outcome questionnaires, the plan, a demo course (issue 16).
-COMMANDS += ("outcome", "course", "demo_course")
+COMMANDS = (
+    "devices",
+    "check",
+    "run",
+    "gui",
+    "desktop-entry",
+    "recover",
+    "replay",
+    "report",
+    "export",
+    "bench",
+    # a course of treatment: outcome questionnaires, the plan, a demo course
+    "outcome",
+    "course",
+    "demo-course",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
-        module = importlib.import_module(f"nfb.commands.{name}")
+        module = importlib.import_module(f"nfb.commands.{name.replace('-', '_')}")
         module.add_parser(sub)
         # `nfb check -v ...` as well as `nfb -v check ...`
         sub.choices[name.replace("_", "-")].add_argument(
@@ -59,6 +72,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"nfb {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def gui_main() -> int:
+    """The ``nfb-gui`` launcher: ``nfb gui`` with the launcher's arguments.
+
+    On Windows a gui-script has no console: ``sys.stdout``/``sys.stderr`` are None, so they
+    go to the null device and messages reach the log file only.
+    """
+    import os
+
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+    return main(["gui", *sys.argv[1:]])
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -323,6 +323,8 @@ def scan_ble(timeout: float = BLE_TIMEOUT_S) -> list[Headset]:
         found = asyncio.run(discover())
     except Exception as err:  # no adapter, no BlueZ/D-Bus, permission refused (macOS)
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if isinstance(err, FileNotFoundError) and sys.platform.startswith("linux"):
+            reason = "no D-Bus system bus, so BlueZ (the Linux Bluetooth service) is not running"
         raise BleUnavailable(
             f"Bluetooth LE scan unavailable ({type(err).__name__}: {reason}); is Bluetooth on, "
             f"and may this app use it?"

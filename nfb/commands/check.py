@@ -10,6 +10,7 @@ import time
 from ..acquisition import Acquisition
 from ..devices import DeviceProfile, open_source
 from ..errors import ConfigError, DeviceError
+from ..ports import connection_warnings
 from ..quality import SignalCheck, check_signal
 from ._common import add_device_args, load_device
 
@@ -103,11 +104,15 @@ def run(args: argparse.Namespace) -> int:
     profile = load_device(args)
     if args.impedance:
         return _impedance(profile, args.json)
+    warnings = connection_warnings(profile.connection)  # the FTDI latency timer
     result, stats = measure(profile, seconds)
     if args.json:
-        print(json.dumps({**stats, "profile": profile.to_dict(), **result.to_dict()}, indent=2))
+        out = {**stats, "profile": profile.to_dict(), **result.to_dict(), "warnings": warnings}
+        print(json.dumps(out, indent=2))
     else:
-        print(f"Device: {profile.name} ({profile.board})")
+        print(f"Device: {profile.name} ({profile.board}), mains {profile.mains_hz:g} Hz")
+        for warning in warnings:
+            print(f"Warning: {warning}")
         print(result.format_table())
         if result.seconds < seconds - 1 / result.sfreq:
             print(

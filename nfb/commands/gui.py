@@ -16,12 +16,18 @@ def add_parser(sub) -> None:
     p.add_argument("--device", "-d", metavar="NAME", help="preselect a device profile")
     p.add_argument("--protocol", metavar="NAME", help="preselect a protocol")
     p.add_argument("--client", metavar="ID", help="preselect a client")
+    p.add_argument(
+        "--mains-hz",
+        type=int,
+        choices=(50, 60),
+        help="the mains frequency for this run (else the console's remembered choice)",
+    )
     p.add_argument("--connect", action="store_true", help="connect the device at start")
     p.add_argument("--no-sound", action="store_true", help="do not open an audio output")
     p.add_argument(
         "--sessions-dir",
         metavar="DIR",
-        help="session store (default $NFB_SESSIONS_DIR or ./sessions)",
+        help="session store (default $NFB_SESSIONS_DIR, else the per-user data folder)",
     )
     p.set_defaults(func=run)
 
@@ -51,5 +57,6 @@ def run(args: argparse.Namespace) -> int:
         protocol=args.protocol,
         client=args.client,
         connect=args.connect,
+        mains_hz=args.mains_hz,
         sound=not args.no_sound,
     )

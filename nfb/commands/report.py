@@ -39,7 +39,8 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--sessions-dir",
         metavar="DIR",
-        help="session store for --client (default $NFB_SESSIONS_DIR or ./sessions)",
+        help="session store for --client (default $NFB_SESSIONS_DIR, else the per-user "
+        "data folder)",
     )
     p.set_defaults(func=run)
 

@@ -110,6 +110,7 @@ def main(
     client: str | None = None,
     connect: bool = False,
     sound: bool = True,
+    mains_hz: int | None = None,
 ) -> int:
     """Run the desktop app until the console is closed; return the exit code."""
     tune_process()
@@ -136,6 +137,8 @@ def main(
         console.protocol_box.setCurrentText(protocol)
     if client:
         console.client_box.setCurrentText(client)
+    if mains_hz:
+        console.set_mains_hz(mains_hz)
     console.show()
     console.client_window.show()
     if connect:

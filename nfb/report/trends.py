@@ -89,7 +89,7 @@ def client_trends(
         The client id, or a name the store's client index knows (the report then shows the
         pseudonymous id only).
     sessions_dir : path-like | None
-        The session store (default ``$NFB_SESSIONS_DIR`` or ``./sessions``).
+        The session store (default ``$NFB_SESSIONS_DIR``, else the per-user data folder).
     unblind : bool
         Add ``sham`` to the block metrics of blinded sessions.
 

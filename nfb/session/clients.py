@@ -73,7 +73,7 @@ class ClientIndex:
     Parameters
     ----------
     sessions_dir : path-like | None
-        The store (default ``$NFB_SESSIONS_DIR`` or ``./sessions``).
+        The store (default ``$NFB_SESSIONS_DIR``, else the per-user data folder).
     """
 
     def __init__(self, sessions_dir: str | os.PathLike | None = None) -> None:

@@ -70,7 +70,7 @@ class LiveSession:
     client : str
         Client id (letters, digits, ``-``, ``_``, ``.``).
     sessions_dir : path-like | None
-        The session store (default ``NFB_SESSIONS_DIR`` or ``./sessions``).
+        The session store (default ``$NFB_SESSIONS_DIR``, else the per-user data folder).
     duration_s : float | None
         Stop after this many seconds of signal (sample-counted), whatever the script says.
     meta : dict | None

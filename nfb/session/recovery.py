@@ -240,8 +240,8 @@ def recover_store(
     Parameters
     ----------
     sessions_dir : path-like | None
-        The store; ``None`` for ``$NFB_SESSIONS_DIR``, else ``./sessions``. A store that does
-        not exist has nothing to recover.
+        The store; ``None`` for ``$NFB_SESSIONS_DIR``, else the per-user data folder. A store
+        that does not exist has nothing to recover.
     sessions : list of path-like | None
         Only these session folders. Each is reported, whatever its status (``nfb recover
         SESSION``). A folder that is not a session raises :class:`SessionError` before any

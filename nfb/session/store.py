@@ -57,7 +57,7 @@ def list_sessions(
     Parameters
     ----------
     sessions_dir : path-like | None
-        The store; ``None`` for ``$NFB_SESSIONS_DIR``, else ``./sessions``.
+        The store; ``None`` for ``$NFB_SESSIONS_DIR``, else the per-user data folder.
     client : str | None
         Only this client's sessions: its id, or its name as the store's index knows it.
 

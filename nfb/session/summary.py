@@ -234,7 +234,8 @@ def summary_table(
     client : str | None
         With ``sessions=None``: only this client's sessions.
     sessions_dir : path-like | None
-        With ``sessions=None``: the store (default ``$NFB_SESSIONS_DIR`` or ``./sessions``).
+        With ``sessions=None``: the store (default ``$NFB_SESSIONS_DIR``, else the per-user
+        data folder).
     unblind : bool
         Reveal which blocks were sham.
     as_frame : bool | None
