@@ -10,7 +10,8 @@
 * The **session store** defaults to ``sessions`` in the per-user data folder
   (``platformdirs.user_data_dir("nfb")``, or ``$NFB_DATA_DIR``); ``$NFB_SESSIONS_DIR`` or
   ``--sessions-dir`` choose another. A store left in ``./sessions`` by an older nfb is pointed
-  out once per process (:func:`legacy_store_notice`), never silently abandoned.
+  out once per process (:func:`legacy_store_notice`; the console shows it too), never
+  silently abandoned.
 """
 
 from __future__ import annotations
@@ -149,13 +150,14 @@ def default_sessions_dir() -> Path:
         return Path(env).expanduser()
     store = user_data_dir() / "sessions"
     notice = legacy_store_notice(store)
-    if notice is not None:
+    if notice is not None and Path.cwd() not in _noticed:
+        _noticed.add(Path.cwd())
         logger.warning("%s", notice)
     return store
 
 
 def legacy_store_notice(store: Path, *, cwd: Path | None = None) -> str | None:
-    """One line about sessions in ``./sessions`` when the store is elsewhere; once per folder.
+    """One line about sessions in ``./sessions`` when the store in use is elsewhere.
 
     Parameters
     ----------
@@ -167,16 +169,15 @@ def legacy_store_notice(store: Path, *, cwd: Path | None = None) -> str | None:
     Returns
     -------
     str | None
-        The notice, or None if there is nothing to say or it was said before in this process.
+        The notice, or None if ``./sessions`` holds no session or is the store in use.
     """
     old = (cwd or Path.cwd()) / LEGACY_STORE
     try:
         old = old.resolve()
-        if old in _noticed or old == store.expanduser().resolve() or not _has_sessions(old):
+        if old == store.expanduser().resolve() or not _has_sessions(old):
             return None
     except OSError:
         return None
-    _noticed.add(old)
     return (
         f"sessions found in {old}, the default store of older nfb versions; the store is now "
         f"{store}. Use --sessions-dir {old} (or $NFB_SESSIONS_DIR) to keep using the old "

@@ -514,9 +514,12 @@ def test_devices_lists_every_profile():
     proc = nfb_cli("devices", timeout=TIMEOUT)
     assert proc.returncode == 0, proc.stderr
     _no_traceback(proc)
-    lines = proc.stdout.strip().splitlines()
-    assert lines[0].split()[0] == "DEVICE"
+    table, _, footer = proc.stdout.strip().partition("\n\n")
+    lines = table.splitlines()
+    assert lines[0].split()[:2] == ["DEVICE", "SOURCE"]
     listed = [line.split()[0] for line in lines[1:]]
+    assert {line.split()[1] for line in lines[1:]} == {"built-in"}
+    assert footer.startswith("Your own profiles: ")
     assert sorted(listed) == sorted(DEVICES)
     assert sorted(listed) == sorted(p.stem for p in (ROOT / "devices").glob("*.toml"))
 

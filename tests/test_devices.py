@@ -228,7 +228,8 @@ def test_parse_profile_defaults():
 def test_overrides(tmp_path):
     p = load_profile("cyton", serial_port="/dev/null", mains_hz=60)
     assert p.connection["serial_port"] == "/dev/null" and p.mains_hz == 60
-    with pytest.raises(ConfigError, match=r"--serial-port: serial port /dev/ttyNOPE0 does not exist \(serial ports here: "):
+    nope = r"--serial-port: serial port /dev/ttyNOPE0 does not exist \(serial ports here: "
+    with pytest.raises(ConfigError, match=nope):
         load_profile("cyton", serial_port="/dev/ttyNOPE0")
     with pytest.raises(ConfigError, match=r"--serial-port: device 'synthetic' has no serial_port"):
         load_profile("synthetic", serial_port="/dev/null")

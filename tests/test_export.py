@@ -189,7 +189,8 @@ def test_cli_parser():
 
 
 _ALL_COMMANDS = all(
-    importlib.util.find_spec(f"nfb.commands.{name}") is not None for name in nfb.cli.COMMANDS
+    importlib.util.find_spec(f"nfb.commands.{name.replace('-', '_')}") is not None
+    for name in nfb.cli.COMMANDS
 )
 
 

@@ -18,11 +18,13 @@ import numpy as np
 from PyQt6 import QtCore, QtGui, QtWidgets
 
 from .._logging import logger
-from ..devices import list_profiles, load_profile
+from ..devices import DeviceProfile, list_profiles, load_profile
 from ..errors import NfbError
 from ..feedback.level import FeedbackState
 from ..impedance import CYTON_BOARDS
-from ..protocol import list_protocols, load_protocol
+from ..paths import legacy_store_notice
+from ..ports import connection_warnings, list_serial_ports, scan_ble
+from ..protocol import list_protocols, load_protocol, protocol_origin
 from ..session.clients import ClientIndex, client_names, resolve_client
 from ..session.folders import default_sessions_dir
 from ..session.live import LiveSession
@@ -99,6 +101,10 @@ class ConsoleWindow(QtWidgets.QMainWindow):
 
         self._build()
         self._restore()
+        # a store an older version left in ./sessions: said once, never silently abandoned
+        notice = legacy_store_notice(self.sessions_dir) if not sessions_dir else None
+        if notice:
+            self.statusBar().showMessage(notice, 60000)
         self.timer = QtCore.QTimer(self)
         self.timer.setInterval(16)
         self.timer.timeout.connect(self.refresh)
@@ -113,8 +119,14 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         dev = QtWidgets.QGroupBox("Device")
         g = QtWidgets.QFormLayout(dev)
         self.device_box = QtWidgets.QComboBox()
-        self.profiles = {p.name: p for p in list_profiles()}
-        self.device_box.addItems(sorted(self.profiles))
+        self.profiles: dict[str, DeviceProfile] = {p.name: p for p in list_profiles()}
+        for name in sorted(self.profiles):
+            self.device_box.addItem(name)
+            self.device_box.setItemData(
+                self.device_box.count() - 1,
+                f"{self.profiles[name].origin}: {self.profiles[name].path}",
+                QtCore.Qt.ItemDataRole.ToolTipRole,
+            )
         self.device_box.currentTextChanged.connect(self._device_changed)
         self.serial_edit = QtWidgets.QLineEdit()
         self.mac_edit = QtWidgets.QLineEdit()
@@ -139,13 +151,48 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.connect_button = QtWidgets.QPushButton("Connect")
         self.connect_button.clicked.connect(self.toggle_connection)
         self.device_state = QtWidgets.QLabel("not connected")
+        # which profile this is: shipped with nfb, or the user's own (config folder)
+        self.device_origin = QtWidgets.QLabel("")
+        self.device_origin.setStyleSheet("color: #444")
+        self.device_origin.setWordWrap(True)
+        # what this computer sees: serial ports (USB ids) and BLE headsets; a choice fills in
+        self.scan_button = QtWidgets.QPushButton("Scan")
+        self.scan_button.setToolTip(
+            "List serial ports (OpenBCI dongle 0403:6015, BLED112 2458:0001) and Muse or "
+            "Ganglion headsets in Bluetooth range; choosing one fills the port or MAC"
+        )
+        self.scan_button.clicked.connect(self.scan_devices)
+        self.scan_box = QtWidgets.QComboBox()
+        self.scan_box.setPlaceholderText("press Scan to find boards")
+        self.scan_box.activated.connect(self._scan_chosen)
+        scan_row = QtWidgets.QHBoxLayout()
+        scan_row.addWidget(self.scan_box, 1)
+        scan_row.addWidget(self.scan_button)
+        self.mains_box = QtWidgets.QComboBox()
+        self.mains_box.addItems(["50 Hz", "60 Hz"])
+        self.mains_box.setToolTip(
+            "The mains frequency where you are (Europe, most of Asia and Africa: 50 Hz; the "
+            "Americas, Taiwan, part of Japan: 60 Hz); used by the notch, the signal check and "
+            "the report"
+        )
+        self.device_warning = QtWidgets.QLabel("")
+        self.device_warning.setWordWrap(True)
+        self.device_warning.setStyleSheet("color: #a05000")
+        self.device_warning.setTextInteractionFlags(
+            QtCore.Qt.TextInteractionFlag.TextSelectableByMouse
+        )
+        self.device_warning.hide()
         g.addRow("Profile", self.device_box)
+        g.addRow(self.device_origin)
+        g.addRow("Found", scan_row)
         g.addRow("Serial port", self.serial_edit)
         g.addRow("MAC address", self.mac_edit)
         g.addRow("File", file_row)
         g.addRow("IP address", self.ip_edit)
         g.addRow("LSL stream", self.lsl_edit)
+        g.addRow("Mains", self.mains_box)
         g.addRow(self.connect_button, self.device_state)
+        g.addRow(self.device_warning)
         form.addWidget(dev)
 
         chk = QtWidgets.QGroupBox("Signal check")
@@ -186,7 +233,13 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.client_box.setInsertPolicy(QtWidgets.QComboBox.InsertPolicy.NoInsert)
         self._load_clients()
         self.protocol_box = QtWidgets.QComboBox()
-        self.protocol_box.addItems([p.stem for p in list_protocols()])
+        for path in list_protocols():
+            self.protocol_box.addItem(path.stem)
+            self.protocol_box.setItemData(
+                self.protocol_box.count() - 1,
+                f"{protocol_origin(path)}: {path}",
+                QtCore.Qt.ItemDataRole.ToolTipRole,
+            )
         self.protocol_box.currentTextChanged.connect(self._protocol_changed)
         self.protocol_text = QtWidgets.QLabel("")
         self.protocol_text.setWordWrap(True)
@@ -394,6 +447,12 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             if value:
                 edit.setText(value)
         self.lsl_box.setChecked(s.value("last/lsl", False, type=bool))
+        mains = s.value("last/mains_hz")
+        if mains is not None and str(mains) in ("50", "60"):
+            self.set_mains_hz(int(mains))
+        else:  # never chosen: what the profile says
+            profile = self.profiles.get(self.device_box.currentText())
+            self.set_mains_hz(int(profile.mains_hz) if profile else 50)
         volume = s.value("last/volume")
         if volume is not None:
             self.volume_slider.setValue(int(volume))
@@ -417,6 +476,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         s.setValue("last/file", self.file_edit.text())
         s.setValue("last/volume", self.volume_slider.value())
         s.setValue("last/lsl", self.lsl_box.isChecked())
+        s.setValue("last/mains_hz", self.mains_hz())
         s.sync()
 
     # --- helpers ---------------------------------------------------------------------------
@@ -480,6 +540,10 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         profile = self.profiles.get(name)
         if profile is None:
             return
+        origin = profile.origin
+        self.device_origin.setText(
+            f"{origin} profile" + (f": {profile.path}" if origin.startswith("user") else "")
+        )
         conn = profile.connection
         self.serial_edit.setEnabled("serial_port" in conn)
         self.mac_edit.setEnabled("mac_address" in conn)
@@ -512,7 +576,8 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             f"{html.escape(p['feedback']['feature'])} "
             f"{p['feedback']['direction']}, {script['blocks']} × {script['block_min']} min, "
             f"baselines {script['baseline_eyes_open']} + {script['baseline_eyes_closed']} min; "
-            f"feedback {p['feedback']['mode']}</i>"
+            f"feedback {p['feedback']['mode']}</i><br>"
+            f"{html.escape(protocol_origin(proto.source))} protocol"
         )
         self.blocks_view.set_target(p["reward"]["target_rate"])
 
@@ -537,6 +602,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
                 file=field(self.file_edit),
                 lsl_stream=field(self.lsl_edit),
                 ip_address=field(self.ip_edit),
+                mains_hz=self.mains_hz(),
             )
         except NfbError as err:
             self.error(err)
@@ -559,7 +625,75 @@ class ConsoleWindow(QtWidgets.QMainWindow):
                 return
             self._attach_stream(stream)
 
+        warnings = connection_warnings(profile.connection)  # the FTDI latency timer
+        self.device_warning.setText("\n".join(warnings))
+        self.device_warning.setVisible(bool(warnings))
+        for warning in warnings:
+            logger.warning("%s", warning)
         self._in_thread(open_stream, done)
+
+    def mains_hz(self) -> int:
+        """The mains frequency chosen in the console (50 or 60)."""
+        return 60 if self.mains_box.currentText().startswith("60") else 50
+
+    def set_mains_hz(self, hz: int) -> None:
+        """Choose the mains frequency (50 or 60 Hz)."""
+        self.mains_box.setCurrentText(f"{int(hz)} Hz")
+
+    # --- finding the board -------------------------------------------------------------------
+    def scan_devices(self, ble_timeout: float = 5.0) -> None:
+        """List serial ports and BLE headsets in a worker thread; fill :attr:`scan_box`."""
+        self.scan_button.setEnabled(False)
+        self.scan_box.clear()
+        self.scan_box.setPlaceholderText("scanning…")
+
+        def work():
+            notes = []
+            found: list[tuple[str, str, str]] = []  # label, field, value
+            try:
+                for port in list_serial_ports():
+                    usb = f" [USB {port.usb_id}]" if port.usb_id else ""
+                    label = f"{port.device}: {port.kind or port.description}{usb}"
+                    found.append((label, "serial_port", port.device))
+            except NfbError as err:
+                notes.append(str(err))
+            try:
+                for h in scan_ble(ble_timeout):
+                    found.append((f"{h.name} ({h.address})", "mac_address", h.address))
+            except NfbError as err:
+                notes.append(str(err))
+            return found, notes
+
+        self._in_thread(work, self._show_scan)
+
+    def _show_scan(self, result, err) -> None:
+        self.scan_button.setEnabled(True)
+        if err is not None:
+            self.scan_box.setPlaceholderText("scan failed")
+            self.error(err)
+            return
+        found, notes = result
+        self.scan_box.clear()
+        for label, key, value in found:
+            self.scan_box.addItem(label, (key, value))
+        self.scan_box.setPlaceholderText("nothing found" if not found else "choose one")
+        self.scan_box.setCurrentIndex(-1)
+        if notes:
+            self.statusBar().showMessage("; ".join(notes), 15000)
+
+    def _scan_chosen(self, index: int) -> None:
+        data = self.scan_box.itemData(index)
+        if not data:
+            return
+        key, value = data
+        edit = self.serial_edit if key == "serial_port" else self.mac_edit
+        if not edit.isEnabled():
+            self.error(
+                f"the profile {self.device_box.currentText()!r} does not connect by "
+                f"{'serial port' if key == 'serial_port' else 'MAC address'}"
+            )
+            return
+        edit.setText(value)
 
     def _attach_stream(self, stream: DeviceStream) -> None:
         from ..monitor import SignalMonitor

@@ -256,6 +256,24 @@ def _spectra_section(
     return section("spectra", "Baseline spectra: eyes open vs eyes closed", body)
 
 
+def _mains_text(meta: dict) -> str:
+    """``"60 Hz (notch at 60 Hz)"``: the mains frequency of the recording and the notch used."""
+    device = meta.get("device") if isinstance(meta.get("device"), dict) else {}
+    mains = device.get("mains_hz")
+    if isinstance(mains, bool) or not isinstance(mains, int | float):
+        return "—"
+    protocol = meta.get("protocol") if isinstance(meta.get("protocol"), dict) else {}
+    signal = protocol.get("signal")
+    notch = signal.get("notch_hz", "mains") if isinstance(signal, dict) else "mains"
+    if notch == "mains":
+        return f"{mains:g} Hz (notch at {mains:g} Hz)"
+    if notch is False or notch is None:
+        return f"{mains:g} Hz (no notch)"
+    if isinstance(notch, int | float) and not isinstance(notch, bool):
+        return f"{mains:g} Hz (notch at {notch:g} Hz, set by the protocol)"
+    return f"{mains:g} Hz"
+
+
 def _quality_section(
     rec: RecordedSession, m: dict[str, Any], blocks: list[dict[str, Any]], unblind: bool
 ) -> str:
@@ -435,6 +453,7 @@ def build_session_report(
         ("Client", esc(m["client"] or "—")),
         ("Protocol", esc(m["protocol"] or "—")),
         ("Device", esc(m["device"] or "—")),
+        ("Mains", esc(_mains_text(meta))),
         ("Date", esc(_start_text(meta))),
         ("Duration", esc(duration(m["duration_s"]))),
         ("Status", f'<span class="tag status-{esc(status)}">{esc(status)}</span>'),
