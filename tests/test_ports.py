@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from bleak.backends.device import BLEDevice
@@ -294,3 +295,17 @@ def test_check_warns_about_the_latency_timer_and_an_explicit_port_works(
     assert lines[0] == "Device: cyton (CYTON_BOARD), mains 60 Hz"
     assert lines[1].startswith(f"Warning: serial port {emu.port}: the FTDI latency timer is 16 ms")
     assert "mains µV 60±2 Hz" in out  # the check looked at 60 Hz
+
+
+# --- the mains frequency of a run -------------------------------------------------------------
+def test_mains_per_run_is_recorded_and_reported(tmp_path, capsys):
+    code = main(["run", "--device", "synthetic", "--protocol", "alpha-up", "--client", "c60",
+                 "--mains-hz", "60", "--duration", "2"])  # fmt: skip
+    assert code == 0
+    folder = capsys.readouterr().out.strip().splitlines()[-1]
+    meta = json.loads((Path(folder) / "session.json").read_text())
+    assert meta["device"]["mains_hz"] == 60
+    assert meta["protocol"]["signal"]["notch_hz"] == "mains"  # so the notch sat at 60 Hz
+    out = tmp_path / "r.html"
+    assert main(["report", folder, "--out", str(out)]) == 0
+    assert "60 Hz (notch at 60 Hz)" in out.read_text()
