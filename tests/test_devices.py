@@ -291,10 +291,13 @@ def test_devices_command_table_and_json(capsys, monkeypatch):
     monkeypatch.delenv("NFB_DEVICES_DIR", raising=False)
     args = _parser().parse_args(["devices"])
     assert args.func(args) == 0
-    out = capsys.readouterr().out.splitlines()
-    assert out[0].split()[:3] == ["DEVICE", "BOARD", "CHANNELS"]
+    table, _, footer = capsys.readouterr().out.partition("\n\n")
+    out = table.splitlines()
+    assert out[0].split()[:4] == ["DEVICE", "SOURCE", "BOARD", "CHANNELS"]
     rows = {line.split()[0]: line for line in out[1:]}
     assert tuple(sorted(rows)) == SHIPPED
+    assert all(line.split()[1] == "built-in" for line in rows.values())
+    assert footer.strip().startswith("Your own profiles: ")
     assert "8: Fp1,Fp2,C3,C4,P7,P8,O1,O2" in rows["cyton"]
     assert "--serial-port (/dev/ttyUSB0)" in rows["cyton"]
     assert "--file (required)" in rows["file"]
