@@ -328,8 +328,11 @@ def test_list_sessions(tmp_path, monkeypatch):
     assert [s["path"] for s in nfb.list_sessions()] == [a1, b1, a2]
     monkeypatch.delenv("NFB_SESSIONS_DIR")
     monkeypatch.chdir(tmp_path)
-    assert list_sessions() == []
+    assert list_sessions() == []  # the per-user data folder (conftest's NFB_DATA_DIR), not ./
     (tmp_path / "sessions").symlink_to(store)
+    assert list_sessions() == []  # ./sessions is pointed out (paths), never the default
+    (tmp_path / "user-data").mkdir()
+    (tmp_path / "user-data" / "sessions").symlink_to(store)
     assert len(list_sessions()) == 3
 
 

@@ -80,10 +80,11 @@ def add_parser(sub) -> None:
 class LiveLine:
     """The one line of terminal chrome: rewritten in place on a TTY, every 5 s otherwise."""
 
-    def __init__(self, sfreq: float, stream=sys.stderr) -> None:
+    def __init__(self, sfreq: float, stream=None) -> None:
         self.sfreq = sfreq
-        self.stream = stream
-        self.tty = stream.isatty()
+        # the current stderr, not the one of import time (an in-process run after a redirect)
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty()
         self._last = 0.0
         self._width = 0
 
