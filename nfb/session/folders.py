@@ -14,12 +14,8 @@ from pathlib import Path
 from .. import fs
 from .._logging import logger
 from ..errors import SessionError
+from ..paths import default_sessions_dir as default_sessions_dir  # the per-user store
 from .format import META_FILE
-
-
-def default_sessions_dir() -> Path:
-    """Return the default session store: ``$NFB_SESSIONS_DIR``, else ``./sessions``."""
-    return Path(os.environ.get("NFB_SESSIONS_DIR") or "sessions")
 
 
 def subfolders(folder: Path) -> list[Path]:

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from .. import fs
-from ..paths import default_sessions_dir as default_sessions_dir  # the store's default
 
 FORMAT = "nfb-session"
 FORMAT_VERSION = 1
