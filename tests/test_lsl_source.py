@@ -232,28 +232,33 @@ def test_the_console_connects_to_an_lsl_stream_typed_in(amp, qtbot, own_windows,
     qtbot.waitUntil(lambda: console.traces.curves[0].getData()[0] is not None, timeout=10000)
 
 
+class DeviceEvents:
+    """A stream consumer that keeps the device events (kind, sample index, info)."""
+
+    def __init__(self):
+        self.items = []
+
+    def on_chunk(self, block, first_index, fetch_time):
+        pass
+
+    def on_device_event(self, kind, sample_index, info):
+        self.items.append((kind, sample_index, info))
+
+    def on_detached(self, error):
+        pass
+
+
 def test_a_gap_in_the_timestamps_is_recorded_as_dropped_samples(amp):
     a = amp(lose=(600, 100))  # 0.4 s never sent
     stream = DeviceStream(load_profile("lsl", lsl_stream=_name(a)))
-    events = []
-
-    class Events:
-        def on_chunk(self, block, first_index, fetch_time):
-            pass
-
-        def on_device_event(self, kind, sample_index, info):
-            events.append((kind, sample_index, info))
-
-        def on_detached(self, error):
-            pass
-
-    stream.attach(Events())
+    events = DeviceEvents()
+    stream.attach(events)
     with stream:
         # the loss is confirmed a second of samples after it (about sample 850 here); the
         # margin keeps the confirming read well before the one that ends the wait
         assert stream.acquisition.wait_samples(1200, timeout=30)
         data, first = stream.ring.latest(stream.n_samples)
-    (drop,) = [e for e in events if e[0] == "dropped"]
+    (drop,) = [e for e in events.items if e[0] == "dropped"]
     assert drop[2] == {"count": 100} and stream.n_dropped == 100
     # at the first sample after the gap: its Cz carries the sender's number 700
     cz = data[stream.layout.eeg_rows[3]]
@@ -266,26 +271,15 @@ def test_markers_of_an_lsl_marker_stream_land_on_their_samples(amp):
     stim = pylsl.StreamOutlet(pylsl.StreamInfo(name, "Markers", 1, 0, "string", name))
     try:
         stream = DeviceStream(load_profile("lsl", lsl_stream=_name(a), lsl_markers=name))
-        events = []
-
-        class Events:
-            def on_chunk(self, block, first_index, fetch_time):
-                pass
-
-            def on_device_event(self, kind, sample_index, info):
-                events.append((kind, sample_index, info))
-
-            def on_detached(self, error):
-                pass
-
-        stream.attach(Events())
+        events = DeviceEvents()
+        stream.attach(events)
         with stream:
             assert stream.acquisition.wait_samples(100, timeout=30)
             target = a.n + 125  # half a second ahead of the sender
             stim.push_sample(["stim-A"], a.t0 + target / SFREQ)
             assert stream.acquisition.wait_samples(stream.n_samples + 400, timeout=30)
             data, first = stream.ring.latest(stream.n_samples)
-        (marker,) = [e for e in events if e[0] == "stream_marker"]
+        (marker,) = [e for e in events.items if e[0] == "stream_marker"]
         assert marker[2] == {"label": "stim-A"}
         cz = data[stream.layout.eeg_rows[3]]
         assert round(cz[marker[1] - first]) == target % 4096  # exactly its sample
