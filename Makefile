@@ -46,9 +46,12 @@ system-deps:
 check-wheels: $(VENV)/.installed-test
 	BIN=$(BIN) tools/check-platform-wheels.sh
 
+# one pytest worker per core (at most 4: the GUI and device tests each hold a Qt app, a pty
+# emulator or an LSL outlet, and gain nothing from more); JOBS=0 runs in one process
+JOBS ?= auto
 test: $(VENV)/.installed-test system-deps check-wheels
 	$(BIN)/ruff check nfb tests
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(if $(filter 0,$(JOBS)),,-n $(JOBS) --maxprocesses 4)
 
 # the GUI tests 20 times in shuffled orders, with window open/close cycles; prints how many
 # runs crashed (about 30 min on 2 cores; not part of `make test`)
