@@ -30,9 +30,8 @@ from ..session.folders import default_sessions_dir
 from ..session.live import LiveSession
 from ..session.runner import COLUMN
 from ..stream import DeviceStream
-from .lifetime import delete_now
 from .outcomes import CourseRow
-from .views import BlockRewardView, FeatureView, RawTraces, SpectrumView, verdict_colour
+from .plots import LivePlots, verdict_colour
 
 #: Keyboard shortcuts (also shown on the buttons' tooltips).
 SHORTCUTS = {"start": "F5", "pause": "Space", "marker": "M", "skip": "Ctrl+N", "stop": "Ctrl+."}
@@ -96,7 +95,6 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self._ratings: dict = {"anxiety_before": None, "anxiety_after": None}
         self._last_frame_index = -1
         self._n_markers = 0
-        self._drawn_view = None
         self.crash_notice: QtWidgets.QMessageBox | None = None
 
         self._build()
@@ -352,44 +350,16 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         font.setBold(True)
         self.step_label.setFont(font)
         rv.addWidget(self.step_label)
-        top = QtWidgets.QHBoxLayout()
-        top.addWidget(QtWidgets.QLabel("scale"))
-        self.scale_box = QtWidgets.QComboBox()
-        self.scale_box.addItems(["20", "50", "100", "200", "500", "1000"])
-        self.scale_box.setCurrentText("100")
-        self.scale_box.currentTextChanged.connect(
-            lambda t: self.traces and self.traces.set_scale(float(t))
-        )
-        top.addWidget(self.scale_box)
-        top.addWidget(QtWidgets.QLabel("µV   window"))
-        self.window_box = QtWidgets.QSpinBox()
-        self.window_box.setRange(5, 10)
-        self.window_box.setValue(8)
-        self.window_box.setSuffix(" s")
-        self.window_box.valueChanged.connect(self._window_changed)
-        top.addWidget(self.window_box)
-        top.addWidget(QtWidgets.QLabel("   spectrum of"))
-        self.spectrum_box = QtWidgets.QComboBox()
-        self.spectrum_box.currentIndexChanged.connect(self._spectrum_channel_changed)
-        top.addWidget(self.spectrum_box)
-        top.addStretch(1)
-        rv.addLayout(top)
-        self.views = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
-        self.traces_holder = QtWidgets.QStackedWidget()
-        self.traces_holder.addWidget(QtWidgets.QLabel("Connect a device to see its signal."))
-        self.traces: RawTraces | None = None
-        self.views.addWidget(self.traces_holder)
-        bottom = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        self.spectrum = SpectrumView()
-        self.feature = FeatureView()
-        self.blocks_view = BlockRewardView()
-        bottom.addWidget(self.spectrum)
-        bottom.addWidget(self.feature)
-        bottom.addWidget(self.blocks_view)
-        bottom.setSizes([300, 600, 250])
-        self.views.addWidget(bottom)
-        self.views.setSizes([520, 300])
-        rv.addWidget(self.views, 1)
+        self.plots = LivePlots()
+        self.plots.window_changed.connect(self._window_changed)
+        self.plots.spectrum_channel_changed.connect(self._spectrum_channel_changed)
+        # the plots' own choices, remembered with the console's settings
+        self.scale_box = self.plots.scale_box
+        self.window_box = self.plots.window_box
+        self.spectrum_box = self.plots.spectrum_box
+        self.spectrum, self.feature = self.plots.spectrum, self.plots.feature
+        self.blocks_view = self.plots.blocks
+        rv.addWidget(self.plots, 1)
 
         split = QtWidgets.QSplitter()
         split.addWidget(scroll)
@@ -579,7 +549,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             f"feedback {p['feedback']['mode']}</i><br>"
             f"{html.escape(protocol_origin(proto.source))} protocol"
         )
-        self.blocks_view.set_target(p["reward"]["target_rate"])
+        self.plots.set_target(p["reward"]["target_rate"])
 
     # --- device ----------------------------------------------------------------------------
     def toggle_connection(self) -> None:
@@ -701,14 +671,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.stream = stream
         self.monitor = SignalMonitor(stream, window_s=self.window_box.value())
         self.monitor.start()
-        self.traces = RawTraces(stream.layout.ch_names)
-        self.traces.set_scale(float(self.scale_box.currentText()))
-        self.traces_holder.addWidget(self.traces)
-        self.traces_holder.setCurrentWidget(self.traces)
-        self.spectrum_box.blockSignals(True)
-        self.spectrum_box.clear()
-        self.spectrum_box.addItems(stream.layout.ch_names)
-        self.spectrum_box.blockSignals(False)
+        self.plots.attach(stream.layout.ch_names)
         self.connect_button.setText("Disconnect")
         self.save_settings()
         self.connected.emit()
@@ -719,11 +682,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             return
         stream, monitor = self.stream, self.monitor
         self.stream = self.monitor = None
-        if self.traces is not None:
-            self.traces_holder.removeWidget(self.traces)
-            # deleted by Qt now, while this reference holds it: never left to the collector
-            delete_now(self.traces)
-            self.traces = None
+        self.plots.detach()
         self.connect_button.setText("Connect")
 
         def work():
@@ -838,9 +797,9 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             self.state.audio = "audio" in mode
             self.state.visual = "visual" in mode
             runner = session.runner
-            self.spectrum.set_bands({r.band: runner.bands[r.band] for r in runner.pipeline.refs})
+            self.plots.set_bands({r.band: runner.bands[r.band] for r in runner.pipeline.refs})
             # show the spectrum of the electrode being trained
-            self.spectrum_box.setCurrentIndex(runner.pipeline.derivations[0].terms[0][0])
+            self.plots.set_spectrum_channel(runner.pipeline.derivations[0].terms[0][0])
             # the threshold controls say what the engine does, and the engine what they say
             fixed = protocol.data["reward"]["threshold"] != "auto"
             self.auto_box.blockSignals(True)
@@ -990,10 +949,15 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             self.monitor.window_s = float(seconds)
 
     def _spectrum_channel_changed(self, index: int) -> None:
-        if self.monitor is not None and index >= 0:
+        if self.monitor is not None:
             self.monitor.spectrum_channel = index
 
     # --- the 60 Hz refresh -----------------------------------------------------------------
+    @property
+    def traces(self):
+        """The raw traces view of the connected device (None while none is)."""
+        return self.plots.traces
+
     def refresh(self) -> None:
         """Copy the newest views into the plots; cheap by construction (no DSP, no I/O)."""
         stream = self.stream
@@ -1002,11 +966,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             self.device_state.setText(state)
             self.status_state.setText(f"{stream.profile.name}: {state}")
             self.status_dropped.setText(f"dropped {stream.n_dropped}")
-            view = self.monitor.view if self.monitor is not None else None
-            if view is not None and self.traces is not None and view is not self._drawn_view:
-                self._drawn_view = view  # redraw only what changed
-                self.traces.set_data(view.times, view.traces)
-                self.spectrum.set_data(view.freqs, view.psd_db)
+            self.plots.show_monitor(self.monitor.view if self.monitor is not None else None)
         session = self.session
         if session is not None:
             self._refresh_session(session)
@@ -1022,16 +982,9 @@ class ConsoleWindow(QtWidgets.QMainWindow):
     def _refresh_session(self, session: LiveSession) -> None:
         snap = session.snapshot()
         rows = session.history.latest(self._view_frames())
+        self.plots.show_frames(rows)
         if len(rows):
             col = COLUMN
-            value, thr = rows[:, col["value"]], rows[:, col["threshold"]]
-            self.feature.set_data(
-                rows[:, col["time_s"]],
-                value,
-                thr,
-                rows[:, col["reward"]] > 0,
-                rows[:, col["inhibited"]] > 0,
-            )
             newest = rows[-1]
             # the age of the newest sample as it is drawn (fetch -> this frame's paint, which
             # follows in the same event-loop pass); it grows while the device stalls
@@ -1044,7 +997,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
                 lo, hi = self._slider_range(rows)  # show where the live threshold sits
                 pos = round(1000 * (snap.threshold - lo) / (hi - lo)) if hi > lo else 500
                 self._set_box(self.threshold_slider, min(1000, max(0, pos)))
-        self.blocks_view.set_data(snap.blocks)
+        self.plots.show_blocks(snap.blocks)
         st = snap.step
         if st is not None:
             pause = "  — PAUSED" if snap.paused else ""
