@@ -295,6 +295,8 @@ def board_headset_kind(board_id: int | None) -> str | None:
     from .sources import board_name
 
     name = board_name(board_id)
+    if "WIFI" in name:  # a Ganglion behind the WiFi Shield is reached by IP, not BLE
+        return None
     for kind in HEADSET_PREFIXES:
         if kind.upper() in name:
             return kind
