@@ -94,7 +94,9 @@ class ToneGenerator:
         Samples per second of the PCM.
     f_low, f_high : float
         Pitch (Hz) at level 0 and at level 1; the map is exponential (equal musical steps),
-        so level 0.5 sounds at ``sqrt(f_low * f_high)``.
+        so level 0.5 sounds at ``sqrt(f_low * f_high)``. The range in use adapts to the client:
+        the level's scale follows the feature's recent spread on each side of the threshold
+        (:class:`~nfb.feedback.level.FeedbackLevel`), so the pitch rarely sits at either end.
     mode : str
         ``"pitch"`` (the level drives the pitch), ``"volume"`` (the level drives the loudness,
         at the fixed pitch ``sqrt(f_low * f_high)``) or ``"pitch+volume"`` (both).
