@@ -12,6 +12,15 @@ Every wait is bounded: the source is opened in a thread of its own, so a driver 
 and never blocks :meth:`Acquisition.stop`, which gives up on a thread stuck in a driver after
 ``stop_timeout`` seconds. The clock that times stalls, outages and connections is a
 parameter (``time.monotonic`` by default), so that tests decide when time has passed.
+
+Gaps on the timeline: every outage and every loss the package counter shows becomes a
+``gap`` event (a :class:`~nfb.session.format.Gap` record) at the index of the first sample
+received after it, before that sample's block is handed to ``on_chunk``. An outage is
+measured when the board sends again: from the board's timestamp row where it has one (the
+earliest time each side's samples are consistent with, so a burst of late arrivals does not
+lengthen it), else on :attr:`Acquisition.clock`. A counter loss counts the missing samples
+per loss; where a wrapping counter may have wrapped unseen (a Cyton's 256 samples, about a
+second), the timestamps tell how many times it did.
 """
 
 from __future__ import annotations
@@ -26,12 +35,22 @@ import numpy as np
 from ._logging import logger
 from .errors import DeviceError
 from .ringbuffer import RingBuffer
+from .session.format import GAP_EVENT, Gap
 from .sources import BoardLayout, EndOfStream, Source
 
 #: States of an :class:`Acquisition`.
 STATES = ("idle", "connecting", "streaming", "disconnected", "reconnecting", "stopped", "failed")
 #: Kinds of events passed to ``on_event``.
-EVENTS = ("connected", "disconnected", "reconnecting", "reconnected", "dropped", "failed", "ended")
+EVENTS = (
+    "connected",
+    "disconnected",
+    "reconnecting",
+    "reconnected",
+    "dropped",
+    GAP_EVENT,
+    "failed",
+    "ended",
+)
 
 OnChunk = Callable[[np.ndarray, int, float], None]
 OnEvent = Callable[[str, int, dict], None]
@@ -39,6 +58,8 @@ OnEvent = Callable[[str, int, dict], None]
 #: Longest single wait (s) of a thread that waits for another: a Ctrl-C is seen within this
 #: (on Windows a long lock wait is not interrupted by it).
 WAIT_SLICE_S = 0.05
+#: Seconds of board timestamps kept before a gap to time its last sample.
+TIMESTAMP_HISTORY_S = 0.5
 
 
 class _Opening:
@@ -115,20 +136,48 @@ def count_dropped(
         Samples lost between the first and last value. A gap of a whole multiple of the
         modulo cannot be seen, and is counted as no loss.
     """
+    _, lost = find_dropped(counter, modulo, previous=previous, step=step, repeat=repeat)
+    return int(lost.sum())
+
+
+def find_dropped(
+    counter: np.ndarray,
+    modulo: int | None,
+    *,
+    previous: float | None = None,
+    step: int = 1,
+    repeat: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where samples are missing from a package-counter sequence, and how many.
+
+    Parameters are those of :func:`count_dropped`.
+
+    Returns
+    -------
+    at : int array
+        Index in ``counter`` of the first sample received after each loss (0 for a loss
+        between ``previous`` and ``counter[0]``).
+    lost : int array
+        Samples lost there, same length.
+    """
     c = np.asarray(counter, dtype=np.float64).ravel()
+    pos = np.arange(c.size)
     if previous is not None:
         c = np.concatenate(([float(previous)], c))
-    c = c[np.isfinite(c)]
+        pos = np.concatenate(([-1], pos))
+    finite = np.isfinite(c)
+    c, pos = c[finite], pos[finite]
     if c.size < 2:
-        return 0
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     d = np.diff(c)
     if modulo:
         d = np.mod(d, modulo)
     else:
         d[d < 0] = step  # a restart: unknown loss, none counted
     ticks = np.rint(d / step)
-    lost = np.clip(ticks - 1, 0, None) * repeat
-    return int(lost.sum())
+    lost = (np.clip(ticks - 1, 0, None) * repeat).astype(np.int64)
+    where = np.flatnonzero(lost)
+    return np.maximum(pos[1:][where], 0).astype(np.int64), lost[where]
 
 
 def count_dropped_packets(
@@ -157,69 +206,130 @@ def count_dropped_packets(
     per_packet : int | None
         What is known of the samples per packet afterwards.
     """
+    _, lost, per_packet = find_dropped_packets(counter, previous=previous, per_packet=per_packet)
+    return int(lost.sum()), per_packet
+
+
+def find_dropped_packets(
+    counter: np.ndarray, *, previous: float | None = None, per_packet: int | None = None
+) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """:func:`count_dropped_packets` loss by loss: ``(at, lost, per_packet)``, ``at`` and
+    ``lost`` as in :func:`find_dropped`."""
+    none = np.zeros(0, np.int64)
     c = np.asarray(counter, dtype=np.float64).ravel()
+    pos = np.arange(c.size)
     if previous is not None:
         c = np.concatenate(([float(previous)], c))
-    c = np.rint(c[np.isfinite(c)]).astype(np.int64)
+        pos = np.concatenate(([-1], pos))
+    finite = np.isfinite(c)
+    c, pos = np.rint(c[finite]).astype(np.int64), pos[finite]
     if c.size == 0:
-        return 0, per_packet
+        return none, none, per_packet
     packet, sub = (c >> 8) & 0xFF, c & 0xFF
     seen = int(sub.max()) + 1
     per_packet = max(per_packet or 0, seen)
     if c.size < 2:
-        return 0, per_packet
+        return none, none, per_packet
     d_packet = np.mod(np.diff(packet), 256)
     same = d_packet == 0
+    lost = np.zeros(d_packet.size, np.int64)
     # same packet: sub-packets between the two are lost
-    lost_same = np.clip(np.diff(sub) - 1, 0, None)[same]
+    lost[same] = np.clip(np.diff(sub) - 1, 0, None)[same]
     # a later packet: the rest of the old one, whole packets between, the head of the new one
     nxt = ~same
     tail = np.clip(per_packet - 1 - sub[:-1][nxt], 0, None)
     between = (d_packet[nxt] - 1) * per_packet
     head = sub[1:][nxt]
-    return int(lost_same.sum() + tail.sum() + between.sum() + head.sum()), per_packet
+    lost[nxt] = tail + between + head
+    where = np.flatnonzero(lost)
+    return np.maximum(pos[1:][where], 0).astype(np.int64), lost[where], per_packet
 
 
 class DropDetector:
     """Stateful drop counter over successive blocks of one source.
 
     The board's :attr:`~nfb.sources.BoardLayout.counter_rule` says how: a wrapping sequence
-    (:func:`count_dropped`), Athena's packet/sub-packet numbers
-    (:func:`count_dropped_packets`), or not at all (no known rule).
+    (:func:`find_dropped`), Athena's packet/sub-packet numbers
+    (:func:`find_dropped_packets`), or not at all (no known rule). A wrapping counter cannot
+    see a loss of a whole number of wraps (a Cyton's counter wraps every 256 samples, about a
+    second): where the board has a timestamp row, the time between the two samples around a
+    loss says how many wraps were missed.
     """
 
     def __init__(self, layout: BoardLayout) -> None:
         self.layout = layout
         self._previous: float | None = None
+        self._previous_ts: float | None = None
         self._per_packet: int | None = None
 
     def reset(self) -> None:
         """Forget the last counter value (after a reconnect the counter starts afresh)."""
         self._previous = None
+        self._previous_ts = None
 
     def update(self, block: np.ndarray) -> int:
         """Return the samples lost before and inside ``block`` (n_rows, n)."""
+        return sum(n for _, n, _ in self.losses(block))
+
+    def losses(self, block: np.ndarray) -> list[tuple[int, int, str]]:
+        """The losses before and inside ``block`` (n_rows, n), one by one.
+
+        Returns ``(at, lost, clock)`` tuples: the index in ``block`` of the first sample
+        received after the loss, the samples lost, and what counted them (``"counter"``, or
+        ``"counter+timestamp"`` where the timestamps found wraps the counter could not see).
+        """
         row = self.layout.counter_row
         rule = self.layout.counter_rule
         if row is None or rule == "none" or block.shape[1] == 0:
-            return 0
+            return []
         counter = block[row]
         if rule == "packet":
-            n, self._per_packet = count_dropped_packets(
+            at, lost, self._per_packet = find_dropped_packets(
                 counter, previous=self._previous, per_packet=self._per_packet
             )
+            out = [(a, n, "counter") for a, n in zip(at.tolist(), lost.tolist(), strict=True)]
         else:
-            n = count_dropped(
-                counter,
-                self.layout.counter_modulo,
-                previous=self._previous,
-                step=self.layout.counter_step,
-                repeat=self.layout.counter_repeat,
+            out = self._sequence_losses(block, counter)
+        finite = counter[np.isfinite(counter)]
+        if finite.size:
+            self._previous = float(finite[-1])
+        ts_row = self.layout.timestamp_row
+        if ts_row is not None:
+            self._previous_ts = float(block[ts_row, -1])
+        return out
+
+    def _sequence_losses(
+        self, block: np.ndarray, counter: np.ndarray
+    ) -> list[tuple[int, int, str]]:
+        layout = self.layout
+        modulo = layout.counter_modulo
+        at, lost = find_dropped(
+            counter,
+            modulo,
+            previous=self._previous,
+            step=layout.counter_step,
+            repeat=layout.counter_repeat,
+        )
+        found = {a: (n, "counter") for a, n in zip(at.tolist(), lost.tolist(), strict=True)}
+        ts_row = layout.timestamp_row
+        if modulo and ts_row is not None:
+            # the samples the timestamps put more than half a wrap apart: the counter saw
+            # (lost mod one wrap); the time between them says how many wraps were missed
+            period = (modulo // layout.counter_step) * layout.counter_repeat
+            ts = block[ts_row]
+            first = (
+                np.nan if self._previous_ts is None or self._previous is None else self._previous_ts
             )
-        last = counter[np.isfinite(counter)]
-        if last.size:
-            self._previous = float(last[-1])
-        return n
+            before = np.concatenate(([first], ts[:-1]))
+            with np.errstate(invalid="ignore"):
+                est = (ts - before) * layout.sfreq - 1
+                far = np.flatnonzero(est > period / 2)
+            for j in far.tolist():
+                n = found.get(j, (0, ""))[0]
+                wraps = round((float(est[j]) - n) / period)
+                if wraps > 0:
+                    found[j] = (n + wraps * period, "counter+timestamp")
+        return [(a, n, clock) for a, (n, clock) in sorted(found.items())]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,9 +358,12 @@ class Acquisition:
         ``on_event(kind, sample_index, info)``, called in the acquisition thread; ``kind`` is one
         of ``"connected"``, ``"disconnected"`` (info ``{"reason"}``), ``"reconnecting"``
         (``{"attempt", "reason"}``), ``"reconnected"`` (``{"attempt", "outage_s"}``),
-        ``"dropped"`` (``{"count"}``), ``"failed"`` (``{"error"}``), ``"ended"`` (a finite source
-        such as a file that does not loop delivered everything; the state becomes
-        ``"stopped"``).
+        ``"dropped"`` (``{"count"}``, at the first sample after the loss), ``"gap"`` (the
+        :class:`~nfb.session.format.Gap` record's ``missing``, ``duration_s``, ``cause`` and
+        ``clock``, at its ``at``: after an outage, at the first sample the board sent again;
+        after a loss, with its ``dropped``), ``"failed"`` (``{"error"}``), ``"ended"`` (a
+        finite source such as a file that does not loop delivered everything; the state
+        becomes ``"stopped"``).
     reconnect : bool
         On a board error or a stall, close and re-open the source with back-off until it is
         back or :meth:`stop` is called. If False the acquisition fails instead.
@@ -340,6 +453,10 @@ class Acquisition:
         self._thread: threading.Thread | None = None
         self._opening: _Opening | None = None
         self._lost_at: float | None = None  # clock() when the board was lost
+        # outage measurement: lost after samples had come, the next block ends the gap
+        self._gap_pending = False
+        self._last_clock: float | None = None  # clock() at the last delivery
+        self._ts_history = np.zeros(0)  # board timestamps of the newest continuous samples
 
     def __repr__(self) -> str:
         return (
@@ -574,28 +691,77 @@ class Acquisition:
 
     def _deliver(self, block: np.ndarray) -> None:
         wall = time.time()
-        dropped = self._drops.update(block)
+        now = self.clock()
+        losses = self._drops.losses(block)
+        outage = self._measure_outage(block, now) if self._gap_pending else None
         index = self.ring.append(block)
         with self._cond:
             self.n_samples += block.shape[1]
             self._lost_at = None
             self._cond.notify_all()
-        if dropped:
-            self.n_dropped += dropped
-            logger.warning("%d samples dropped before sample %d", dropped, index)
-            # at the chunk in which the loss was seen (the counter tells how many, not where
-            # inside the chunk): the BAD_dropped annotation starts at or before the gap
-            self._emit("dropped", {"count": dropped}, sample_index=index)
+        sfreq = self.layout.sfreq
+        if outage is not None:
+            self._gap_pending = False
+            duration, clock = outage
+            gap = Gap.measured(index, duration, sfreq, "disconnect", clock)
+            logger.info("the board was silent %.3f s before sample %d (%s)", duration, index, clock)
+            self._emit_gap(gap)
+        for at, count, clock in losses:
+            self.n_dropped += count
+            logger.warning("%d samples dropped before sample %d", count, index + at)
+            self._emit("dropped", {"count": count}, sample_index=index + at)
+            self._emit_gap(Gap(index + at, count, count / sfreq, "dropped", clock))
+        self._keep_timestamps(block, losses, restart=outage is not None)
+        self._last_clock = now
         self._source_events(index + block.shape[1])
         if self.on_chunk is not None:
             self.on_chunk(block, index, wall)
+
+    def _emit_gap(self, gap: Gap) -> None:
+        info = gap.fields()
+        at = info.pop("at")
+        self._emit(GAP_EVENT, info, sample_index=at)
+
+    def _measure_outage(self, block: np.ndarray, now: float) -> tuple[float, str] | None:
+        """Seconds between the last sample before an outage and ``block``'s first, and the
+        clock that measured it (see the module docstring); None if nothing came before."""
+        sfreq = self.layout.sfreq
+        n = block.shape[1]
+        row = self.layout.timestamp_row
+        history = self._ts_history
+        if row is not None and history.size:
+            # a sample arrives after it was taken, never before: the earliest time each side
+            # is consistent with, at the board's rate, is the closest to the truth
+            with np.errstate(invalid="ignore"):
+                first = np.nanmin(block[row] - np.arange(n) / sfreq) if n else np.nan
+                last = np.nanmin(history + np.arange(history.size)[::-1] / sfreq)
+            duration = float(first - last) - 1.0 / sfreq
+            if math.isfinite(duration) and first > 0 and last > 0 and duration > -1.0 / sfreq:
+                return duration, "timestamp"
+        if self._last_clock is None:
+            return None
+        # the block's newest sample was taken about now, its first n - 1 periods earlier
+        return now - self._last_clock - n / sfreq, "monotonic"
+
+    def _keep_timestamps(self, block: np.ndarray, losses: list, *, restart: bool) -> None:
+        """Keep the timestamps of the newest samples received without a loss between them."""
+        row = self.layout.timestamp_row
+        if row is None or not block.shape[1]:
+            return
+        ts = block[row]
+        if losses:
+            ts, restart = ts[losses[-1][0] :], True
+        keep = max(1, round(TIMESTAMP_HISTORY_S * self.layout.sfreq))
+        joined = ts if restart else np.concatenate((self._ts_history, ts))
+        self._ts_history = joined[-keep:].copy()
 
     def _source_events(self, end: int) -> None:
         """Events a source reports itself (an LSL stream's gaps and markers).
 
         A source may have ``take_events()``: ``(kind, sample_index, info)`` tuples, indices
         in the samples it delivered (the ring's), none beyond ``end``. A ``"dropped"`` event
-        counts its losses as the package counter's do.
+        counts its losses as the package counter's do, and is a gap too (clock
+        ``"source"``; reported when the source knows it, which may be after its place).
         """
         take = getattr(self.source, "take_events", None)
         if take is None:
@@ -603,9 +769,13 @@ class Acquisition:
         for kind, sample_index, info in take():
             at = min(int(sample_index), end)
             if kind == "dropped":
-                self.n_dropped += int(info.get("count", 0))
-                logger.warning("%d samples dropped before sample %d", info.get("count", 0), at)
+                count = int(info.get("count", 0))
+                self.n_dropped += count
+                logger.warning("%d samples dropped before sample %d", count, at)
             self._emit(kind, dict(info), sample_index=at)
+            if kind == "dropped" and count > 0:
+                rate = self.layout.sfreq
+                self._emit_gap(Gap(at, count, count / rate, "dropped", "source"))
 
     def _recover(self, reason: str, since: float | None = None) -> bool:
         """Handle a lost board (silent since ``since`` on the clock, default now); True once it
@@ -616,6 +786,8 @@ class Acquisition:
         lost_at = self.clock()
         if self._lost_at is None:  # a board that re-opens but sends nothing stays lost
             self._lost_at = lost_at if since is None else since
+        # the samples that come next end a gap on the timeline (once there were samples)
+        self._gap_pending = self.n_samples > 0
         self._set_state("disconnected")
         self._emit("disconnected", {"reason": reason})
         self._close_source()

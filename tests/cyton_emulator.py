@@ -6,7 +6,10 @@ It speaks the Cyton's serial protocol as BrainFlow uses it: ``v`` (soft reset) a
 counts, 6 aux bytes, 0xC0) at 250 Hz, paced by the monotonic clock; ``s`` stops the stream.
 ``power_off()`` makes the board fall silent as a Cyton does when its battery is pulled or it
 leaves radio range (the USB dongle, hence the serial port, stays); ``power_on()`` brings it
-back, and it streams again once the driver sends ``b``.
+back, and it streams again once the driver sends ``b``. With ``power_off(keep_clock=True)``
+the board keeps sampling meanwhile (out of range, not switched off): its sample numbers run
+on with its clock, and :attr:`CytonEmulator.outages` says which samples never reached the
+driver, the emulator's own measure of the outage.
 
 Run it by hand to try nfb without a board::
 
@@ -85,6 +88,9 @@ class CytonEmulator:
         self._stop = threading.Event()
         self._streaming_since: float | None = None
         self._base = 0
+        self._kept_clock: tuple[float, int] | None = None  # (since, base) of a board out of range
+        #: (first sample lost, first sample sent again) of each outage with keep_clock
+        self.outages: list[tuple[int, int]] = []
         self._lock = threading.Lock()
         self._pending = ""  # a channel-settings or lead-off command split across two reads
         self.settings: list[str] = []  # channel-settings and lead-off commands, whole
@@ -138,6 +144,14 @@ class CytonEmulator:
                 os.write(self.master, b"OpenBCI V3 8-16 channel\nFirmware: v3.1.2\n$$$")
             elif c == "d":
                 os.write(self.master, b"updating channel settings to default$$$")
+            elif c == "b" and self._kept_clock is not None:
+                # out of range, the board went on sampling: it resumes at its clock's sample
+                since, base = self._kept_clock
+                self._kept_clock = None
+                now_sample = base + int((time.monotonic() - since) * SFREQ)
+                self.outages.append((self.sent, now_sample))
+                self.sent = now_sample
+                self._streaming_since, self._base = since, base
             elif c == "b":
                 self._streaming_since, self._base = time.monotonic(), self.sent
             elif c == "s":
@@ -192,12 +206,27 @@ class CytonEmulator:
                     self.sent = due
 
     # --- what a test does to it ------------------------------------------------------------
-    def power_off(self) -> int:
-        """The board falls silent (battery out, out of range); returns samples sent so far."""
+    def power_off(self, *, keep_clock: bool = False) -> int:
+        """The board falls silent (battery out, out of range); returns samples sent so far.
+
+        With ``keep_clock`` the board goes on sampling (out of radio range): once the driver
+        starts the stream again, it sends the sample its clock has reached, and the samples
+        between are an entry of :attr:`outages`.
+        """
         with self._lock:
             self._on.clear()
+            if keep_clock and self._streaming_since is not None:
+                self._kept_clock = (self._streaming_since, self._base)
             self._streaming_since = None
             return self.sent
+
+    def board_clock(self) -> int:
+        """The sample number the board's clock has reached (while it keeps its clock)."""
+        with self._lock:
+            kept = self._kept_clock
+            if kept is None:
+                return self.sent
+            return kept[1] + int((time.monotonic() - kept[0]) * SFREQ)
 
     def power_on(self) -> None:
         """The board is back; it streams once the driver starts the stream again."""

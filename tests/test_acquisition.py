@@ -418,20 +418,21 @@ def test_cyton_driver_drops_and_railed_channel_through_check(cyton):
     assert result.verdict == "bad"
 
 
-def test_a_loss_is_placed_at_the_chunk_where_it_was_seen(cyton):
-    """The ``dropped`` event (and its BAD_dropped annotation) starts at or before the gap,
-    never a chunk after it."""
+def test_a_loss_is_placed_at_the_sample_after_it(cyton):
+    """The ``dropped`` event and its gap record sit at the first sample received after the
+    loss, wherever the chunk began."""
     profile = load_profile("cyton", serial_port=cyton.port)
     events, chunks = Events(), Chunks()
     acq = Acquisition(open_source(profile), on_chunk=chunks, on_event=events, reconnect=False)
     with acq:
         assert acq.wait_samples(200, timeout=WAIT)
     (drop,) = [(index, info) for kind, index, info in events.items if kind == "dropped"]
+    (gap,) = [(index, info) for kind, index, info in events.items if kind == "gap"]
     index, info = drop
     assert info["count"] == 5
     # packets 100-104 never came: the gap lies just before ring index 100
-    assert index == max(i for i in chunks.indices if i <= 100)
-    assert index <= 100 < index + 25  # within a poll's worth of samples of the gap
+    assert index == 100 and gap[0] == 100
+    assert gap[1] == {"missing": 5, "duration_s": 5 / 250, "cause": "dropped", "clock": "counter"}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -130,6 +130,13 @@ def test_cyton_drops_out_mid_block_and_the_session_carries_on(tmp_path):
     bad = [i for i, d in enumerate(ann.description) if d == "BAD_disconnect"]
     assert len(bad) == 1
     assert ann.onset[bad[0]] == pytest.approx(n_off / SFREQ, abs=1 / SFREQ)
+    # it lasts as long as the board was silent (the board's timestamps tell), and the
+    # Raw holds that many missing samples more than were received
+    (gap,) = rec.gaps
+    assert gap.clock == "timestamp"
+    assert ann.duration[bad[0]] == pytest.approx(gap.missing / SFREQ, abs=1e-6)
+    assert gap.missing / SFREQ > at["reconnected"]["outage_s"] - 0.5 > 0.5
+    assert rec.raw.n_times == rec.n_samples + gap.missing
 
     # no feedback until the filters have settled on the new signal
     f = rec.frames

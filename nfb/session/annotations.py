@@ -1,7 +1,9 @@
 """Annotations of a recorded session: steps, markers, pauses, outages and inhibits.
 
 Derived from the events and frames alone, so a live session, its replay and a re-scored
-copy give the same annotations (:func:`session_annotations`).
+copy give the same annotations (:func:`session_annotations`). Onsets are on the session's
+timeline (:func:`~nfb.session.format.timeline_index`): a sample's time counts the samples
+missing before it, as in the MNE Raw, where the gap records' missing samples are inserted.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from collections import defaultdict
 from typing import Any
 
 import numpy as np
+
+from .format import GAP_ANNOTATIONS, session_gaps, timeline_index
 
 
 def _step_description(event: dict[str, Any], counters: dict[str, int]) -> str:
@@ -47,12 +51,15 @@ def session_annotations(
         ``(onset_s, duration_s, description)`` sorted by onset, with descriptions:
         ``baseline/eyes_open``, ``baseline/eyes_closed``, ``block/<n>``, ``rest/<n>`` (a step,
         from its ``step_start`` to its ``step_end``); ``marker/<label>``; ``lsl/<label>`` (a
-        marker of an LSL marker stream); ``pause`` (pause to resume); ``BAD_disconnect``
-        (disconnected to reconnected); ``BAD_dropped`` (``count`` samples from the event);
-        an ``annotation`` event's own description; and ``inhibit/<kind>`` (a run of frames
-        with ``inhibit_<kind>`` true, to the last one plus one frame interval).
+        marker of an LSL marker stream); ``pause`` (pause to resume); ``BAD_disconnect`` and
+        ``BAD_dropped`` (a gap record's missing samples; in a session recorded before gap
+        records, disconnected to reconnected and ``count`` samples from a ``dropped``
+        event; a board lost for good, disconnected to the end); an ``annotation`` event's
+        own description; and ``inhibit/<kind>`` (a run of frames with ``inhibit_<kind>``
+        true, to the last one plus one frame interval).
     """
-    end_s = n_samples / sfreq
+    gaps = session_gaps(events)
+    end_s = timeline_index(n_samples, gaps) / sfreq
     out: list[tuple[float, float, str]] = []
 
     def add(onset: float, stop: float, description: str) -> None:
@@ -61,13 +68,24 @@ def session_annotations(
         out.append((onset, stop - onset, description))
 
     def t(event: dict[str, Any]) -> float:
-        return int(event["sample_index"]) / sfreq
+        return timeline_index(int(event["sample_index"]), gaps) / sfreq
 
     counters: dict[str, int] = defaultdict(int)
     open_steps: dict[Any, tuple[float, str]] = {}
     open_intervals: dict[str, float] = {}
-    closers = {"resume": ("pause", "pause"), "reconnected": ("disconnected", "BAD_disconnect")}
+    closers = {"resume": ("pause", "pause")}
     openers = {"pause": "pause", "disconnected": "BAD_disconnect"}
+    if gaps:  # the gap records span the outages and the losses
+        before = 0
+        for gap in gaps:
+            onset = (gap.at + before) / sfreq
+            before += gap.missing
+            add(onset, onset + gap.missing / sfreq, GAP_ANNOTATIONS[gap.cause])
+        # a disconnection that a gap record ends is that record's
+        disconnect_ends = {g.at for g in gaps if g.cause == "disconnect"}
+    else:
+        closers["reconnected"] = ("disconnected", "BAD_disconnect")
+        disconnect_ends = set()
     for event in events:
         kind = event.get("kind")
         if "sample_index" not in event:
@@ -88,7 +106,9 @@ def session_annotations(
             desc = closers[kind][1]
             if desc in open_intervals:
                 add(open_intervals.pop(desc), t(event), desc)
-        elif kind == "dropped":
+        elif kind == "gap" and event.get("at", event["sample_index"]) in disconnect_ends:
+            open_intervals.pop("BAD_disconnect", None)
+        elif kind == "dropped" and not gaps:
             count = int(event.get("count", 0) or 0)
             add(t(event), t(event) + count / sfreq, "BAD_dropped")
         elif kind == "annotation":
@@ -111,8 +131,8 @@ def session_annotations(
             starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
             for first, last in zip(starts.tolist(), stops.tolist(), strict=True):
                 add(
-                    int(index[first]) / sfreq,
-                    (int(index[last]) + interval) / sfreq,
+                    timeline_index(int(index[first]), gaps) / sfreq,
+                    (timeline_index(int(index[last]), gaps) + interval) / sfreq,
                     f"inhibit/{name[len('inhibit_') :]}",
                 )
     out.sort(key=lambda a: (a[0], a[2]))

@@ -11,6 +11,8 @@ import json
 import math
 import os
 import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -142,3 +144,180 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
     Raises :class:`OSError` on failure; the previous file is then untouched.
     """
     fs.write_atomic(path, (to_json(obj, indent=2) + "\n").encode("utf-8"))
+
+
+# ---------------------------------------------------------------------------------------------
+# The gap record
+
+#: Event kind of a gap record (also the runner command that applies it).
+GAP_EVENT = "gap"
+#: Why samples are missing: the board was lost (``disconnect``), or the link lost packets
+#: while the board streamed (``dropped``, from the package counter or the source).
+GAP_CAUSES = ("disconnect", "dropped")
+#: What measured a gap: the board's timestamp row (``timestamp``), nfb's monotonic clock
+#: (``monotonic``, for a board without timestamps), the package counter (``counter``; with
+#: the timestamps where the counter wrapped, ``counter+timestamp``), or the source itself
+#: (``source``: an LSL stream's own loss detection).
+GAP_CLOCKS = ("timestamp", "monotonic", "counter", "counter+timestamp", "source")
+#: Annotation of the missing samples of each cause in the MNE Raw.
+GAP_ANNOTATIONS = {"disconnect": "BAD_disconnect", "dropped": "BAD_dropped"}
+#: What the missing samples hold in the MNE Raw (see :func:`insert_gaps`).
+GAP_FILL = 0.0
+#: The fields of a gap record besides ``kind`` and ``sample_index``.
+GAP_FIELDS = ("at", "missing", "duration_s", "cause", "clock")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def gap_problem(fields: dict[str, Any]) -> str | None:
+    """What is wrong with the fields of a gap record (or a ``gap`` command), or None.
+
+    A ``gap`` without ``missing`` is a bare discontinuity (sessions recorded before gap
+    records existed; a command of a test): it settles the filters and moves no time.
+    """
+    if "missing" not in fields:
+        return None
+    at, missing = fields.get("at"), fields.get("missing")
+    if at is not None and not (_is_int(at) and 0 <= at < 2**53):
+        return f"gap: at must be a sample index, got {at!r:.40}"
+    if not (_is_int(missing) and 0 <= missing < 2**53):
+        return f"gap: missing must be a sample count, got {missing!r:.40}"
+    duration = fields.get("duration_s")
+    if (
+        isinstance(duration, bool)
+        or not isinstance(duration, (int, float))
+        or not (math.isfinite(duration) and 0 <= duration < 1e9)
+    ):
+        return f"gap: duration_s must be seconds, got {duration!r:.40}"
+    if fields.get("cause") not in GAP_CAUSES:
+        return f"gap: cause must be one of {', '.join(GAP_CAUSES)}, got {fields.get('cause')!r:.40}"
+    if fields.get("clock") not in GAP_CLOCKS:
+        return f"gap: clock must be one of {', '.join(GAP_CLOCKS)}, got {fields.get('clock')!r:.40}"
+    return None
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Samples missing from the timeline before sample ``at``.
+
+    Attributes
+    ----------
+    at : int
+        Index of the first sample received after the gap.
+    missing : int
+        Samples the board would have sent meanwhile: ``round(duration_s * sfreq)`` for an
+        outage, the lost count for dropped samples.
+    duration_s : float
+        The gap as measured, in seconds.
+    cause : str
+        One of :data:`GAP_CAUSES`.
+    clock : str
+        One of :data:`GAP_CLOCKS`.
+    """
+
+    at: int
+    missing: int
+    duration_s: float
+    cause: str
+    clock: str
+
+    def __post_init__(self) -> None:
+        problem = gap_problem(self.fields())
+        if problem:
+            raise ValueError(problem)
+
+    def fields(self) -> dict[str, Any]:
+        """The record's fields (``at``, ``missing``, ``duration_s``, ``cause``, ``clock``)."""
+        return {
+            "at": self.at,
+            "missing": self.missing,
+            "duration_s": self.duration_s,
+            "cause": self.cause,
+            "clock": self.clock,
+        }
+
+    @classmethod
+    def measured(cls, at: int, duration_s: float, sfreq: float, cause: str, clock: str) -> Gap:
+        """A gap of ``duration_s`` seconds (clipped at 0) before sample ``at``."""
+        duration_s = max(0.0, float(duration_s))
+        return cls(int(at), round(duration_s * sfreq), duration_s, cause, clock)
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> Gap | None:
+        """The gap record of a ``gap`` event; None for a bare ``gap`` (no ``missing``).
+
+        Raises :class:`ValueError` naming the field if the record is damaged.
+        """
+        if event.get("kind") != GAP_EVENT or "missing" not in event:
+            return None
+        fields = {k: event.get(k) for k in GAP_FIELDS}
+        if fields["at"] is None:
+            fields["at"] = event.get("sample_index")
+        problem = gap_problem(fields)
+        if problem:
+            raise ValueError(problem)
+        return cls(int(fields["at"]), int(fields["missing"]), float(fields["duration_s"]),
+                   str(fields["cause"]), str(fields["clock"]))  # fmt: skip
+
+
+def session_gaps(events: Iterable[dict[str, Any]]) -> list[Gap]:
+    """The gap records of a session's events, in timeline order (by ``at``, then as
+    recorded); a damaged record is skipped (readers have checked events already)."""
+    gaps = []
+    for event in events:
+        try:
+            gap = Gap.from_event(event)
+        except ValueError:
+            continue
+        if gap is not None:
+            gaps.append(gap)
+    return sorted(gaps, key=lambda g: g.at)  # stable: equal ``at`` stay as recorded
+
+
+def timeline_index(index: Any, gaps: Sequence[Gap]) -> Any:
+    """The timeline position of sample index(es) ``index``: the index plus the samples
+    missing before it (those of every gap whose ``at`` is at or before it).
+
+    ``index`` is an int or an integer array; the result has its shape (int64). Over
+    ``sfreq`` it is the time in seconds from the session's first sample.
+    """
+    ats = np.array([g.at for g in gaps], dtype=np.int64)
+    missing = np.array([g.missing for g in gaps], dtype=np.int64)
+    return timeline_from_pairs(index, ats, missing)
+
+
+def timeline_from_pairs(index: Any, ats: np.ndarray, missing: np.ndarray) -> Any:
+    """:func:`timeline_index` over sorted positions ``ats`` and their ``missing`` counts
+    (the runner keys them on the frame that took each gap)."""
+    idx = np.asarray(index, dtype=np.int64)
+    if ats.size == 0:
+        return idx if idx.ndim else int(idx)
+    before = np.concatenate(([0], np.cumsum(missing)))
+    out = idx + before[np.searchsorted(ats, idx, side="right")]
+    return out if out.ndim else int(out)
+
+
+def insert_gaps(data: np.ndarray, gaps: Sequence[Gap], fill: float = GAP_FILL) -> np.ndarray:
+    """``data`` (n_rows, n_samples) with each gap's missing samples inserted as ``fill``.
+
+    Zeros by default, MNE's own convention for acquisition skips (its FIF reader fills
+    ``BAD_ACQ_SKIP`` with zeros): finite, so every writer (FIF, EDF, BrainVision) stores them
+    and a filter does not spread them over the channel as NaN would; the ``BAD_`` annotation
+    over them keeps them out of epochs and of ``reject_by_annotation``.
+    """
+    data = np.asarray(data)
+    kept = [g for g in gaps if g.missing > 0 and 0 <= g.at <= data.shape[1]]
+    if not kept:
+        return data
+    total = sum(g.missing for g in kept)
+    out = np.full((data.shape[0], data.shape[1] + total), fill, dtype=data.dtype)
+    src = 0
+    dst = 0
+    for gap in kept:
+        n = gap.at - src
+        out[:, dst : dst + n] = data[:, src : gap.at]
+        src, dst = gap.at, dst + n + gap.missing
+    out[:, dst:] = data[:, src:]
+    return out

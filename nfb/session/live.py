@@ -19,6 +19,7 @@ from .._logging import logger
 from ..errors import DeviceError, NfbError, SessionError
 from ..protocol import Protocol
 from ..stream import DeviceStream
+from .format import GAP_EVENT
 from .recorder import SessionRecorder
 from .runner import SessionRunner, Snapshot
 from .sham import plan_sham
@@ -201,9 +202,10 @@ class LiveSession:
             }
             self.recorder.append_event(event)
             self._notify("on_event", event)
-        if kind == "reconnected":
-            # the samples that follow are not continuous with those before the outage
-            self.runner.command("gap")
+        if kind == GAP_EVENT and self._offset is not None and sample_index > self._offset:
+            # the samples from here on are not continuous with those before, and come later
+            # than their index says (a gap before the session's first sample is not its own)
+            self.runner.command(GAP_EVENT, at=index, **info)
         if kind == "failed":
             self._device_failed = str(info.get("error") or "device failed")
         if kind in ("ended", "failed"):

@@ -5,6 +5,11 @@ record of ``raw.f64``/``frames.f64`` and a partial last line of ``events.jsonl``
 Every file is read through :mod:`nfb.fs`: a link, a FIFO, a device or a folder where a data
 file should be is refused with one line (:class:`~nfb.errors.SessionError`), never followed,
 and nothing is read past what the file held when it was opened.
+
+:attr:`RecordedSession.samples` are the samples as received; :attr:`RecordedSession.raw` is
+the session on its timeline: each gap record's missing samples are inserted (zeros, see
+:func:`~nfb.session.format.insert_gaps`) under its ``BAD_disconnect`` or ``BAD_dropped``
+annotation, so that every annotation after a gap is at its real time.
 """
 
 from __future__ import annotations
@@ -22,7 +27,16 @@ from .. import fs
 from .._logging import logger
 from ..errors import SessionError, one_line
 from .annotations import session_annotations
-from .format import EVENTS_FILE, FRAMES_FILE, META_FILE, RAW_FILE, frames_dtype
+from .format import (
+    EVENTS_FILE,
+    FRAMES_FILE,
+    META_FILE,
+    RAW_FILE,
+    Gap,
+    frames_dtype,
+    insert_gaps,
+    session_gaps,
+)
 from .schema import event_problem, is_int, load_meta
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -208,6 +222,17 @@ class RecordedSession:
         """Unix wall time at which each sample's chunk was fetched, shape (n_samples,)."""
         return self._raw_records[:, -1]
 
+    @cached_property
+    def gaps(self) -> list[Gap]:
+        """The gap records (outages and losses), in timeline order."""
+        return session_gaps(self.events)
+
+    @property
+    def n_missing(self) -> int:
+        """Samples missing from the timeline (the gaps' sum); the Raw has
+        :attr:`n_samples` + this many."""
+        return sum(g.missing for g in self.gaps)
+
     # ------------------------------------------------------------------ MNE
     def annotation_list(self) -> list[tuple[float, float, str]]:
         """Return the annotations as ``(onset_s, duration_s, description)`` tuples.
@@ -230,7 +255,8 @@ class RecordedSession:
 
     @cached_property
     def raw(self) -> mne.io.RawArray:
-        """The EEG rows as :class:`mne.io.RawArray` in volts, with montage and annotations."""
+        """The EEG rows as :class:`mne.io.RawArray` in volts, with montage and annotations,
+        on the session's timeline (the gaps' missing samples inserted as zeros)."""
         import mne
 
         layout = self.layout
@@ -242,7 +268,7 @@ class RecordedSession:
             )
         if self.n_samples == 0:
             raise SessionError(f"{self.path} has no samples")
-        data = self.samples[rows] * 1e-6  # µV -> V
+        data = insert_gaps(self.samples[rows] * 1e-6, self.gaps)  # µV -> V
         info = mne.create_info(names, self.sfreq, "eeg", verbose=False)
         info["description"] = f"nfb session {self.meta.get('client')}/{self.meta.get('session_id')}"
         raw = mne.io.RawArray(data, info, verbose=False)

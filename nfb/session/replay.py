@@ -4,6 +4,12 @@ The source is a session folder, an EEG file MNE reads (EDF, BDF, FIF, BrainVisio
 BrainFlow CSV. With the session's own protocol the replayed frames equal the recorded ones
 bit for bit: the pipeline is chunk-invariant, and every user command (pause, skip, stop,
 markers, manual thresholds) is re-applied at the sample index at which it was recorded.
+
+The gap records (:class:`~nfb.session.format.Gap`: outages and losses) are re-applied like
+commands, so the replay's ``time_s``, its settling after each gap and its gap records equal
+the recording's; a re-scoring with another protocol (another frame grid) takes each at its
+first frame at or after the gap's ``at``. The recording's ``dropped`` and disconnection
+events are carried over as they are.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from ..errors import ConfigError, SessionError
 from ..protocol import Protocol, apply_overrides, load_protocol, validate
 from ..sources import BoardLayout, read_brainflow_file, read_eeg_file
 from .clients import validate_client
+from .format import GAP_EVENT
 from .recorder import SessionRecorder
 from .runner import SessionRunner
 from .sham import ShamPlan, plan_sham
@@ -201,7 +208,7 @@ def replay(
     if mains_hz is None:
         mains_hz = recorded_mains
     own = own and mains_hz == recorded_mains
-    scheduled = src.events if own else [e for e in src.events if e.get("kind") in RESCORE_COMMANDS]
+    scheduled = src.events if own else _rescore_schedule(src.events)
     client = client if client is not None else str(src.meta.get("client") or "replay")
     validate_client(client)
     sham = _sham_plan(src, proto, own, client, sham_source)
@@ -282,6 +289,19 @@ def replay(
     finally:
         bar.close()
     logger.info("replayed %s -> %s (%s)", src.path, out, status)
+    return out
+
+
+def _rescore_schedule(events: list[dict]) -> list[dict]:
+    """The recorded commands a re-scoring re-applies; a gap record at its ``at`` (its
+    recorded frame is one of the old protocol's frame grid)."""
+    out = []
+    for e in events:
+        if e.get("kind") not in RESCORE_COMMANDS:
+            continue
+        if e.get("kind") == GAP_EVENT and "at" in e and "missing" in e:
+            e = {**e, "sample_index": e["at"]}
+        out.append(e)
     return out
 
 

@@ -26,7 +26,7 @@ from ..feedback.level import FeedbackLevel
 from ..montage import map_channels
 from ..protocol import Protocol
 from ..reward import Inhibitor, ThresholdController, hold_frames
-from .format import FRAME_COLUMNS
+from .format import FRAME_COLUMNS, GAP_EVENT, gap_problem, timeline_from_pairs
 from .script import Step, build_script
 from .sham import SHAM_FRAME_COLUMNS, ShamPlan
 
@@ -93,6 +93,10 @@ def validate_command(cmd: dict) -> dict:
         for key in ("label", "note"):
             if not isinstance(cmd.get(key, ""), str):
                 raise ConfigError(f"marker command: {key} must be text, got {cmd.get(key)!r}")
+    elif kind == GAP_EVENT:
+        problem = gap_problem(cmd)
+        if problem:
+            raise ConfigError(f"{problem} (a gap command)")
     return cmd
 
 
@@ -295,6 +299,11 @@ class SessionRunner:
         self._sham_blocks = frozenset(sham.blocks) if sham is not None else frozenset()
         self._sham_frame = 0  # frames shown so far in the current sham block
         self._settled_at = -1  # after a gap in the signal, frames before this are invalid
+        # gaps taken so far: the frame index that took each and its missing samples (the
+        # timeline of ``time_s``); gap commands whose first sample has not come yet
+        self._gap_taken: list[int] = []
+        self._gap_missing: list[int] = []
+        self._gaps_due: deque[dict] = deque()
         #: the feedback level stage: feature and threshold shown -> 0–1 (display and tone)
         self._level = FeedbackLevel(self.direction)
 
@@ -351,9 +360,13 @@ class SessionRunner:
 
         ``threshold`` needs ``value`` (a finite number); ``threshold_mode`` needs ``mode``
         (``"auto"`` or ``"manual"``); ``marker`` takes ``label`` and ``note`` strings;
-        ``gap`` (from the driver, when the board reconnects) says the samples that follow
-        are not continuous with those before: reward runs break and frames are inhibited
-        (``invalid``) until the filters have settled.
+        ``gap`` (from the driver, with the fields of a :class:`~nfb.session.format.Gap`
+        record: ``at``, ``missing``, ``duration_s``, ``cause``, ``clock``) says the samples
+        from ``at`` on are not continuous with those before: it is taken at the first frame
+        at or after ``at`` (and recorded at that frame's index), reward runs break, frames
+        are inhibited (``invalid``) until the filters have settled (``at`` plus the
+        pipeline's warm-up), and ``time_s`` counts the ``missing`` samples from that frame
+        on. A bare ``gap`` (no fields) settles the filters from the frame that takes it.
         """
         self._pending.append(validate_command({"kind": kind, **info}))
 
@@ -389,9 +402,13 @@ class SessionRunner:
             self.thresholds.append(event)
         elif kind == "threshold_mode":
             self.threshold_mode = cmd["mode"]
-        elif kind == "gap":
+        elif kind == GAP_EVENT:
+            at = int(cmd.get("at", s))
             self._break_runs()
-            self._settled_at = s + self.pipeline.warmup_samples
+            self._settled_at = max(self._settled_at, at + self.pipeline.warmup_samples)
+            if cmd.get("missing"):
+                self._gap_taken.append(s)
+                self._gap_missing.append(int(cmd["missing"]))
         self._emit(event)
 
     def _take_commands(self, s: int) -> None:
@@ -401,8 +418,15 @@ class SessionRunner:
             self._apply(ev, at)
             if self.finished:
                 return
+        while self._gaps_due and self._gaps_due[0]["at"] <= s and not self.finished:
+            self._apply(self._gaps_due.popleft(), s)
         while self._pending and not self.finished:
-            self._apply(self._pending.popleft(), s)
+            cmd = self._pending.popleft()
+            if cmd["kind"] == GAP_EVENT and cmd.get("at", s) > s:
+                # its first sample is later in this chunk: taken at the frame it reaches
+                self._gaps_due.append(cmd)
+                continue
+            self._apply(cmd, s)
 
     # --- script ----------------------------------------------------------------------------
     @property
@@ -576,7 +600,7 @@ class SessionRunner:
             rows = rows[:n_out]
             # frame i of the chunk is row i: the loop only ever stops early, never skips
             rows[:, _SAMPLE] = fb.sample_index[:n_out]
-            rows[:, _TIME] = fb.sample_index[:n_out] / self.sfreq
+            rows[:, _TIME] = self._timeline(fb.sample_index[:n_out]) / self.sfreq
             rows[:, _WALL] = walls[:n_out]
             rows[:, _VALUE] = out_value
             rows[:, _RAW] = raw_values[:n_out]
@@ -599,6 +623,11 @@ class SessionRunner:
         if n_out and self.on_frames is not None:
             self.on_frames(rows)
         return rows
+
+    def _timeline(self, index: np.ndarray) -> np.ndarray:
+        """Frame indices on the session's timeline: plus the samples missing before them."""
+        taken = np.asarray(self._gap_taken, dtype=np.int64)
+        return timeline_from_pairs(index, taken, np.asarray(self._gap_missing, dtype=np.int64))
 
     # --- per-frame stages (feed runs them in this order for every frame) ------------------
     def _clock_enter(self, s: int) -> bool:
@@ -713,6 +742,11 @@ class SessionRunner:
             while self._scheduled and not self.finished:
                 ev = dict(self._scheduled.popleft())
                 self._apply(ev, ev.pop("sample_index"))
+            # a gap whose samples came but reached no frame is still a gap of the recording
+            for cmd in [*self._gaps_due, *self._pending]:
+                if cmd["kind"] == GAP_EVENT and self._started and not self.finished:
+                    self._apply(cmd, max(s, int(cmd.get("at", s))))
+            self._gaps_due.clear()
             if not self.finished and self._started:
                 self._apply({"kind": "stop", "reason": reason}, s)
             self.finished = True
