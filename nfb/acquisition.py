@@ -704,7 +704,13 @@ class Acquisition:
             self._gap_pending = False
             duration, clock = outage
             gap = Gap.measured(index, duration, sfreq, "disconnect", clock)
-            logger.info("the board was silent %.3f s before sample %d (%s)", duration, index, clock)
+            logger.warning(
+                "the board was silent %.2f s (by its %s): %d samples missing before sample %d",
+                duration,
+                clock,
+                gap.missing,
+                index,
+            )
             self._emit_gap(gap)
         for at, count, clock in losses:
             self.n_dropped += count

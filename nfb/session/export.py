@@ -7,6 +7,13 @@
   (``master_board`` = the layout's ``board_id``) streams it as if it were the board.
 - ``bids``: the session added to a BIDS dataset (a folder), with nfb's frames and events as a
   derivative; see :mod:`nfb.session.bids`.
+
+FIF, EDF and BIDS write the session's Raw (:attr:`~nfb.session.reader.RecordedSession.raw`),
+which is on the session's timeline: each gap record's missing samples are inserted as zeros
+(:func:`~nfb.session.format.insert_gaps`) under its ``BAD_disconnect`` or ``BAD_dropped``
+annotation, so that an outage keeps its real duration and every annotation after it is at
+its real time. The BrainFlow CSV holds the samples as received (the board's own stream, for
+its playback board), with the board's timestamp row.
 """
 
 from __future__ import annotations
