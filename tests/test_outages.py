@@ -25,6 +25,7 @@ from nfb.acquisition import Acquisition, DropDetector
 from nfb.devices import load_profile
 from nfb.errors import DeviceError
 from nfb.protocol import load_protocol
+from nfb.session.bids import export_bids
 from nfb.session.export import export_session
 from nfb.session.format import Gap, insert_gaps, timeline_index
 from nfb.session.live import LiveSession
@@ -208,6 +209,13 @@ def test_dropped_packets_are_marked_and_inhibited(tmp_path):
     assert _annotations(raw, "BAD_dropped") == [
         pytest.approx(((1000 - first) / SFREQ, 30 / SFREQ), abs=1e-6),
         pytest.approx(((2000 - first) / SFREQ, 300 / SFREQ), abs=1e-6),
+    ]
+    # BIDS writes the same Raw: its EEG file (EDF) and events hold the losses at their times
+    bids = export_bids(rec, tmp_path / "bids")
+    edf = mne.io.read_raw(bids.eeg_file, verbose="error")
+    assert _annotations(edf, "BAD_dropped") == [
+        pytest.approx(((1000 - first) / SFREQ, 30 / SFREQ), abs=1 / SFREQ),
+        pytest.approx(((2000 - first) / SFREQ, 300 / SFREQ), abs=1 / SFREQ),
     ]
     s, t = _col(rec, "sample_index"), _col(rec, "time_s")
     late = s >= long.at
