@@ -7,9 +7,9 @@ markers, manual thresholds) is re-applied at the sample index at which it was re
 
 The gap records (:class:`~nfb.session.format.Gap`: outages and losses) are re-applied like
 commands, so the replay's ``time_s``, its settling after each gap and its gap records equal
-the recording's; a re-scoring with another protocol (another frame grid) takes each at its
-first frame at or after the gap's ``at``. The recording's ``dropped`` and disconnection
-events are carried over as they are.
+the recording's; a re-scoring with another protocol (another frame grid) applies each at
+its ``at`` (before the new grid's first frame from there), and records it there. The
+recording's ``dropped`` and disconnection events are carried over as they are.
 """
 
 from __future__ import annotations
