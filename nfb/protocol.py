@@ -202,6 +202,9 @@ INHIBIT_SCHEMA: dict[str, dict[str, tuple]] = {
         "max": ("any", "auto", _threshold_ok, '"auto" (baseline mean + max_z·sd) or a value'),
         "max_z": ("num", 1.5, _pos, "> 0"),
         "hold_ms": ("num", 0, _hold_ms, "0 to 10000 ms"),
+        # flicker is not an episode: see nfb/reward.py
+        "min_episode_ms": ("num", 100, _hold_ms, "0 to 10000 ms"),
+        "release": ("num", 0.8, lambda v: 0 < v <= 1, "a fraction of the limit, > 0 and <= 1"),
     },
 }
 

@@ -522,7 +522,9 @@ class SessionRunner:
             self._zs = (v["mean"], v["sd"] if v["sd"] > 0 else 1.0)
         if self.threshold_mode == "auto":
             base = (self._baseline_raw[name] - self._zs[0]) / self._zs[1]
-            self._set_threshold(self.auto.initial(base), s, "baseline")
+            first = self.auto.initial(base)
+            if first is not None:
+                self._set_threshold(first, s, "baseline")
 
     def _set_threshold(self, value: float, s: int, source: str) -> None:
         if value == self.threshold:
