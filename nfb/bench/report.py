@@ -38,6 +38,13 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("frames_expected", "frames_expected", "d"),
     ("speed", "speed", ".0f"),
     ("wall_s", "wall_s", ".3g"),
+    ("signal", "signal", "s"),
+    ("target", "target", ".2f"),
+    ("per_block", "reward_per_block", "s"),
+    ("inhibited", "inhibited_per_block", "s"),
+    ("ceiling_min", "ceiling_min", ".2f"),
+    ("holding", "holding", "s"),
+    ("verdict", "verdict", "s"),
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-KINDS = ("all", "lag", "selectivity", "throughput", "latency", "soak")
+KINDS = ("all", "lag", "selectivity", "throughput", "latency", "soak", "reward")
 
 
 def add_parser(sub) -> None:
@@ -22,7 +22,9 @@ def add_parser(sub) -> None:
         "`latency`: a live synthetic-board session for --seconds; fetch -> frame ready, "
         "and with --gui the age of the newest frame when the console draws it. `soak`: "
         "a --minutes EEG file played by the file device at --speed through a recorded live "
-        "session; samples lost and memory growth. `all` (the default): lag, selectivity, "
+        "session; samples lost and memory growth. `reward`: every preset's script, inhibits "
+        "on, on the synthetic board's signal, synthetic EEG and the realistic signal; the "
+        "reward rate of each block against the target. `all` (the default): lag, selectivity, "
         "throughput and latency, and the soak with --soak.",
     )
     p.add_argument("kind", nargs="?", default="all", choices=KINDS, help="what to measure")
@@ -101,6 +103,10 @@ def _measure(kind: str, args: argparse.Namespace, minutes: float | None):
         from ..bench import selectivity
 
         return selectivity.run(), []
+    if kind == "reward":
+        from ..bench import reward
+
+        return reward.run(), []
     if kind == "throughput":
         from ..bench import throughput
 
