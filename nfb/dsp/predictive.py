@@ -45,7 +45,7 @@ PREDICTIVE_DEFAULTS = {
     "beta": 5.0,
     "order_s": 0.12,
     "fit_s": 2.0,
-    "refit_s": 1.0,
+    "refit_s": 2.0,
     "delay_ms": 0.0,
 }
 
@@ -97,20 +97,24 @@ def ar_fit(x: np.ndarray, order: int) -> np.ndarray:
 
 
 def _lagged_products(x: np.ndarray, order: int) -> np.ndarray:
-    """``m[i, j] = Σ_t x[t + i]·x[t + j]`` over the ``len(x) − order`` windows of the fit.
+    """``m[i, j] = Σ_t x[t + i]·x[t + j]`` over the ``N = len(x) − order`` windows of the fit.
 
-    Element-wise products and running sums, not BLAS: a matrix product's summation order
-    depends on how many threads OpenBLAS uses (the main process and a joblib worker differ),
-    and replay must give the same bits wherever it runs.
+    The first row by element-wise products and a sum; the others down each diagonal, since
+    ``m[i + 1, i + 1 + d] = m[i, i + d] + x[N + i]·x[N + i + d] − x[i]·x[i + d]`` (an
+    ``order``² cumulative sum instead of one over the whole record). Not BLAS: a matrix
+    product's summation order depends on how many threads OpenBLAS uses (the main process
+    and a joblib worker differ), and replay must give the same bits wherever it runs.
     """
     n = len(x)
-    padded = np.concatenate([x, np.zeros(order)])
-    prods = x[:, None] * sliding_window_view(padded, order + 1)[:n]  # x[u]·x[u + d]
-    run = np.zeros((n + 1, order + 1))
-    np.cumsum(prods, axis=0, out=run[1:])
+    big_n, q = n - order, order + 1
+    first = (sliding_window_view(x, q) * x[:big_n, None]).sum(axis=0)  # m[0, d]
+    lagged = sliding_window_view(np.concatenate([x, np.zeros(order)]), q)  # x[u + d]
+    step = x[big_n:, None] * lagged[big_n:n] - x[:order, None] * lagged[:order]
+    run = np.zeros((q, q))
+    np.cumsum(step, axis=0, out=run[1:])
     rows, lags = _triangle(order)
-    vals = run[rows + n - order, lags] - run[rows, lags]
-    m = np.empty((order + 1, order + 1))
+    vals = first[lags] + run[rows, lags]
+    m = np.empty((q, q))
     m[rows, rows + lags] = vals
     m[rows + lags, rows] = vals
     return m

@@ -65,9 +65,8 @@ class FeedbackLevel:
             return 0.5
         d = value - threshold if self.direction != "down" else threshold - value
         side = 0 if d >= 0 else 1
-        self._count[side] += 1
-        weight = max(self._alpha, 1.0 / self._count[side])
-        self._scale[side] += weight * (abs(d) - self._scale[side])
+        count = self._count[side] = self._count[side] + 1
+        weight = self._alpha if count * self._alpha >= 1.0 else 1.0 / count
+        scale = self._scale[side] = self._scale[side] + weight * (abs(d) - self._scale[side])
         # a first frame exactly at the threshold has no distance: a tenth of the value
-        scale = self._scale[side] or abs(value) * 0.1 or 1.0
-        return 0.5 + 0.5 * math.tanh(max(-40.0, min(40.0, d / (2.0 * scale))))
+        return 0.5 + 0.5 * math.tanh(d / (2.0 * (scale or abs(value) * 0.1 or 1.0)))
