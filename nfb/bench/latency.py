@@ -13,7 +13,10 @@ practitioner console (and the client's window), offscreen, driven through their 
 (connect, protocol, client, start), with their 60 Hz refresh: frame ready − fetch again (now
 with the GUI thread competing for the interpreter), and after each refresh the console's own
 figure: the age of the newest frame when the feature plot's ``setData`` ran (now − that
-frame's ``wall_time``).
+frame's ``wall_time``). While the session runs, the console's refreshes per second
+(``draws_per_s``), the repaints of its traces per second (``paints_per_s``) and the
+main-thread time of each refresh (``refresh_p50_ms``, ``refresh_p95_ms``; the paints that
+follow it are not included) are counted too.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ import numpy as np
 from ..protocol import load_protocol
 from ..session.runner import COLUMN
 from .throughput import DEFAULT_PROTOCOL
+
+#: The console's figures of the ``gui-age-at-draw`` row (see the module's docstring).
+GUI_RATES = ("draws_per_s", "paints_per_s", "refresh_p50_ms", "refresh_p95_ms")
 
 
 class FrameProbe:
@@ -104,6 +110,22 @@ def _headless(seconds: float, protocol: str, sessions_dir: Path) -> tuple[FrameP
         stream.disconnect()
 
 
+def _paint_counter():
+    from PyQt6 import QtCore
+
+    class PaintCounter(QtCore.QObject):
+        """Counts the paint events of the widget it filters (and lets them through)."""
+
+        count = 0
+
+        def eventFilter(self, _obj, event) -> bool:
+            if event.type() == QtCore.QEvent.Type.Paint:
+                self.count += 1
+            return False
+
+    return PaintCounter()
+
+
 def _with_gui(seconds: float, protocol: str, sessions_dir: Path) -> tuple[FrameProbe, dict]:
     from PyQt6 import QtCore, QtWidgets
 
@@ -120,15 +142,22 @@ def _with_gui(seconds: float, protocol: str, sessions_dir: Path) -> tuple[FrameP
     console = build(sessions_dir, settings=settings, sound=False)
     client = console.client_window
     ages: list[float] = []
-    ticks = [0]
+    refresh_ms: list[float] = []
     probe: FrameProbe | None = None
 
-    def after_refresh() -> None:  # connected after the console's refresh: runs right after it
-        ticks[0] += 1
-        if console.session is not None and console.latency_ms is not None and probe is not None:
+    def timed_refresh() -> None:
+        t = time.perf_counter()
+        console.refresh()
+        if probe is None:  # counted while the session is measured only
+            return
+        refresh_ms.append(1000.0 * (time.perf_counter() - t))
+        if console.session is not None and console.latency_ms is not None:
             ages.append(console.latency_ms)
 
-    console.timer.timeout.connect(after_refresh)
+    # the console's own refresh, timed: the same call in the same place of the event loop
+    console.timer.timeout.disconnect(console.refresh)
+    console.timer.timeout.connect(timed_refresh)
+    paints = _paint_counter()
     loop = QtCore.QEventLoop()
 
     def run_until(cond, timeout: float) -> bool:
@@ -154,17 +183,24 @@ def _with_gui(seconds: float, protocol: str, sessions_dir: Path) -> tuple[FrameP
         if not run_until(lambda: console.session is not None, 30.0):
             raise RuntimeError("latency --gui: the console did not start a session")
         session = console.session
+        console.traces.viewport().installEventFilter(paints)
         probe = FrameProbe(session.runner.on_frames)
         session.runner.on_frames = probe
         t0 = time.monotonic()
         need = int(seconds * session.runner.frame_rate)
         run_until(lambda: probe.n_frames >= need or session.finished, seconds + 60.0)
-        elapsed = time.monotonic() - t0
+        elapsed = max(time.monotonic() - t0, 1e-9)
+        n_paints = paints.count
+        console.traces.viewport().removeEventFilter(paints)
+        refresh = np.asarray(refresh_ms)
         info = {
             "status": "measured",
             "dropped": console.stream.n_dropped,
             "ages_ms": np.asarray(ages),
-            "draws_per_s": ticks[0] / max(elapsed, 1e-9),
+            "draws_per_s": len(refresh) / elapsed,
+            "paints_per_s": n_paints / elapsed,
+            "refresh_p50_ms": float(np.median(refresh)) if refresh.size else float("nan"),
+            "refresh_p95_ms": float(np.percentile(refresh, 95)) if refresh.size else float("nan"),
         }
     finally:
         close_windows(console)
@@ -219,7 +255,7 @@ def run(seconds: float = 60.0, gui: bool | None = None, protocol: str = DEFAULT_
                 {
                     "name": "gui-age-at-draw",
                     **age,
-                    "draws_per_s": float(info["draws_per_s"]),
+                    **{key: float(info[key]) for key in GUI_RATES},
                     **common,
                     "gui": True,
                 }

@@ -31,6 +31,8 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("max_ms", "max_ms", ".1f"),
     ("n_frames", "n_frames", "d"),
     ("n_draws", "n_draws", "d"),
+    ("draws_per_s", "draws_per_s", ".1f"),
+    ("refresh_p50_ms", "refresh_p50_ms", ".2f"),
     ("samples_lost", "samples_lost", "d"),
     ("dropped", "dropped", "d"),
     ("rss_growth_mb", "rss_growth_mb", ".1f"),
