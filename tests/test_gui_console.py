@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
-from PyQt6 import QtCore
+from PyQt6 import QtCore, QtWidgets
 
 import nfb
 from nfb.feedback.level import FeedbackState
@@ -66,6 +66,17 @@ def connect(qtbot, console, device="synthetic"):
     )
 
 
+def answer(qtbot, console, yes: bool) -> None:
+    """Answer the console's open question (stop? close?) with a click on one of its buttons."""
+    qtbot.waitUntil(lambda: console.confirm_box is not None and console.confirm_box.isVisible())
+    box = console.confirm_box
+    role = QtWidgets.QMessageBox.ButtonRole
+    want = role.AcceptRole if yes else role.RejectRole
+    (button,) = [b for b in box.buttons() if box.buttonRole(b) == want]
+    qtbot.mouseClick(button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: console.confirm_box is None)
+
+
 def test_a_whole_session_through_the_console(qtbot, console, tmp_path):
     click = QtCore.Qt.MouseButton.LeftButton
     connect(qtbot, console)
@@ -116,6 +127,7 @@ def test_a_whole_session_through_the_console(qtbot, console, tmp_path):
 
     console.rating_after.setValue(3)
     qtbot.mouseClick(console.stop_button, click)
+    answer(qtbot, console, yes=True)
     qtbot.waitUntil(lambda: console.session is None and session.finished, timeout=10000)
     qtbot.waitUntil(lambda: console.step_label.text().startswith("session"), timeout=10000)
 
@@ -193,6 +205,7 @@ def test_file_playback_of_a_recorded_eeg_file(qtbot, console, tmp_path):
     session = console.session
     qtbot.waitUntil(lambda: len(session.history.latest()) > 150, timeout=20000)
     qtbot.mouseClick(console.stop_button, QtCore.Qt.MouseButton.LeftButton)
+    answer(qtbot, console, yes=True)
     qtbot.waitUntil(lambda: session.finished and console.session is None, timeout=10000)
     rec = nfb.read_session(session.path)
     assert rec.meta["device"]["name"] == "file"

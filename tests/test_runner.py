@@ -254,3 +254,24 @@ def test_a_gap_inhibits_until_the_filters_settle_and_replays_exactly():
     wall = [c for c, _ in live.columns].index("wall_time")
     keep = [c for c in range(rows.shape[1]) if c != wall]
     assert again[:, keep].tobytes() == rows[:, keep].tobytes()
+
+
+def test_a_marker_given_just_before_the_stop_is_kept_and_replayed():
+    proto = load_protocol("smr-up", SHORT)
+    data = eeg(40, seed=2)
+    events = []
+    live = SessionRunner(proto, LAYOUT, on_event=events.append)
+    live.feed(data[:, :5000], 1000.0)
+    # no frame follows the marker: the practitioner pressed M, then Stop
+    live.command("marker", label="m1", note="last words")
+    live.command("pause")  # changes nothing after the last frame: not recorded
+    live.finish("user")
+    kinds = [e["kind"] for e in events]
+    assert kinds[-1] == "stop" and "pause" not in kinds
+    (marker,) = [e for e in events if e["kind"] == "marker"]
+    assert marker["note"] == "last words" and marker["sample_index"] == events[-1]["sample_index"]
+    replayed = []
+    again = SessionRunner(proto, LAYOUT, on_event=replayed.append, scheduled=events)
+    again.feed(data[:, :5000], 1000.0)
+    again.finish("end")
+    assert replayed == events

@@ -75,6 +75,7 @@ def close_windows(console) -> None:
     the garbage collector to tear down in an arbitrary order or another thread.
     """
     client_window, audio = console.client_window, console.audio
+    console.ask_before_closing = False  # this teardown has no one to answer a question
     console.close()  # closeEvent: save settings, stop the session, release the board
     if audio is not None:
         audio.stop()
@@ -91,6 +92,9 @@ def _stop_on_signals(app: QtWidgets.QApplication) -> None:
 
     def close(signum, _frame):
         logger.warning("signal %d: closing the app", signum)
+        for widget in app.topLevelWidgets():
+            if hasattr(widget, "ask_before_closing"):
+                widget.ask_before_closing = False  # no one is there to answer
         app.closeAllWindows()  # the console's closeEvent stops and saves the session
         app.quit()
 

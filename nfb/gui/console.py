@@ -30,11 +30,15 @@ from ..session.folders import default_sessions_dir
 from ..session.live import LiveSession
 from ..session.runner import COLUMN
 from ..stream import DeviceStream
+from .keys import SessionKeys
 from .outcomes import CourseRow
 from .plots import LivePlots, verdict_colour
 
 #: Keyboard shortcuts (also shown on the buttons' tooltips).
 SHORTCUTS = {"start": "F5", "pause": "Space", "marker": "M", "skip": "Ctrl+N", "stop": "Ctrl+."}
+#: The single keys, routed by :class:`~nfb.gui.keys.SessionKeys` (not typed into a button or
+#: a rating box, but typed into a text field).
+_SINGLE_KEYS = {"pause": QtCore.Qt.Key.Key_Space, "marker": QtCore.Qt.Key.Key_M}
 
 
 class _Bridge(QtCore.QObject):
@@ -96,8 +100,16 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self._last_frame_index = -1
         self._n_markers = 0
         self.crash_notice: QtWidgets.QMessageBox | None = None
+        #: the open "stop the session?" question, if any (non-modal to the app: the session
+        #: keeps running and drawing while it is asked)
+        self.confirm_box: QtWidgets.QMessageBox | None = None
+        #: ask before a close ends a running session; off for a teardown no one watches
+        #: (a signal, the app's exit path)
+        self.ask_before_closing = True
+        self._single_keys: dict = {}
 
         self._build()
+        self.session_keys = SessionKeys(self._single_keys, self)
         self._restore()
         # a store an older version left in ./sessions: said once, never silently abandoned
         notice = legacy_store_notice(self.sessions_dir) if not sessions_dir else None
@@ -263,7 +275,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.start_button = self._button("Start", self.start_session, "start")
         self.pause_button = self._button("Pause", self.toggle_pause, "pause")
         self.skip_button = self._button("Next step", self.skip_step, "skip")
-        self.stop_button = self._button("Stop", self.stop_session, "stop")
+        self.stop_button = self._button("Stop", self.request_stop, "stop")
         for i, b in enumerate(
             (self.start_button, self.pause_button, self.skip_button, self.stop_button)
         ):
@@ -289,6 +301,10 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.marker_note = QtWidgets.QLineEdit()
         self.marker_note.setPlaceholderText("note (optional)")
         self.marker_button = self._button("Marker", self.add_marker, "marker")
+        # Return in the note adds the marker (M types into the note)
+        self.marker_note.returnPressed.connect(
+            lambda: self.marker_button.isEnabled() and self.add_marker()
+        )
         mk.addWidget(self.marker_note)
         mk.addWidget(self.marker_button)
         g.addRow("Marker", mk)
@@ -382,6 +398,9 @@ class ConsoleWindow(QtWidgets.QMainWindow):
     def _button(self, text: str, slot, action: str) -> QtWidgets.QPushButton:
         button = QtWidgets.QPushButton(f"{text}  ({SHORTCUTS[action]})")
         button.clicked.connect(slot)
+        if action in _SINGLE_KEYS:
+            self._single_keys[_SINGLE_KEYS[action]] = lambda: button.isEnabled() and slot()
+            return button
         shortcut = QtGui.QShortcut(QtGui.QKeySequence(SHORTCUTS[action]), self)
         shortcut.setContext(QtCore.Qt.ShortcutContext.ApplicationShortcut)
         shortcut.activated.connect(lambda: button.isEnabled() and slot())
@@ -841,7 +860,42 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.marker_note.clear()
         self.statusBar().showMessage(f"marker m{n} {note}", 3000)
 
+    def _ask(self, title: str, text: str, yes: str, on_yes) -> None:
+        """Ask a yes/no question without blocking the timer; ``on_yes()`` if confirmed."""
+        if self.confirm_box is not None:
+            self.confirm_box.raise_()
+            return
+        box = QtWidgets.QMessageBox(
+            QtWidgets.QMessageBox.Icon.Question, title, text, parent=self
+        )
+        yes_button = box.addButton(yes, QtWidgets.QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Keep running", QtWidgets.QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(box.buttons()[-1])  # Return keeps the session running
+        box.setWindowModality(QtCore.Qt.WindowModality.WindowModal)
+
+        def answered(_result):
+            self.confirm_box = None
+            if box.clickedButton() is yes_button:
+                on_yes()
+
+        box.finished.connect(answered)
+        self.confirm_box = box
+        box.open()
+
+    def request_stop(self) -> None:
+        """Stop button and Ctrl+.: ask first, since a stop cannot be undone."""
+        if self.session is None:
+            return
+        self._ask(
+            "Stop the session?",
+            "Stop the session now? What has been recorded is kept; the session cannot be "
+            "resumed.",
+            "Stop session",
+            self.stop_session,
+        )
+
     def stop_session(self) -> None:
+        """Stop the running session now (no question asked; see :meth:`request_stop`)."""
         session = self.session
         if session is None:
             return
@@ -1122,6 +1176,22 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             self.statusBar().showMessage(f"{len(recovered)} interrupted session(s) recovered")
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        if self.ask_before_closing and self.session is not None and not self._closing:
+            event.ignore()
+
+            def close_now():
+                self.ask_before_closing = False
+                self.close()
+
+            self._ask(
+                "Close nfb?",
+                "A session is running. Stop it and close the console? What has been "
+                "recorded is kept.",
+                "Stop and close",
+                close_now,
+            )
+            return
+        self.session_keys.remove()
         if not self._closing:
             self.save_settings()
         self.shutdown()

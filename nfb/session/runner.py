@@ -745,9 +745,14 @@ class SessionRunner:
                 ev = dict(self._scheduled.popleft())
                 self._apply(ev, ev.pop("sample_index"))
             # a gap whose samples came but reached no frame is still a gap of the recording
+            # and a marker given just before the stop is a record too (the other commands
+            # would change nothing after the last frame)
             for cmd in [*self._gaps_due, *self._pending]:
                 if cmd["kind"] == GAP_EVENT and self._started and not self.finished:
                     self._apply(cmd, max(s, int(cmd.get("at", s))))
+                elif cmd["kind"] == "marker" and self._started and not self.finished:
+                    self._apply(cmd, s)
+            self._pending.clear()
             self._gaps_due.clear()
             if not self.finished and self._started:
                 self._apply({"kind": "stop", "reason": reason}, s)
