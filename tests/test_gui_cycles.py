@@ -28,7 +28,7 @@ def run_cycle(qtbot, console, record: bool):
     console.connect_device()
     qtbot.waitUntil(lambda: console.stream is not None, timeout=20000)
     # drawn: the traces hold samples, and the board goes on streaming under them
-    qtbot.waitUntil(lambda: console.traces.curves[0].getData()[0] is not None, timeout=10000)
+    qtbot.waitUntil(lambda: console.traces.curve.getData()[0] is not None, timeout=10000)
     if not record:
         return console.stream, None
     console.start_session()

@@ -229,7 +229,7 @@ def test_the_console_connects_to_an_lsl_stream_typed_in(amp, qtbot, own_windows,
     qtbot.waitUntil(lambda: console.stream is not None, timeout=20000)
     labels = [console.spectrum_box.itemText(i) for i in range(console.spectrum_box.count())]
     assert labels == ["Fp1", "Fp2", "C3", "Cz", "C4", "P3", "Pz", "O1"]
-    qtbot.waitUntil(lambda: console.traces.curves[0].getData()[0] is not None, timeout=10000)
+    qtbot.waitUntil(lambda: console.traces.curve.getData()[0] is not None, timeout=10000)
 
 
 class DeviceEvents:

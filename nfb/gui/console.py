@@ -819,6 +819,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             self.plots.set_bands({r.band: runner.bands[r.band] for r in runner.pipeline.refs})
             # show the spectrum of the electrode being trained
             self.plots.set_spectrum_channel(runner.pipeline.derivations[0].terms[0][0])
+            self.plots.set_trained(ch for d in runner.pipeline.derivations for ch, _ in d.terms)
             # the threshold controls say what the engine does, and the engine what they say
             fixed = protocol.data["reward"]["threshold"] != "auto"
             self.auto_box.blockSignals(True)

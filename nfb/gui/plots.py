@@ -19,50 +19,89 @@ from .lifetime import delete_now
 
 REWARD = (60, 180, 90)
 THRESHOLD = (230, 150, 40)
+INHIBIT = (200, 60, 60)
+TRACE = (40, 60, 110)
+TRAINED = (220, 90, 0)
 pg.setConfigOptions(antialias=False, background="w", foreground="k")
 
 
 class TracesView(pg.PlotWidget):
-    """Stacked traces of all channels; ``scale_uv`` is the spacing between channels."""
+    """Stacked traces of all channels; ``scale_uv`` is the spacing between channels.
+
+    All channels are one curve (a ``connect`` array breaks it between channels) and the
+    trained channels a second, highlighted one: two paths to draw a tick instead of one per
+    channel. Buffers are allocated once per window length and the ranges are fixed, so a tick
+    is two ``setData`` calls and no range or axis work.
+    """
 
     def __init__(self, ch_names, parent=None) -> None:
         super().__init__(parent)
         self.ch_names = list(ch_names)
+        self.n_channels = len(self.ch_names)
         self.scale_uv = 100.0
+        self.highlighted: list[int] = []
         self.setMenuEnabled(False)
         self.setMouseEnabled(x=False, y=False)
         self.hideButtons()
-        self.getPlotItem().setLabel("bottom", "time before now", units="s")
+        plot = self.getPlotItem()
+        plot.setLabel("bottom", "time before now", units="s")
+        plot.enableAutoRange(False)
+        self.curve = pg.PlotCurveItem(pen=pg.mkPen(TRACE, width=1), skipFiniteCheck=True)
+        self.highlight = pg.PlotCurveItem(pen=pg.mkPen(TRAINED, width=2), skipFiniteCheck=True)
+        self.addItem(self.curve)
+        self.addItem(self.highlight)
         self._span = None
-        self.curves = [
-            self.plot(pen=pg.mkPen(pg.intColor(i, hues=9, values=1, maxValue=160), width=1))
-            for i in range(len(self.ch_names))
-        ]
-        for c in self.curves:
-            c.setClipToView(True)
-            c.setDownsampling(auto=True, method="peak")
+        self._x = self._y = self._connect = np.empty(0)
+        self._offsets = np.zeros((self.n_channels, 1))
         self._update_ticks()
 
     def set_scale(self, scale_uv: float) -> None:
         self.scale_uv = float(scale_uv)
         self._update_ticks()
 
+    def set_highlight(self, channels) -> None:
+        """Draw these channel indices (the trained ones) in the highlight colour."""
+        self.highlighted = sorted({int(c) for c in channels if 0 <= int(c) < self.n_channels})
+        self._update_ticks()
+
     def _update_ticks(self) -> None:
-        n = len(self.ch_names)
-        ticks = [(-(i) * self.scale_uv, name) for i, name in enumerate(self.ch_names)]
+        n = self.n_channels
+        self._offsets = -self.scale_uv * np.arange(n, dtype=float)[:, None]
+        ticks = [
+            (-i * self.scale_uv, f"▶ {name}" if i in self.highlighted else name)
+            for i, name in enumerate(self.ch_names)
+        ]
+        self.ticks = ticks  # (position, label) of each channel on the left axis
         self.getPlotItem().getAxis("left").setTicks([ticks])
         self.setYRange(-(n - 0.5) * self.scale_uv, 0.5 * self.scale_uv, padding=0)
+
+    def _allocate(self, n_ch: int, n: int, rel: np.ndarray) -> None:
+        self._x = np.tile(rel, n_ch)
+        self._y = np.empty(n_ch * n)
+        connect = np.ones((n_ch, n), dtype=bool)
+        connect[:, -1] = False  # no line from one channel's end to the next one's start
+        self._connect = connect.ravel()
 
     def set_data(self, times: np.ndarray, traces: np.ndarray) -> None:
         if not len(times):
             return
+        n_ch, n = min(traces.shape[0], self.n_channels), traces.shape[1]
         # time relative to the newest sample: the axis stays put and is not re-laid out
         rel = times - times[-1]
-        for i, curve in enumerate(self.curves[: traces.shape[0]]):
-            curve.setData(rel, traces[i] - i * self.scale_uv, skipFiniteCheck=True)
-        if self._span != rel[0]:
+        if self._y.size != n_ch * n or self._span != rel[0]:
+            self._allocate(n_ch, n, rel)
             self._span = rel[0]
             self.setXRange(rel[0], 0, padding=0)
+        y = self._y.reshape(n_ch, n)
+        np.add(traces[:n_ch], self._offsets[:n_ch], out=y)
+        self.curve.setData(self._x, self._y, connect=self._connect)
+        hl = [i for i in self.highlighted if i < n_ch]
+        if hl:
+            self.highlight.setData(
+                np.tile(rel, len(hl)), y[hl].ravel(), connect=self._connect[: n * len(hl)]
+            )
+        else:
+            self.highlight.setData([], [])
 
 
 class SpectrumView(pg.PlotWidget):
@@ -73,8 +112,11 @@ class SpectrumView(pg.PlotWidget):
         self.setMenuEnabled(False)
         self.getPlotItem().setLabel("bottom", "frequency", units="Hz")
         self.getPlotItem().setLabel("left", "power (dB µV²/Hz)")
-        self.curve = self.plot(pen=pg.mkPen((40, 90, 200), width=2))
+        self.curve = pg.PlotCurveItem(pen=pg.mkPen((40, 90, 200), width=2), skipFiniteCheck=True)
+        self.addItem(self.curve)
+        self.getPlotItem().enableAutoRange(False)
         self.setXRange(0, 60)
+        self._yrange = _StickyRange()
         self.band_items: list[pg.LinearRegionItem] = []
 
     def set_bands(self, bands: dict[str, tuple[float, float]]) -> None:
@@ -89,7 +131,12 @@ class SpectrumView(pg.PlotWidget):
             self.band_items.append(region)
 
     def set_data(self, freqs: np.ndarray, psd_db: np.ndarray) -> None:
-        self.curve.setData(freqs, psd_db, skipFiniteCheck=True)
+        self.curve.setData(freqs, psd_db)
+        shown = psd_db[(freqs <= 60) & np.isfinite(psd_db)] if len(freqs) else psd_db
+        if shown.size:
+            wanted = self._yrange.update(float(shown.min()), float(shown.max()))
+            if wanted is not None:
+                self.setYRange(*wanted, padding=0)
 
 
 class FeatureView(pg.PlotWidget):
@@ -100,20 +147,37 @@ class FeatureView(pg.PlotWidget):
         self.setMenuEnabled(False)
         self.getPlotItem().setLabel("bottom", "session time", units="s")
         self.getPlotItem().setLabel("left", "feedback value")
+        self.getPlotItem().enableAutoRange(False)
         self.value = self.plot(pen=pg.mkPen((70, 70, 70), width=1))
         self.rewarded = self.plot(pen=pg.mkPen(REWARD, width=4), connect="finite")
         self.threshold = self.plot(
             pen=pg.mkPen(THRESHOLD, width=2, style=QtCore.Qt.PenStyle.DashLine)
         )
         self.inhibited = self.plot(
-            pen=None, symbol="s", symbolSize=3, symbolBrush=(200, 60, 60), symbolPen=None
+            pen=None, symbol="s", symbolSize=3, symbolBrush=INHIBIT, symbolPen=None
         )
+        for item in (self.value, self.rewarded, self.threshold):
+            item.setClipToView(True)
+            item.setDownsampling(auto=True, method="peak")
+        self._yrange = _StickyRange()
+        self._page = None
 
     def set_data(self, t, value, threshold, reward, inhibited) -> None:
         self.value.setData(t, value)
         self.rewarded.setData(t, np.where(reward, value, np.nan))
         self.threshold.setData(t, threshold, connect="finite")
         self.inhibited.setData(t[inhibited], value[inhibited])
+        # the x axis moves in 10 s pages, not every tick: the axis is laid out 0.1 times a second
+        page = (np.floor(t[-1] / 10.0) + 1) * 10.0
+        if page != self._page:
+            self._page = page
+            self.setXRange(max(0.0, page - 60.0), page, padding=0)
+        finite = np.concatenate([value, threshold])
+        finite = finite[np.isfinite(finite)]
+        if finite.size:
+            wanted = self._yrange.update(float(finite.min()), float(finite.max()))
+            if wanted is not None:
+                self.setYRange(*wanted, padding=0)
 
 
 class BlockRewardView(pg.PlotWidget):
@@ -132,15 +196,40 @@ class BlockRewardView(pg.PlotWidget):
             angle=0, pen=pg.mkPen(THRESHOLD, width=1, style=QtCore.Qt.PenStyle.DashLine)
         )
         self.addItem(self.target)
+        self._drawn = None
 
     def set_target(self, rate: float) -> None:
         self.target.setPos(100 * rate)
 
     def set_data(self, blocks: list[dict]) -> None:
+        key = [(b["index"], b["reward_rate"]) for b in blocks]
+        if key == self._drawn:
+            return  # nothing new: no repaint
+        self._drawn = key
         xs = [b["index"] for b in blocks]
         hs = [100 * (b["reward_rate"] or 0.0) for b in blocks]
         self.bars.setOpts(x=xs, height=hs)
         self.setXRange(0.4, max(6, len(xs)) + 0.6, padding=0)
+
+
+class _StickyRange:
+    """A plot's value range that follows the data with slack, so that it rarely changes.
+
+    It grows at once to show new extremes (with 10 % of margin) and shrinks only when the
+    data fill less than half of it: the axis is laid out again a few times, not every tick.
+    """
+
+    def __init__(self) -> None:
+        self.lo = self.hi = None
+
+    def update(self, lo: float, hi: float) -> tuple[float, float] | None:
+        """The new range if it must change for data spanning ``lo``–``hi``, else None."""
+        span = max(hi - lo, abs(hi) * 1e-3, 1e-9)
+        inside = self.lo is not None and self.lo <= lo and hi <= self.hi
+        if inside and (hi - lo) >= 0.5 * (self.hi - self.lo):
+            return None
+        self.lo, self.hi = lo - 0.1 * span, hi + 0.1 * span
+        return self.lo, self.hi
 
 
 def verdict_colour(verdict: str) -> QtGui.QColor:
@@ -203,6 +292,7 @@ class LivePlots(QtWidgets.QWidget):
         self.splitter.setSizes([520, 300])
         rv.addWidget(self.splitter, 1)
         self._drawn_view = None
+        self._trained: list[int] = []
 
     # --- a device attached ----------------------------------------------------------------
     def attach(self, ch_names) -> TracesView:
@@ -210,6 +300,7 @@ class LivePlots(QtWidgets.QWidget):
         self.detach()
         self.traces = TracesView(ch_names)
         self.traces.set_scale(float(self.scale_box.currentText()))
+        self.traces.set_highlight(self._trained)
         self.traces_holder.addWidget(self.traces)
         self.traces_holder.setCurrentWidget(self.traces)
         self.spectrum_box.blockSignals(True)
@@ -234,6 +325,12 @@ class LivePlots(QtWidgets.QWidget):
         """The protocol's bands, shaded on the spectrum."""
         self.spectrum.set_bands(bands)
 
+    def set_trained(self, channels) -> None:
+        """Highlight the trained channels (indices) on the traces."""
+        self._trained = list(channels)
+        if self.traces is not None:
+            self.traces.set_highlight(self._trained)
+
     def set_spectrum_channel(self, index: int) -> None:
         """Show the spectrum of channel ``index`` (the one being trained)."""
         self.spectrum_box.setCurrentIndex(index)
@@ -247,9 +344,11 @@ class LivePlots(QtWidgets.QWidget):
         """Draw a :class:`~nfb.monitor.MonitorView` (traces and spectrum), once per view."""
         if view is None or self.traces is None or view is self._drawn_view:
             return
-        self._drawn_view = view  # redraw only what changed
-        self.traces.set_data(view.times, view.traces)
-        self.spectrum.set_data(view.freqs, view.psd_db)
+        drawn, self._drawn_view = self._drawn_view, view  # redraw only what changed
+        if drawn is None or view.newest_index != drawn.newest_index:
+            self.traces.set_data(view.times, view.traces)
+        if drawn is None or view.psd_db is not drawn.psd_db:  # a new spectrum 4 times a second
+            self.spectrum.set_data(view.freqs, view.psd_db)
 
     def show_frames(self, rows: np.ndarray) -> None:
         """Draw the session's newest frame rows (the frame-history columns) on the feature."""

@@ -1,0 +1,137 @@
+"""The console's live plots (nfb/gui/plots.py), offscreen with pytest-qt.
+
+Real parts: Qt offscreen, pyqtgraph items read back; the data are made here with a known
+shape, so that where each channel lands and what each item holds can be checked exactly.
+"""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from nfb.gui.plots import LivePlots, TracesView
+from nfb.monitor import MonitorView
+
+SFREQ = 250.0
+NAMES = [f"E{i}" for i in range(16)]
+
+
+def _view(newest: int, n: int = 500, seed: int = 0, psd=None) -> MonitorView:
+    rng = np.random.default_rng(seed)
+    times = np.arange(newest - n + 1, newest + 1) / SFREQ
+    freqs = np.linspace(0, 125, 251)
+    return MonitorView(
+        times,
+        rng.normal(0, 10, (16, n)),
+        freqs,
+        -10 - 0.1 * freqs if psd is None else psd,
+        0,
+        newest,
+    )
+
+
+@pytest.fixture
+def plots(qtbot, own_windows):
+    widget = own_windows(LivePlots())
+    widget.resize(1200, 800)
+    widget.show()
+    widget.attach(NAMES)
+    return widget
+
+
+def test_all_channels_are_one_curve_broken_between_channels_at_their_offsets(plots):
+    traces: TracesView = plots.traces
+    traces.set_scale(50)
+    view = _view(1000)
+    plots.show_monitor(view)
+    x, y = traces.curve.getData()
+    assert len(x) == len(y) == 16 * 500
+    rows = y.reshape(16, 500)
+    # channel i is drawn around -i * scale: its own samples shifted, nothing else
+    np.testing.assert_allclose(
+        rows - view.traces, np.repeat(-50.0 * np.arange(16)[:, None], 500, 1)
+    )
+    np.testing.assert_allclose(x.reshape(16, 500)[3], view.times - view.times[-1])
+    connect = traces.curve.opts["connect"].reshape(16, 500)
+    assert not connect[:, -1].any() and connect[:, :-1].all()  # no line between channels
+    # the y range holds every channel with half a spacing to spare, and stays fixed
+    lo, hi = traces.getViewBox().viewRange()[1]
+    assert lo == pytest.approx(-15.5 * 50) and hi == pytest.approx(25)
+    assert not any(traces.getViewBox().autoRangeEnabled())
+
+
+def test_trained_channels_are_highlighted_and_marked_on_the_axis(plots):
+    plots.set_trained([2, 5])
+    view = _view(1000)
+    plots.show_monitor(view)
+    traces = plots.traces
+    _, y = traces.highlight.getData()
+    rows = y.reshape(2, 500)
+    np.testing.assert_allclose(rows[0], view.traces[2] - 2 * traces.scale_uv)
+    np.testing.assert_allclose(rows[1], view.traces[5] - 5 * traces.scale_uv)
+    assert (
+        traces.highlight.opts["pen"].color().getRgb()[:3]
+        != (traces.curve.opts["pen"].color().getRgb()[:3])
+    )
+    labels = dict(traces.ticks)
+    assert labels[-2 * traces.scale_uv] == "▶ E2" and labels[-3 * traces.scale_uv] == "E3"
+    # a device attached later (reconnect) keeps the session's highlight
+    plots.attach(NAMES)
+    assert plots.traces.highlighted == [2, 5]
+
+
+def test_an_unchanged_monitor_view_is_not_drawn_again(plots):
+    plots.show_monitor(_view(1000, seed=1))
+    _x, y1 = plots.traces.curve.getData()
+    first = y1.copy()
+    spectrum_before = plots.spectrum.curve.getData()[1]
+    # same newest sample (no new data), same spectrum: the curves keep what they hold
+    same = _view(1000, seed=2, psd=plots._drawn_view.psd_db)
+    plots.show_monitor(same)
+    np.testing.assert_array_equal(plots.traces.curve.getData()[1], first)
+    assert plots.spectrum.curve.getData()[1] is spectrum_before
+    plots.show_monitor(_view(1010, seed=3))
+    assert not np.array_equal(plots.traces.curve.getData()[1], first)
+
+
+def test_spectrum_range_is_fixed_until_the_data_leave_it(plots):
+    freqs = np.linspace(0, 125, 251)
+    plots.spectrum.set_data(freqs, -10 - 0.1 * freqs)
+    first = plots.spectrum.getViewBox().viewRange()[1]
+    assert first[0] <= -16 and first[1] >= -10  # 0-60 Hz shown: -16 to -10 dB
+    plots.spectrum.set_data(freqs, -10.5 - 0.1 * freqs)  # inside: no change
+    assert plots.spectrum.getViewBox().viewRange()[1] == first
+    plots.spectrum.set_data(freqs, 10 - 0.1 * freqs)  # 20 dB louder: the range follows
+    lo, hi = plots.spectrum.getViewBox().viewRange()[1]
+    assert hi >= 10 and lo > first[0]
+
+
+def test_feature_plot_pages_its_time_axis_and_keeps_the_value_range(plots):
+    t = np.arange(0, 35, 0.1)
+    value = np.sin(t)
+    thr = np.full_like(t, 0.2)
+    reward = value > thr
+    inhibited = np.zeros_like(t, dtype=bool)
+    inhibited[10:20] = True
+    plots.feature.set_data(t, value, thr, reward, inhibited)
+    assert plots.feature.getViewBox().viewRange()[0] == pytest.approx([0, 40])
+    y_range = plots.feature.getViewBox().viewRange()[1]
+    assert y_range[0] <= -1 and y_range[1] >= 1
+    plots.feature.set_data(t + 3, value, thr, reward, inhibited)  # 38 s: same page
+    assert plots.feature.getViewBox().viewRange()[0] == pytest.approx([0, 40])
+    assert plots.feature.getViewBox().viewRange()[1] == y_range
+    plots.feature.set_data(t + 40, value, thr, reward, inhibited)  # 75 s: a later page
+    assert plots.feature.getViewBox().viewRange()[0] == pytest.approx([20, 80])
+    _x, ys = plots.feature.inhibited.getData()
+    np.testing.assert_allclose(ys, value[10:20])
+
+
+def test_unchanged_blocks_are_not_set_again(plots):
+    blocks = [{"index": 1, "reward_rate": 0.4}, {"index": 2, "reward_rate": None}]
+    plots.show_blocks(blocks)
+    assert list(plots.blocks.bars.opts["height"]) == [40.0, 0.0]
+    plots.blocks.bars.setOpts(height=[1, 1])  # what a redundant set would overwrite
+    plots.show_blocks([dict(b) for b in blocks])
+    assert list(plots.blocks.bars.opts["height"]) == [1, 1]
+    plots.show_blocks([*blocks, {"index": 3, "reward_rate": 0.5}])
+    assert list(plots.blocks.bars.opts["height"]) == [40.0, 0.0, 50.0]
