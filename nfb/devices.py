@@ -5,7 +5,7 @@ own are ``devices/*.toml`` in the per-user config folder and add to or replace t
 :mod:`nfb.paths`).
 
 A profile names a BrainFlow board (or ``"file"``: an EEG file played as a live device), the
-10-20 labels of its EEG rows, the mains frequency and how to connect::
+labels of its EEG rows, the mains frequency and how to connect::
 
     description = "OpenBCI Cyton, 8 channels at 250 Hz, USB dongle."
     board = "CYTON_BOARD"            # a BrainFlow BoardIds name (or board_id = 0)
@@ -14,6 +14,11 @@ A profile names a BrainFlow board (or ``"file"``: an EEG file played as a live d
     mains_hz = 50                    # 50 or 60
     [connection]
     serial_port = "/dev/ttyUSB0"     # overridden per run with --serial-port
+
+A row is EEG with a 10-20 label, or, as an inline table, another type with any label: an
+electrode above the eye as EOG, an arm electrode as EMG (types: :data:`CHANNEL_TYPES`)::
+
+    channels = ["Fp1", "Fp2", "C3", "C4", "P7", "P8", "O1", { label = "VEOG", type = "eog" }]
 
 Every mistake is a :class:`~nfb.errors.ConfigError` of one line naming the file, the field and
 what is allowed.
@@ -35,6 +40,7 @@ from pathlib import Path
 
 from . import fs, paths, ports
 from .errors import ConfigError
+from .session.format import CHANNEL_TYPES
 from .sources import CONNECTION_PARAMS, BrainFlowSource, FileSource, Source, canonical_label
 
 #: Top-level fields of a profile.
@@ -101,7 +107,8 @@ class DeviceProfile:
     board_id : int | None
         BrainFlow ``BoardIds`` value; None for the MNE file source and LSL streams.
     channels : tuple of str
-        10-20 labels in EEG-row order (empty for ``"file"``: taken from the file).
+        Labels in EEG-row order (empty for ``"file"``: taken from the file): 10-20 for EEG
+        rows, any for the others.
     sampling_rate : float | None
         Hz; None for ``"file"`` (taken from the file).
     mains_hz : float
@@ -114,6 +121,8 @@ class DeviceProfile:
     origin : str
         ``"built-in"`` (shipped with nfb), ``"user"`` (the user's config folder; ``"user
         (replaces built-in)"`` for one that has a built-in's name) or ``"file"`` (a path).
+    channel_types : tuple of str
+        Type of each of ``channels`` (``"eeg"``, ``"eog"``, ``"emg"``, ``"ecg"``, ``"misc"``).
     """
 
     name: str
@@ -127,6 +136,7 @@ class DeviceProfile:
     kind: str = "brainflow"
     config: tuple[str, ...] = ()
     origin: str = "file"
+    channel_types: tuple[str, ...] = ()
 
     @property
     def board(self) -> str:
@@ -145,6 +155,7 @@ class DeviceProfile:
             "board": self.board,
             "board_id": self.board_id,
             "channels": list(self.channels),
+            "channel_types": list(self.channel_types),
             "sampling_rate": self.sampling_rate,
             "mains_hz": self.mains_hz,
             "connection": dict(self.connection),
@@ -329,24 +340,52 @@ def _check_mac(what: str, mac: str) -> None:
         )
 
 
-def _check_channels(where: str, channels) -> tuple[str, ...]:
-    if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
+def _check_channels(where: str, channels) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The labels and types of ``channels``: 10-20 strings, or ``{label, type}`` tables."""
+    if not isinstance(channels, list):
         raise ConfigError(
             f"{where}: field 'channels' must be a list of 10-20 labels such as "
             f'["Fp1", "Fp2", "C3"], got {channels!r}'
         )
-    out = []
-    for label in channels:
-        canon = canonical_label(label)
-        if canon is None:
-            raise ConfigError(
-                f"{where}: field 'channels' has {label!r}, which is not a 10-20 label "
-                f"(allowed: 10-20/10-10 names such as Fp1, Fz, C3, Cz, P4, O2, TP9, AF7)"
-            )
-        if canon in out:
+    labels: list[str] = []
+    types: list[str] = []
+    for i, entry in enumerate(channels):
+        f = f"{where}: field 'channels[{i}]'"
+        if isinstance(entry, Mapping):
+            label, kind = entry.get("label"), entry.get("type", "eeg")
+            if set(entry) - {"label", "type"} or not isinstance(label, str):
+                raise ConfigError(
+                    f'{f} must be a 10-20 label or a table {{ label = "VEOG", type = '
+                    f'"eog" }} with keys label and type, got {dict(entry)!r}'
+                )
+            if kind not in CHANNEL_TYPES:
+                raise ConfigError(
+                    f"{f}: type must be one of {', '.join(CHANNEL_TYPES)}, got {kind!r}"
+                )
+        elif isinstance(entry, str):
+            label, kind = entry, "eeg"
+        else:
+            raise ConfigError(f"{f} must be a 10-20 label or a {{ label, type }} table")
+        if kind == "eeg":
+            canon = canonical_label(label)
+            if canon is None:
+                raise ConfigError(
+                    f"{where}: field 'channels' has {label!r}, which is not a 10-20 label "
+                    f"(allowed: 10-20/10-10 names such as Fp1, Fz, C3, Cz, P4, O2, TP9, AF7; "
+                    f'a row of another type: {{ label = "{label}", type = "eog" }}, types '
+                    f"{', '.join(CHANNEL_TYPES[1:])})"
+                )
+        else:
+            canon = label.strip()
+            if not (0 < len(canon) <= 32 and canon.isprintable() and "," not in canon):
+                raise ConfigError(
+                    f"{f}: label must be 1 to 32 printable characters without commas, got {label!r}"
+                )
+        if canon.lower() in (c.lower() for c in labels):
             raise ConfigError(f"{where}: field 'channels' lists {canon!r} twice")
-        out.append(canon)
-    return tuple(out)
+        labels.append(canon)
+        types.append(kind)
+    return tuple(labels), tuple(types)
 
 
 def parse_profile(data: Mapping, *, name: str, path: Path | None = None) -> DeviceProfile:
@@ -422,14 +461,21 @@ def parse_profile(data: Mapping, *, name: str, path: Path | None = None) -> Devi
     if n_eeg == 0:
         raise ConfigError(f"{where}: board {board_label} streams no EEG")
     if "channels" in data:
-        channels = _check_channels(where, data["channels"])
+        channels, types = _check_channels(where, data["channels"])
         if len(channels) != n_eeg:
             raise ConfigError(
                 f"{where}: field 'channels' has {len(channels)} labels but {board_label} has "
                 f"{n_eeg} EEG channels; give {n_eeg}"
             )
     elif descr.get("eeg_names"):
-        channels = _check_channels(where, descr["eeg_names"].split(","))
+        try:
+            channels, types = _check_channels(where, descr["eeg_names"].split(","))
+        except ConfigError:
+            raise ConfigError(
+                f"{where}: field 'channels' is required for {board_label}: BrainFlow names its "
+                f"rows {descr['eeg_names']}, not all 10-20; give {n_eeg} labels, the others "
+                f'as {{ label = "X1", type = "emg" }}'
+            ) from None
     else:
         raise ConfigError(
             f"{where}: field 'channels' is required for {board_label} (BrainFlow has no labels "
@@ -451,6 +497,7 @@ def parse_profile(data: Mapping, *, name: str, path: Path | None = None) -> Devi
         connection,
         path,
         config=config,
+        channel_types=types,
     )
 
 
@@ -624,6 +671,7 @@ def open_source(profile: DeviceProfile) -> Source:
         profile.board_id,
         connection=conn,
         ch_names=profile.channels,
+        ch_types=profile.channel_types or None,
         name=profile.name,
         config=profile.config,
     )

@@ -24,7 +24,7 @@ from .dsp.envelope import DEFAULT_ESTIMATOR, ESTIMATORS
 from .dsp.features import BandRef, FeatureExpr
 from .errors import ConfigError, quoted
 
-INHIBIT_KINDS = ("amplitude", "emg", "flat", "railed", "band")
+INHIBIT_KINDS = ("amplitude", "emg", "flat", "railed", "band", "eog")
 
 
 def protocols_dir() -> Path:
@@ -179,6 +179,17 @@ SHAM_SCHEMA: dict[str, tuple] = {
     "count": ("int", 0, _nonneg, "a number of blocks chosen at random at the start, >= 0"),
 }
 
+
+def _eog_channel_ok(v):
+    # the labels of a device's own rows: an EOG row may be called anything
+    labels = [v] if isinstance(v, str) else v
+    return (
+        isinstance(labels, list)
+        and 0 < len(labels) <= 8
+        and all(isinstance(c, str) and 0 < len(c.strip()) <= 32 for c in labels)
+    )
+
+
 INHIBIT_SCHEMA: dict[str, dict[str, tuple]] = {
     "amplitude": {
         "max_uv": ("num", 100, _pos, "µV > 0"),
@@ -196,6 +207,16 @@ INHIBIT_SCHEMA: dict[str, dict[str, tuple]] = {
     "railed": {
         "fraction": ("num", 0.95, _rate, "a fraction of the ADC range between 0 and 1"),
         "max_uv": ("num", 0, _nonneg, "µV (0 = from the device's ADC range)"),
+    },
+    "eog": {
+        "channel": (
+            "any",
+            None,
+            _eog_channel_ok,
+            'a channel label of the device ("VEOG", "Fp1") or a list of them',
+        ),
+        "max_uv": ("num", 100, _pos, "µV > 0"),
+        "hold_ms": ("num", 500, _hold_ms, "0 to 10000 ms"),
     },
     "band": {
         "band": ("str", None, None, "a band name"),

@@ -136,6 +136,8 @@ class Inhibitor:
                 cond = fb.peak_uv > p["max_uv"]
             elif rule.kind == "emg":
                 cond = fb.emg_uv > p["max_uv"]
+            elif rule.kind == "eog":  # any watched channel beyond the limit (a blink)
+                cond = (fb.eog_uv > p["max_uv"]).any(axis=0)
             elif rule.kind == "railed":
                 if fb.raw_max.shape[0]:
                     cond = ((fb.raw_max >= p["limit"]) | (fb.raw_min <= -p["limit"])).any(axis=0)

@@ -41,7 +41,7 @@ from brainflow.board_shim import BoardIds, BoardShim, BrainFlowError, BrainFlowI
 from . import ports
 from ._logging import logger
 from .errors import ConfigError, DeviceError, NfbError, SessionError
-from .session.format import COUNTER_RULES
+from .session.format import CHANNEL_TYPES, COUNTER_RULES
 
 # ---------------------------------------------------------------------------------------------
 # 10-20 labels
@@ -102,9 +102,9 @@ class BoardLayout:
     n_rows : int
         Number of rows of every block.
     eeg_rows : tuple of int
-        Rows holding EEG in µV, in channel order.
+        Rows holding the signals in µV (EEG, and EOG/EMG/ECG/misc rows), in channel order.
     ch_names : tuple of str
-        10-20 labels of ``eeg_rows``, same length.
+        Labels of ``eeg_rows``, same length: 10-20 for EEG rows, any for the others.
     counter_row : int | None
         Row of the package counter (drop detection), or None.
     counter_modulo : int | None
@@ -122,6 +122,9 @@ class BoardLayout:
         ``counter_step`` and wraps at ``counter_modulo``), ``"packet"`` (Muse S Athena:
         ``packet << 8 | sub-packet``, see :func:`~nfb.acquisition.count_dropped_packets`), or
         ``"none"`` (no known rule for the board: losses are not counted).
+    ch_types : tuple of str
+        Type of each of ``eeg_rows`` (:data:`~nfb.session.format.CHANNEL_TYPES`); default
+        all ``"eeg"``.
     """
 
     board_id: int | None
@@ -137,10 +140,18 @@ class BoardLayout:
     counter_step: int = 1
     counter_repeat: int = 1
     counter_rule: str = "sequence"
+    ch_types: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "eeg_rows", tuple(int(r) for r in self.eeg_rows))
         object.__setattr__(self, "ch_names", tuple(str(c) for c in self.ch_names))
+        types = tuple(str(t) for t in self.ch_types) or ("eeg",) * len(self.eeg_rows)
+        object.__setattr__(self, "ch_types", types)
+        if len(types) != len(self.eeg_rows) or not set(types) <= set(CHANNEL_TYPES):
+            raise ValueError(
+                f"BoardLayout: ch_types must give one of {', '.join(CHANNEL_TYPES)} for each "
+                f"of the {len(self.eeg_rows)} eeg_rows, got {list(types)}"
+            )
         if len(self.eeg_rows) != len(self.ch_names):
             raise ValueError(
                 f"BoardLayout: {len(self.eeg_rows)} eeg_rows but {len(self.ch_names)} ch_names"
@@ -167,6 +178,7 @@ class BoardLayout:
         d = asdict(self)
         d["eeg_rows"] = list(self.eeg_rows)
         d["ch_names"] = list(self.ch_names)
+        d["ch_types"] = list(self.ch_types)
         return d
 
     @classmethod
@@ -176,7 +188,8 @@ class BoardLayout:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"BoardLayout.from_dict: unknown keys {unknown}")
-        return cls(**{k: (tuple(v) if k in ("eeg_rows", "ch_names") else v) for k, v in d.items()})
+        lists = ("eeg_rows", "ch_names", "ch_types")
+        return cls(**{k: (tuple(v) if k in lists else v) for k, v in d.items()})
 
 
 # Counter behaviour per BrainFlow board name: (modulo, step, repeat) of a "sequence" counter.
@@ -230,7 +243,11 @@ def board_name(board_id: int) -> str:
         return f"board {board_id}"
 
 
-def board_layout(board_id: int, ch_names: Sequence[str] | None = None) -> BoardLayout:
+def board_layout(
+    board_id: int,
+    ch_names: Sequence[str] | None = None,
+    ch_types: Sequence[str] | None = None,
+) -> BoardLayout:
     """Build the :class:`BoardLayout` of a BrainFlow board from ``BoardShim.get_board_descr``.
 
     Parameters
@@ -239,6 +256,8 @@ def board_layout(board_id: int, ch_names: Sequence[str] | None = None) -> BoardL
         A BrainFlow ``BoardIds`` value that streams EEG.
     ch_names : sequence of str | None
         Labels of the EEG rows; default BrainFlow's ``eeg_names``, else ``EEG1``, ``EEG2``, ….
+    ch_types : sequence of str | None
+        Their types (``"eeg"``, ``"eog"``, ...); default all EEG.
     """
 
     try:
@@ -279,6 +298,7 @@ def board_layout(board_id: int, ch_names: Sequence[str] | None = None) -> BoardL
         counter_step=step,
         counter_repeat=repeat,
         counter_rule=rule,
+        ch_types=tuple(ch_types or ()),
     )
 
 
@@ -425,6 +445,8 @@ class BrainFlowSource:
         ``mac_address``, ``file``, ``master_board``, ...). Empty values are left unset.
     ch_names : sequence of str | None
         10-20 labels of the EEG rows; default BrainFlow's ``eeg_names``.
+    ch_types : sequence of str | None
+        Type of each row (``"eeg"``, ``"eog"``, ``"emg"``, ``"ecg"``, ``"misc"``); default EEG.
     name : str | None
         Name used in messages (the device profile name); default the board name.
 
@@ -440,6 +462,7 @@ class BrainFlowSource:
         *,
         connection: Mapping | None = None,
         ch_names: Sequence[str] | None = None,
+        ch_types: Sequence[str] | None = None,
         name: str | None = None,
         config: Sequence[str] = (),
     ) -> None:
@@ -462,7 +485,10 @@ class BrainFlowSource:
                 master = _board_id_from_name(master)
             self.connection["master_board"] = int(master)
             data_board = int(master)
-        self.layout = board_layout(data_board, ch_names)
+        try:
+            self.layout = board_layout(data_board, ch_names, ch_types)
+        except ValueError as err:
+            raise ConfigError(f"{self.name}: {err}") from None
         self._board = None
         self._opening = False  # a thread is inside prepare_session/start_stream
         self._cancelled = False  # close() was called meanwhile: release what it opens

@@ -25,6 +25,9 @@ from .filters import SosFilter, design_bandpass, design_notch
 
 #: Samples beyond ±1 V are not EEG (amplifiers rail far below): treated like NaN.
 MAX_VALID_UV = 1e6
+#: Band of the EOG inhibit's channels (Hz): blinks and saccades, without the electrode's
+#: DC offset and drift below it or EMG above it.
+EOG_BAND_HZ = (0.5, 15.0)
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,9 @@ class FrameBlock:
     n_invalid : int array (m,)
         Non-finite input samples in the frame's step, plus one if the feature itself is not
         finite (its value is then held at the last finite one).
+    eog_uv : array (n_eog_channels, m) | None
+        Largest absolute value of each EOG-inhibit channel, band-passed to
+        :data:`EOG_BAND_HZ` (and notched), over the frame's step; None without such channels.
     """
 
     sample_index: np.ndarray
@@ -85,6 +91,7 @@ class FrameBlock:
     raw_max: np.ndarray
     n_invalid: np.ndarray
     band_columns: tuple[str, ...] = field(default=())
+    eog_uv: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.sample_index)
@@ -125,6 +132,8 @@ class Pipeline:
         EEG rows watched for flat/railed/invalid samples.
     extra_refs : sequence of BandRef
         Bands computed beside the feature's (band inhibits).
+    eog_channels : sequence of int
+        EEG rows watched by the EOG inhibit (their per-frame peak is ``FrameBlock.eog_uv``).
     """
 
     def __init__(
@@ -145,6 +154,7 @@ class Pipeline:
         emg_band: tuple[float, float] | None = None,
         artifact_channels=(),
         extra_refs=(),
+        eog_channels=(),
     ) -> None:
         self.sfreq = float(sfreq)
         self.n_channels = int(n_channels)
@@ -197,6 +207,13 @@ class Pipeline:
         self._raw_tail = SampleHistory(len(self.artifact_channels), self.step - 1)
         self._peak_tail = SampleHistory(1, self.step - 1)
         self._bad_tail = SampleHistory(1, self.step - 1)
+        self.eog_channels = np.asarray(list(eog_channels), dtype=int)
+        self._eog = None
+        if len(self.eog_channels):
+            eog_sos = [design_notch(notch_hz, self.sfreq)] if notch_hz else []
+            eog_sos.append(design_bandpass(*EOG_BAND_HZ, self.sfreq))
+            self._eog = SosFilter(np.vstack(eog_sos), len(self.eog_channels))
+            self._eog_tail = SampleHistory(len(self.eog_channels), self.step - 1)
         self._last_finite = np.zeros(self.n_channels)
         self._seen_finite = np.zeros(self.n_channels, dtype=bool)
         if smooth_ms and smooth_ms > 0:
@@ -290,6 +307,12 @@ class Pipeline:
                 main = self._emg_notch.process(main)
             emg = self._emg.process(main, start, positions)[0]
 
+        eog = None
+        if self._eog is not None:
+            x = np.abs(self._eog.process(eeg[self.eog_channels]))
+            ewin = sliding_window_view(self._eog_tail.extend(x), self.step, axis=1)[:, positions]
+            eog = ewin.max(axis=2) if len(positions) else np.empty((len(x), 0))
+
         return FrameBlock(
             sample_index=sample_index,
             bands=bands,
@@ -300,6 +323,7 @@ class Pipeline:
             raw_max=raw_max,
             n_invalid=n_invalid,
             band_columns=self.band_columns,
+            eog_uv=eog,
         )
 
     def _empty_block(self) -> FrameBlock:
@@ -314,6 +338,7 @@ class Pipeline:
             raw_max=np.empty((len(self.artifact_channels), 0)),
             n_invalid=np.empty(0, np.int64),
             band_columns=self.band_columns,
+            eog_uv=np.empty((len(self.eog_channels), 0)) if self._eog is not None else None,
         )
 
     def _smooth(self, x: np.ndarray) -> np.ndarray:

@@ -31,6 +31,9 @@ EVENTS_FILE = "events.jsonl"
 #: How losses are read from a board's package counter (``layout.counter_rule``): a wrapping
 #: sequence, Muse S Athena's ``packet << 8 | sub-packet``, or no known rule (not counted).
 COUNTER_RULES = ("sequence", "packet", "none")
+#: Types of a board's signal rows (``layout.ch_types``), as MNE names them: EEG rows carry a
+#: 10-20 label; EOG, EMG, ECG and misc rows any label.
+CHANNEL_TYPES = ("eeg", "eog", "emg", "ecg", "misc")
 RESERVE_FILE = ".reserve"
 RESERVE_BYTES = 64 * 1024
 

@@ -188,8 +188,13 @@ class RecordedSession:
 
     @property
     def ch_names(self) -> list[str]:
-        """The EEG channel labels (10-20), in the order of ``layout["eeg_rows"]``."""
+        """The channel labels (10-20 for EEG), in the order of ``layout["eeg_rows"]``."""
         return [str(c) for c in self.meta["layout"].get("ch_names", [])]
+
+    @property
+    def ch_types(self) -> list[str]:
+        """The type of each channel (``"eeg"``, ``"eog"``, ...); EEG for sessions without."""
+        return [str(t) for t in self.meta["layout"].get("ch_types", ["eeg"] * len(self.ch_names))]
 
     @property
     def n_frames(self) -> int:
@@ -255,8 +260,8 @@ class RecordedSession:
 
     @cached_property
     def raw(self) -> mne.io.RawArray:
-        """The EEG rows as :class:`mne.io.RawArray` in volts, with montage and annotations,
-        on the session's timeline (the gaps' missing samples inserted as zeros)."""
+        """The signal rows as typed :class:`mne.io.RawArray` in volts, with montage and
+        annotations, on the session's timeline (the gaps' missing samples inserted as zeros)."""
         import mne
 
         layout = self.layout
@@ -269,7 +274,8 @@ class RecordedSession:
         if self.n_samples == 0:
             raise SessionError(f"{self.path} has no samples")
         data = insert_gaps(self.samples[rows] * 1e-6, self.gaps)  # µV -> V
-        info = mne.create_info(names, self.sfreq, "eeg", verbose=False)
+        # EOG/EMG/ECG/misc rows keep their type; the montage places the EEG ones only
+        info = mne.create_info(names, self.sfreq, self.ch_types, verbose=False)
         info["description"] = f"nfb session {self.meta.get('client')}/{self.meta.get('session_id')}"
         raw = mne.io.RawArray(data, info, verbose=False)
         montage = mne.channels.make_standard_montage(_montage_name())

@@ -224,6 +224,8 @@ class SessionRunner:
         notch = mains_hz if notch == "mains" else (notch or None)
         artifact = sorted({t[0] for d in derivations for t in d.terms})
         emg = next((i for i in p["inhibit"] if i["kind"] == "emg"), None)
+        eog = next((i for i in p["inhibit"] if i["kind"] == "eog"), None)
+        eog_rows = self._eog_rows(eog["channel"], ch_names, protocol.slug) if eog else ()
         extra = [r for r in protocol.band_refs(self.bands) if r not in feature.refs]
         # Filter design solves least-squares problems through BLAS, whose last bits depend on
         # its thread count: with one thread, live, replayed and batch-replayed (worker
@@ -244,6 +246,7 @@ class SessionRunner:
                 emg_band=self.bands[emg["band"]] if emg else None,
                 artifact_channels=artifact,
                 extra_refs=extra,
+                eog_channels=eog_rows,
             )
         self.inhibitor = Inhibitor(p["inhibit"], self.frame_rate, layout.rail_uv)
         self.direction = fb["direction"]
@@ -353,6 +356,20 @@ class SessionRunner:
             if ref.derivation is not None and all(d.name != ref.derivation for d in derivs):
                 derivs.append(derive(ref.derivation, ref.derivation, "feedback.feature"))
         return cmap, derivs
+
+    @staticmethod
+    def _eog_rows(channel, ch_names, slug: str) -> tuple[int, ...]:
+        """Rows of the EOG inhibit's channels: the device's own labels (no stand-in)."""
+        index = {c.lower(): i for i, c in enumerate(ch_names)}
+        rows = []
+        for label in [channel] if isinstance(channel, str) else channel:
+            if label.strip().lower() not in index:
+                raise ConfigError(
+                    f"{slug}: field 'inhibit.channel' names {label!r}, which this device "
+                    f"does not have (its channels: {', '.join(ch_names)})"
+                )
+            rows.append(index[label.strip().lower()])
+        return tuple(dict.fromkeys(rows))
 
     # --- commands --------------------------------------------------------------------------
     def command(self, kind: str, **info) -> None:

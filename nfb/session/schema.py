@@ -17,6 +17,7 @@ from .. import fs
 from ..errors import SessionError, one_line
 from .format import (
     BASE_FRAME_COLUMNS,
+    CHANNEL_TYPES,
     COUNTER_RULES,
     FORMAT,
     FORMAT_VERSION,
@@ -223,6 +224,13 @@ def _meta_problem(meta: dict[str, Any]) -> str | None:
         or len(rows) != len(names)
     ):
         return "layout.eeg_rows and layout.ch_names must be lists of rows and labels, as long"
+    types = layout.get("ch_types", ["eeg"] * len(rows))
+    if (
+        not isinstance(types, list)
+        or len(types) != len(rows)
+        or not all(isinstance(t, str) and t in CHANNEL_TYPES for t in types)
+    ):
+        return f"layout.ch_types must list one of {', '.join(CHANNEL_TYPES)} per EEG row"
     for key in ("counter_row", "timestamp_row", "marker_row"):
         row = layout.get(key)
         if row is not None and not (is_int(row) and 0 <= row < n_rows):
