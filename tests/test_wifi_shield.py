@@ -8,6 +8,7 @@ holds it. The sample count is the clock: every wait ends when the samples have a
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import socket
 import time
@@ -133,3 +134,40 @@ def test_no_shield_at_the_address_is_one_line():
         source.open()
     msg = str(err.value)
     assert "\n" not in msg and "cyton-wifi" in msg and host in msg
+
+
+#: The boards issue 15 asked for, and the option(s) each needs per run.
+ISSUE_15_BOARDS = {
+    "ganglion-native": ["--mac"],
+    "cyton-wifi": ["--ip-address", "--ip-port"],
+    "cyton-daisy-wifi": ["--ip-address", "--ip-port"],
+    "ganglion-wifi": ["--ip-address", "--ip-port"],
+    "muse-2016": ["--mac"],
+    "muse-s-athena": ["--mac"],
+    "brainbit": [],
+    "unicorn": [],
+    "crown": ["--ip-address", "--ip-port"],
+    "explore-8": ["--mac"],
+    "freeeeg32": ["--serial-port"],
+    "enophone": ["--mac"],
+    "lsl": ["--stream", "--lsl-markers"],
+}
+
+
+def test_nfb_devices_json_lists_every_issue_15_board_with_what_it_needs():
+    from conftest import nfb_cli
+
+    out = nfb_cli("devices", "--json")
+    assert out.returncode == 0, out.stderr
+    listed = {d["name"]: d for d in json.loads(out.stdout)}
+    for name, options in ISSUE_15_BOARDS.items():
+        d = listed[name]
+        assert d["board"] and d["description"] and d["mains_hz"] in (50, 60), name
+        for option in options:
+            assert option in d["connect_with"], (name, option, d["connect_with"])
+        if not options:  # the headset's serial number, in the profile
+            assert "serial_number" in d["connection"], name
+        if d["board"] != "lsl":  # the electrodes the board has, typed
+            assert len(d["channels"]) == len(d["channel_types"]) > 0, name
+    # a WiFi Shield profile says which address it uses until --ip-address changes it
+    assert "--ip-address (192.168.4.1)" in listed["cyton-wifi"]["connect_with"]

@@ -155,7 +155,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     profiles = list_profiles()
     if getattr(args, "json", False):
-        print(json.dumps([p.to_dict() for p in profiles], indent=2))
+        # with what each needs per run, as the table's CONNECT WITH column says it
+        rows = [{**p.to_dict(), "connect_with": connection_needs(p)} for p in profiles]
+        print(json.dumps(rows, indent=2))
     elif not profiles:
         print(f"no device profiles in {devices_dir()} or {user_devices_dir()}")
     else:
