@@ -259,13 +259,14 @@ class DropDetector:
     def __init__(self, layout: BoardLayout) -> None:
         self.layout = layout
         self._previous: float | None = None
-        self._previous_ts: float | None = None
+        # arrival times of the newest samples received without a loss between them
+        self._ts_tail = np.zeros(0)
         self._per_packet: int | None = None
 
     def reset(self) -> None:
         """Forget the last counter value (after a reconnect the counter starts afresh)."""
         self._previous = None
-        self._previous_ts = None
+        self._ts_tail = np.zeros(0)
 
     def update(self, block: np.ndarray) -> int:
         """Return the samples lost before and inside ``block`` (n_rows, n)."""
@@ -293,9 +294,6 @@ class DropDetector:
         finite = counter[np.isfinite(counter)]
         if finite.size:
             self._previous = float(finite[-1])
-        ts_row = self.layout.timestamp_row
-        if ts_row is not None:
-            self._previous_ts = float(block[ts_row, -1])
         return out
 
     def _sequence_losses(
@@ -313,23 +311,53 @@ class DropDetector:
         found = {a: (n, "counter") for a, n in zip(at.tolist(), lost.tolist(), strict=True)}
         ts_row = layout.timestamp_row
         if modulo and ts_row is not None:
-            # the samples the timestamps put more than half a wrap apart: the counter saw
-            # (lost mod one wrap); the time between them says how many wraps were missed
+            # the counter saw (lost mod one wrap); the time between the samples around a loss
+            # says how many wraps were missed. A timestamp is the sample's arrival, which a
+            # stalled driver or link delays (then a burst catches up): each side's sample is
+            # timed by the earliest time its neighbours are consistent with, so a late
+            # arrival alone is never a lost wrap
             period = (modulo // layout.counter_step) * layout.counter_repeat
             ts = block[ts_row]
-            first = (
-                np.nan if self._previous_ts is None or self._previous is None else self._previous_ts
-            )
-            before = np.concatenate(([first], ts[:-1]))
+            tail = self._ts_tail if self._previous is not None else np.zeros(0)
+            joined = np.concatenate((tail, ts))
+            k = tail.size
+            before = np.concatenate(([tail[-1] if k else np.nan], ts[:-1]))
             with np.errstate(invalid="ignore"):
-                est = (ts - before) * layout.sfreq - 1
-                far = np.flatnonzero(est > period / 2)
-            for j in far.tolist():
+                arrival = (ts - before) * layout.sfreq - 1
+            candidates = set(found) | set(np.flatnonzero(arrival > period / 2).tolist())
+            for j in sorted(candidates):
+                est = _samples_between(joined, k + j, [k + c for c in found], period, layout.sfreq)
+                if est is None:
+                    continue
                 n = found.get(j, (0, ""))[0]
-                wraps = round((float(est[j]) - n) / period)
+                wraps = round((est - n) / period)
                 if wraps > 0:
                     found[j] = (n + wraps * period, "counter+timestamp")
+            start = k + max(found) if found else 0
+            self._ts_tail = joined[start:][-period:].copy()
         return [(a, n, clock) for a, (n, clock) in sorted(found.items())]
+
+
+def _samples_between(
+    ts: np.ndarray, j: int, cuts: list[int], window: int, sfreq: float
+) -> float | None:
+    """Samples missing between samples ``j - 1`` and ``j`` by their arrival times ``ts``.
+
+    A sample arrives after it was taken, never before: sample ``j - 1`` was taken at the
+    latest at the earliest time its ``window`` predecessors are consistent with, and sample
+    ``j`` at the earliest time its ``window`` successors are (neither side crosses a loss at
+    ``cuts``). None if a side is empty or has no finite time.
+    """
+    lo = max([0, j - window, *(c for c in cuts if c < j)])
+    hi = min([ts.size, j + window, *(c for c in cuts if c > j)])
+    if lo >= j or j >= hi:
+        return None
+    prior, after = ts[lo:j], ts[j:hi]
+    with np.errstate(invalid="ignore"):
+        taken_before = np.nanmin(prior + np.arange(prior.size)[::-1] / sfreq, initial=np.inf)
+        taken_after = np.nanmin(after - np.arange(after.size) / sfreq, initial=np.inf)
+    est = (taken_after - taken_before) * sfreq - 1
+    return float(est) if math.isfinite(est) else None
 
 
 # ---------------------------------------------------------------------------------------------

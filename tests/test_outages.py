@@ -355,6 +355,27 @@ def test_a_wrapping_counter_is_corrected_by_the_timestamps_only_past_half_a_wrap
     ]
 
 
+@pytest.mark.parametrize("cut", [700, 400, 470, 1100])
+def test_late_arrivals_are_no_lost_wrap_but_a_whole_lost_wrap_is_one(cut):
+    # the driver (or the link) stalls 0.6 s at sample 314: samples 314-463 arrive at once
+    # with 464, their counter unbroken; a whole wrap (256 samples) lost at 1000 shows no
+    # counter jump at all. Only the timestamps tell them apart: a stall catches up, a loss not
+    layout = board_layout(0)
+    numbers = np.arange(2000)
+    taken = 1.7e9 + numbers / 250
+    arrival = taken + np.random.default_rng(2).uniform(0, 0.03, numbers.size)
+    arrival[314:464] = arrival[464]
+    keep = (numbers < 1000) | (numbers >= 1256)
+    block = np.zeros((layout.n_rows, numbers.size))
+    block[layout.counter_row] = numbers % 256
+    block[layout.timestamp_row] = arrival
+    block = block[:, keep]
+    detector = DropDetector(layout)
+    losses = detector.losses(block[:, :cut]) + detector.losses(block[:, cut:])
+    at = 1000 - (cut if cut <= 1000 else 0)
+    assert [(a, n, c) for a, n, c in losses] == [(at, 256, "counter+timestamp")]
+
+
 def test_the_timeline_of_gaps():
     gaps = [Gap(10, 5, 0.02, "dropped", "counter"), Gap(20, 3, 0.012, "disconnect", "timestamp")]
     assert timeline_index(9, gaps) == 9
