@@ -34,6 +34,8 @@ from nfb.report.metrics import (
     band_powers,
     clean_samples,
     condition_spectra,
+    disconnections,
+    markers,
     segments,
     trained_signal,
 )
@@ -398,6 +400,66 @@ def test_blinding_hidden_then_revealed(blinded_path):
     assert unblinded[0]["own_reward_pct"] == pytest.approx(unblinded[0]["reward_pct"])
     assert unblinded[1]["own_reward_pct"] != pytest.approx(unblinded[1]["reward_pct"])
     assert all("own_reward_pct" not in b for b in block_metrics(rec))
+
+
+def test_report_times_are_on_the_timeline_of_a_session_with_gaps(tmp_path):
+    # a loss of 1 s (the counter and timestamps) during block 2, an outage of 1.5 s during
+    # block 3, recorded as a live session records them (disconnected, reconnected and the
+    # gap record at the first sample after), then scored: the runner's time_s and the MNE
+    # annotations put what follows each gap later than its index says; the report too
+    truth = generate_session(seconds=SECONDS, seed=3)
+    n, fs = truth.n_samples, truth.sfreq
+    lost_at, back_at = int(n * 0.60), int(n * 0.82)  # the 4 s pause moved block 2 to ~46 s
+    gaps = [
+        {"sample_index": lost_at, "kind": "gap", "at": lost_at, "missing": 250,
+         "duration_s": 1.0, "cause": "dropped", "clock": "counter+timestamp"},
+        {"sample_index": back_at, "kind": "gap", "at": back_at, "missing": 375,
+         "duration_s": 1.5, "cause": "disconnect", "clock": "timestamp"},
+    ]  # fmt: skip
+    for ev in truth.events:
+        if ev["kind"] == "dropped":
+            ev["count"], ev["sample_index"] = 250, lost_at
+        if ev["kind"] == "disconnected":
+            ev["sample_index"] = back_at
+    truth.events = sorted(truth.events + gaps, key=lambda e: e["sample_index"])
+    source = write_session(truth, tmp_path / "src", threaded=False)
+    out = replay(source, tmp_path / "scored", protocol="alpha-beta-up", overrides=SCRIPT)
+    rec = read_session(out)
+    assert [(g.at, g.missing) for g in rec.gaps] == [(lost_at, 250), (back_at, 375)]
+    onsets = {d: (o, dur) for o, dur, d in rec.annotation_list()}
+    s, t = rec.frames["sample_index"], rec.frames["time_s"]
+
+    def frame_time(index: int) -> float:  # the runner's time_s, from the frame before
+        f = int(np.searchsorted(s, index, side="right")) - 1
+        return float(t[f] + (index - s[f]) / fs)
+
+    marks = markers(rec)
+    events = [e for e in rec.events if e["kind"] == "marker"]
+    assert len(marks) == len(events) == 2
+    for mark, ev in zip(marks, events, strict=True):
+        assert mark["time_s"] == pytest.approx(frame_time(ev["sample_index"]), abs=1e-9)
+        assert mark["time_s"] == pytest.approx(onsets[f"marker/{ev['label']}"][0], abs=1e-9)
+    late = events[1]  # after the loss: 1 s later than its index says
+    assert late["sample_index"] > lost_at
+    assert marks[1]["time_s"] == pytest.approx(late["sample_index"] / fs + 1.0)
+
+    blocks = block_metrics(rec)
+    assert len(blocks) == 3
+    for row in blocks:
+        onset, dur = onsets[f"block/{row['index']}"]
+        assert row["start_s"] == pytest.approx(onset, abs=1e-3)
+        assert row["duration_s"] == pytest.approx(dur, abs=1e-3)
+    assert blocks[1]["duration_s"] == pytest.approx(15.0 + 1.0, abs=0.05)  # the loss inside
+    assert blocks[2]["start_s"] > blocks[1]["start_s"] + blocks[1]["duration_s"]
+
+    ((onset, dur),) = [(o, d) for o, d, desc in rec.annotation_list() if desc == "BAD_disconnect"]
+    assert disconnections(rec) == [(pytest.approx(onset), pytest.approx(dur))]
+    assert dur == pytest.approx(1.5)
+    assert session_metrics(rec)["duration_s"] == pytest.approx((rec.n_samples + 625) / fs)
+
+    soup = soup_of(build_session_report(out))
+    cells = [td.get_text() for td in soup.find("section", id="markers").find_all("td")]
+    assert f"{marks[1]['time_s']:.1f} s" in cells
 
 
 def test_report_of_a_session_without_blocks_or_ratings(tmp_path):

@@ -5,6 +5,10 @@ no I/O beyond reading the session. Every public function returns plain Python va
 (``float``, ``int``, ``str``, ``bool`` or ``None``), so the results go straight into a CSV,
 JSON or an HTML table.
 
+Times (``start_s``, a marker's ``time_s``, a disconnection's start) are on the session's
+timeline (:func:`timeline_s`), as the frames' ``time_s`` and the MNE Raw's annotations are:
+after an outage or a loss, a sample is later than its index over ``sfreq`` says.
+
 Blinding: :func:`block_metrics` and :func:`session_metrics` never look at the frames'
 ``sham`` column nor at ``meta["blinding"]`` unless asked with ``unblind=True``; a blinded
 report must not be able to leak which blocks were sham.
@@ -20,6 +24,7 @@ import numpy as np
 
 from .._logging import logger
 from ..bands import DEFAULT_BANDS, resolve_bands
+from ..session.format import timeline_index
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..session.store import RecordedSession
@@ -522,8 +527,8 @@ def block_metrics(rec: RecordedSession, *, unblind: bool = False) -> list[dict[s
         row: dict[str, Any] = {
             "index": span["index"],
             "label": f"block {span['index']}",
-            "start_s": round(span["start"] / rec.sfreq, 3),
-            "duration_s": round((span["stop"] - span["start"]) / rec.sfreq, 3),
+            "start_s": round(timeline_s(rec, span["start"]), 3),
+            "duration_s": round(timeline_s(rec, span["stop"]) - timeline_s(rec, span["start"]), 3),
             "n_frames": int(meta["n_frames"]) if isinstance(meta.get("n_frames"), int) else n,
             "reward_pct": None if reward is None else 100.0 * reward,
             "target_pct": None if target is None else 100.0 * target,
@@ -551,11 +556,35 @@ def block_metrics(rec: RecordedSession, *, unblind: bool = False) -> list[dict[s
     return out
 
 
+def timeline_s(rec: RecordedSession, index: Any) -> Any:
+    """Seconds from the session's first sample to sample(s) ``index`` on its timeline.
+
+    Parameters
+    ----------
+    rec : RecordedSession
+    index : int or int array
+        Sample indices (a frame's or an event's ``sample_index``).
+
+    Returns
+    -------
+    seconds : float or float array
+        The index plus the samples the gap records say are missing before it, over
+        ``sfreq`` (:func:`~nfb.session.format.timeline_index`): a frame's ``time_s``.
+    """
+    return timeline_index(index, rec.gaps) / rec.sfreq
+
+
+def _lost_s(rec: RecordedSession, index: int) -> float:
+    """Seconds on the timeline at which the board was lost, the last sample before ``index``
+    plus one period (not counting the gap that ``index`` starts after)."""
+    return (timeline_index(int(index) - 1, rec.gaps) + 1) / rec.sfreq
+
+
 def markers(rec: RecordedSession) -> list[dict[str, Any]]:
     """The ``marker`` events as ``{time_s, label, note}`` (raw text: escape before display)."""
     return [
         {
-            "time_s": int(ev["sample_index"]) / rec.sfreq,
+            "time_s": timeline_s(rec, int(ev["sample_index"])),
             "label": str(ev.get("label") or ""),
             "note": str(ev.get("note") or ""),
         }
@@ -565,15 +594,26 @@ def markers(rec: RecordedSession) -> list[dict[str, Any]]:
 
 
 def disconnections(rec: RecordedSession) -> list[tuple[float, float | None]]:
-    """Disconnected intervals ``(start_s, duration_s)``; duration ``None`` if never back."""
+    """Disconnected intervals ``(start_s, duration_s)``; duration ``None`` if never back.
+
+    On the timeline: a disconnection a gap record ends lasts that record's missing samples
+    (in a session recorded before gap records, disconnected to reconnected).
+    """
+    ends = {g.at: g for g in rec.gaps if g.cause == "disconnect"}
     out: list[tuple[float, float | None]] = []
     since = None
     for ev in sorted_events(rec):
-        t = int(ev["sample_index"]) / rec.sfreq
-        if ev.get("kind") == "disconnected" and since is None:
-            since = t
-        elif ev.get("kind") == "reconnected" and since is not None:
-            out.append((since, max(0.0, t - since)))
+        kind = ev.get("kind")
+        if kind == "disconnected" and since is None:
+            since = _lost_s(rec, int(ev["sample_index"]))
+        elif since is None:
+            continue
+        elif kind == "gap" and ev.get("at", ev["sample_index"]) in ends:
+            gap = ends[ev.get("at", ev["sample_index"])]
+            out.append((since, gap.missing / rec.sfreq))
+            since = None
+        elif kind == "reconnected" and not ends:
+            out.append((since, max(0.0, timeline_s(rec, int(ev["sample_index"])) - since)))
             since = None
     if since is not None:
         out.append((since, None))
@@ -644,7 +684,7 @@ def session_metrics(rec: RecordedSession) -> dict[str, Any]:
         "status": rec.status,
         "device": str((meta.get("device") or {}).get("name") or ""),
         "channels": channel_label,
-        "duration_s": rec.n_samples / rec.sfreq,
+        "duration_s": timeline_s(rec, rec.n_samples),
         "n_blocks": len(blocks),
         "reward_pct": weighted("reward_pct"),
         "target_pct": None if target is None else 100.0 * target,

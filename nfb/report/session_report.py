@@ -59,14 +59,14 @@ def _bin(x: np.ndarray, k: int, how: str) -> np.ndarray:
 def _intervals(rec: RecordedSession, start_kind: str, stop_kind: str) -> list[tuple[float, float]]:
     out, since = [], None
     for ev in metrics.sorted_events(rec):
-        t = int(ev["sample_index"]) / rec.sfreq
+        t = metrics.timeline_s(rec, int(ev["sample_index"]))
         if ev.get("kind") == start_kind and since is None:
             since = t
         elif ev.get("kind") == stop_kind and since is not None:
             out.append((since, t))
             since = None
     if since is not None:
-        out.append((since, rec.n_samples / rec.sfreq))
+        out.append((since, metrics.timeline_s(rec, rec.n_samples)))
     return out
 
 
@@ -99,7 +99,11 @@ def _feature_section(rec: RecordedSession, segs: list[metrics.Segment]) -> str:
             "reward": _bin(cols["reward"], k, "any"),
             "inhibited": _bin(cols["inhibited"], k, "any"),
         }
-    steps = [(s.name, s.label, s.start / rec.sfreq, s.stop / rec.sfreq) for s in segs]
+    # on the timeline of the frames' time_s (a gap moves what follows it later)
+    steps = [
+        (s.name, s.label, metrics.timeline_s(rec, s.start), metrics.timeline_s(rec, s.stop))
+        for s in segs
+    ]
     marks = [(m["time_s"], m["label"] or "marker") for m in metrics.markers(rec)]
     label = _feature_label(rec.meta)
     png = figures.feature_figure(
@@ -394,8 +398,8 @@ def _script_section(rec: RecordedSession, segs: list[metrics.Segment]) -> str:
     rows = [
         [
             esc(s.label),
-            esc(duration(s.start / rec.sfreq)),
-            esc(duration((s.stop - s.start) / rec.sfreq)),
+            esc(duration(metrics.timeline_s(rec, s.start))),
+            esc(duration(metrics.timeline_s(rec, s.stop) - metrics.timeline_s(rec, s.start))),
         ]
         for s in segs
     ]
