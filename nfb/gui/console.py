@@ -366,6 +366,22 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         font.setBold(True)
         self.step_label.setFont(font)
         rv.addWidget(self.step_label)
+        # the session's warnings (no usable baseline, a fallback): they stay until dismissed
+        self.warning_bar = QtWidgets.QFrame()
+        self.warning_bar.setStyleSheet("QFrame { background: #fff3cd; border: 1px solid #e0a800; }")
+        wb = QtWidgets.QHBoxLayout(self.warning_bar)
+        wb.setContentsMargins(6, 4, 6, 4)
+        self.warning_text = QtWidgets.QLabel("")
+        self.warning_text.setWordWrap(True)
+        self.warning_text.setStyleSheet("border: none; color: #533f03;")
+        self.warning_dismiss = QtWidgets.QPushButton("Dismiss")
+        self.warning_dismiss.setToolTip("Hide this warning (it stays in the session's events)")
+        self.warning_dismiss.clicked.connect(self.dismiss_warnings)
+        wb.addWidget(self.warning_text, 1)
+        wb.addWidget(self.warning_dismiss)
+        self.warning_bar.hide()
+        self._warnings_seen = 0
+        rv.addWidget(self.warning_bar)
         self.plots = LivePlots()
         self.plots.window_changed.connect(self._window_changed)
         self.plots.spectrum_channel_changed.connect(self._spectrum_channel_changed)
@@ -569,6 +585,19 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             f"{html.escape(protocol_origin(proto.source))} protocol"
         )
         self.plots.set_target(p["reward"]["target_rate"])
+        if self.session is None:
+            self._threshold_rule_of(proto)
+
+    def _threshold_rule_of(self, proto) -> None:
+        """Threshold controls as the protocol's own rule has them (auto, or a fixed value).
+
+        Called when a protocol is chosen and after each session, so that a manual threshold
+        never carries over into the next session, protocol or client.
+        """
+        self.auto_box.blockSignals(True)
+        self.auto_box.setChecked(proto.data["reward"]["threshold"] == "auto")
+        self.auto_box.blockSignals(False)
+        self.threshold_slider.setEnabled(not self.auto_box.isChecked())
 
     # --- device ----------------------------------------------------------------------------
     def toggle_connection(self) -> None:
@@ -821,6 +850,8 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             self.plots.set_spectrum_channel(runner.pipeline.derivations[0].terms[0][0])
             self.plots.set_trained(ch for d in runner.pipeline.derivations for ch, _ in d.terms)
             # the threshold controls say what the engine does, and the engine what they say
+            # the controls start from the protocol's rule (set when it was chosen and after
+            # the last session); "manual" chosen since then is this session's own choice
             fixed = protocol.data["reward"]["threshold"] != "auto"
             self.auto_box.blockSignals(True)
             if fixed:
@@ -829,6 +860,8 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             self.threshold_slider.setEnabled(not self.auto_box.isChecked())
             if not self.auto_box.isChecked() and not fixed:
                 session.command("threshold_mode", mode="manual")
+            self._warnings_seen = 0
+            self.warning_bar.hide()
             self.session = session
             self.last_session_path = path
             self._last_frame_index = -1
@@ -915,10 +948,23 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             self.latency_ms = None
             self._set_box(self.rating_before, -1)  # the next session starts unrated
             self.step_label.setText(f"session {status}: {session.path}")
+            self._threshold_rule_of(session.runner.protocol)
             self._load_clients()
             self.session_stopped.emit(session.path)
 
         self._in_thread(lambda: session.stop("user"), done)
+
+    def _show_warnings(self, warnings: tuple[str, ...]) -> None:
+        """New session warnings: shown in the bar above the plots until dismissed."""
+        if len(warnings) <= self._warnings_seen:
+            return
+        self._warnings_seen = len(warnings)
+        self.warning_text.setText("\n".join(f"⚠ {w}" for w in warnings))
+        self.warning_bar.show()
+
+    def dismiss_warnings(self) -> None:
+        """Hide the warning bar (a later warning shows it again)."""
+        self.warning_bar.hide()
 
     def _after_rating_changed(self, _value: int) -> None:
         """The after-session rating, saved whenever it changes (during or after a session)."""
@@ -1053,6 +1099,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
                 pos = round(1000 * (snap.threshold - lo) / (hi - lo)) if hi > lo else 500
                 self._set_box(self.threshold_slider, min(1000, max(0, pos)))
         self.plots.show_blocks(snap.blocks)
+        self._show_warnings(snap.warnings)
         st = snap.step
         if st is not None:
             pause = "  — PAUSED" if snap.paused else ""

@@ -165,6 +165,8 @@ class Snapshot:
     inhibited: bool = False
     block_reward_rate: float | None = None
     blocks: list[dict] = field(default_factory=list)
+    #: the session's warnings so far (``warning`` events), oldest first
+    warnings: tuple[str, ...] = ()
 
 
 class SessionRunner:
@@ -328,6 +330,8 @@ class SessionRunner:
         self.min_baseline_frames = round(5 * self.frame_rate)
         self.blocks: list[BlockStats] = []
         self.thresholds: list[dict] = []
+        #: messages of the ``warning`` events so far (the console shows them until dismissed)
+        self.warnings: list[str] = []
         self._last_index = -1
         self._snap = Snapshot()
         self._started = False
@@ -388,6 +392,8 @@ class SessionRunner:
         self._pending.append(validate_command({"kind": kind, **info}))
 
     def _emit(self, event: dict) -> None:
+        if event["kind"] == "warning":
+            self.warnings.append(event["message"])
         if self.on_event is not None:
             self.on_event(event)
 
@@ -515,7 +521,13 @@ class SessionRunner:
             self._use_baseline(st.name, s)
         elif last and usable:
             name = self.baseline_for if self.baseline_for in usable else usable[0]
-            logger.warning("using %s as the baseline reference", name.replace("_", " "))
+            message = (
+                f"the {self.baseline_for.replace('_', ' ')} baseline was not usable (skipped, "
+                f"or under {self.min_baseline_frames} frames without inhibits): the "
+                f"{name.replace('_', ' ')} baseline sets the reference instead"
+            )
+            logger.warning(message)
+            self._emit({"sample_index": s, "kind": "warning", "message": message})
             self._use_baseline(name, s)
         elif last:
             got = ", ".join(
@@ -794,6 +806,7 @@ class SessionRunner:
             inhibited=bool(row[_INHIBITED]),
             block_reward_rate=(blk.n_reward / blk.n_frames) if blk and blk.n_frames else None,
             blocks=[b.to_dict() for b in self.blocks],
+            warnings=tuple(self.warnings),
         )
 
     def snapshot(self) -> Snapshot:
