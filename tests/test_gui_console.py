@@ -124,6 +124,10 @@ def test_a_whole_session_through_the_console(qtbot, console, tmp_path):
     t, _ = console.feature.value.getData()
     assert t is not None and len(t) > 10
     qtbot.waitUntil(lambda: console.state.active, timeout=5000)
+    # the two markers are lines on the feature plot; the trained Pz is highlighted
+    qtbot.waitUntil(lambda: len(console.feature.markers) == 2, timeout=5000)
+    assert [m.label.format for m in console.feature.markers] == ["m1", "m2"]
+    assert console.traces.highlighted == [console.stream.layout.ch_names.index("Pz")]
 
     console.rating_after.setValue(3)
     qtbot.mouseClick(console.stop_button, click)

@@ -4,13 +4,17 @@ Real parts: Qt offscreen, pyqtgraph items read back; the data are made here with
 shape, so that where each channel lands and what each item holds can be checked exactly.
 """
 
+import threading
+
 import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
+import pyqtgraph as pg
 
-from nfb.gui.plots import LivePlots, TracesView
+from nfb.gui.plots import INHIBIT, LivePlots, TracesView, auto_scale_uv
 from nfb.monitor import MonitorView
+from nfb.session.runner import COLUMN
 
 SFREQ = 250.0
 NAMES = [f"E{i}" for i in range(16)]
@@ -41,7 +45,7 @@ def plots(qtbot, own_windows):
 
 def test_all_channels_are_one_curve_broken_between_channels_at_their_offsets(plots):
     traces: TracesView = plots.traces
-    traces.set_scale(50)
+    plots.scale_box.setCurrentText("50")
     view = _view(1000)
     plots.show_monitor(view)
     x, y = traces.curve.getData()
@@ -135,3 +139,77 @@ def test_unchanged_blocks_are_not_set_again(plots):
     assert list(plots.blocks.bars.opts["height"]) == [1, 1]
     plots.show_blocks([*blocks, {"index": 3, "reward_rate": 0.5}])
     assert list(plots.blocks.bars.opts["height"]) == [40.0, 0.0, 50.0]
+
+
+def test_auto_scale_gives_each_of_16_channels_its_own_row(plots):
+    rng = np.random.default_rng(4)
+    sd = np.linspace(5, 25, 16)  # some channels busier than others, one flat
+    traces = rng.normal(0, 1, (16, 500)) * sd[:, None]
+    traces[7] = 0.0
+    # 6 x the median SD of the live channels (15.7) = 94 µV -> the next step, 100
+    assert auto_scale_uv(traces) == 100.0
+    assert plots.scale_box.currentText() == "auto"  # the default
+    view = _view(1000)
+    plots.show_monitor(MonitorView(view.times, traces, view.freqs, view.psd_db, 0, 1000))
+    assert plots.traces.scale_uv == 100.0
+    rows = plots.traces.curve.getData()[1].reshape(16, 500)
+    # the middle 99 % of each typical channel stays inside its row
+    lo, hi = np.percentile(rows, [0.5, 99.5], axis=1)
+    centres = -100.0 * np.arange(16)
+    typical = sd <= np.median(sd)
+    assert np.all((hi - centres)[typical] < 50) and np.all((centres - lo)[typical] < 50)
+    plots.scale_box.setCurrentText("20")  # a fixed choice holds
+    plots.show_monitor(_view(1010))
+    assert plots.traces.scale_uv == 20.0 and plots.traces.auto_scale is False
+
+
+def test_spectrum_shades_reward_bands_green_and_inhibit_bands_red(plots):
+    plots.set_bands({"alpha": (8, 12)}, {"theta": (4, 8), "emg": (30, 45)})
+    regions = {r.band: r for r in plots.spectrum.band_items}
+    assert set(regions) == {"alpha", "theta", "emg"}
+    assert regions["theta"].getRegion() == (4, 8) and regions["emg"].getRegion() == (30, 45)
+    assert all(item in plots.spectrum.getPlotItem().items for item in regions.values())
+    alpha = regions["alpha"].brush.color()
+    theta = regions["theta"].brush.color()
+    assert alpha.green() > alpha.red() and theta.red() > theta.green()
+    plots.set_bands({"beta": (15, 20)})  # a new session replaces them all
+    assert [r.band for r in plots.spectrum.band_items] == ["beta"]
+
+
+def test_feature_legend_names_the_inhibit_dots(plots):
+    names = {label.text: item for item, label in plots.feature.legend.items}
+    assert set(names) >= {"feature", "rewarded", "threshold", "inhibited"}
+    dots = names["inhibited"].item
+    assert dots is plots.feature.inhibited
+    brush = dots.opts["symbolBrush"]
+    assert pg.mkBrush(brush).color().getRgb()[:3] == INHIBIT
+
+
+def _frames(sample_index: np.ndarray) -> np.ndarray:
+    rows = np.zeros((len(sample_index), max(COLUMN.values()) + 1))
+    rows[:, COLUMN["sample_index"]] = sample_index
+    rows[:, COLUMN["time_s"]] = sample_index / SFREQ
+    rows[:, COLUMN["value"]] = 1.0
+    rows[:, COLUMN["threshold"]] = 0.5
+    return rows
+
+
+def test_markers_from_the_session_thread_become_lines_at_their_frame(plots):
+    feed = plots.new_session()
+    worker = threading.Thread(
+        target=lambda: [
+            feed.on_event({"kind": "marker", "label": "m1", "sample_index": 503}),
+            feed.on_event({"kind": "pause", "sample_index": 600}),  # not a marker
+            feed.on_event({"kind": "marker", "label": "m2", "sample_index": 1003}),
+        ]
+    )
+    worker.start()
+    worker.join()
+    plots.show_frames(_frames(np.arange(3, 800, 4)))
+    # m1's frame is in, m2's not yet: it waits for its frame
+    assert [(m.value(), m.label.format) for m in plots.feature.markers] == [(503 / SFREQ, "m1")]
+    plots.show_frames(_frames(np.arange(3, 1200, 4)))
+    assert [m.value() for m in plots.feature.markers] == [503 / SFREQ, 1003 / SFREQ]
+    assert all(m in plots.feature.getPlotItem().items for m in plots.feature.markers)
+    plots.new_session()  # the next session starts without them
+    assert plots.feature.markers == []

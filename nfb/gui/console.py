@@ -827,7 +827,8 @@ class ConsoleWindow(QtWidgets.QMainWindow):
                 client,
                 sessions_dir=self.sessions_dir,
                 meta={"ratings": ratings},
-                observers=[lsl] if lsl is not None else [],
+                # the plots draw the session's markers
+                observers=[*([lsl] if lsl is not None else []), self.plots.new_session()],
             )
         except NfbError as err:
             self.error(err)
@@ -845,7 +846,14 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             self.state.audio = "audio" in mode
             self.state.visual = "visual" in mode
             runner = session.runner
-            self.plots.set_bands({r.band: runner.bands[r.band] for r in runner.pipeline.refs})
+            self.plots.set_bands(
+                {r.band: runner.bands[r.band] for r in runner.pipeline.refs},
+                {
+                    i["band"]: runner.bands[i["band"]]
+                    for i in protocol.data["inhibit"]
+                    if i.get("band") in runner.bands
+                },
+            )
             # show the spectrum of the electrode being trained
             self.plots.set_spectrum_channel(runner.pipeline.derivations[0].terms[0][0])
             self.plots.set_trained(ch for d in runner.pipeline.derivations for ch, _ in d.terms)

@@ -10,6 +10,8 @@ session's newest frame rows, :meth:`LivePlots.show_blocks` with its blocks.
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtGui, QtWidgets
@@ -22,7 +24,27 @@ THRESHOLD = (230, 150, 40)
 INHIBIT = (200, 60, 60)
 TRACE = (40, 60, 110)
 TRAINED = (220, 90, 0)
+MARKER = (120, 40, 160)
 pg.setConfigOptions(antialias=False, background="w", foreground="k")
+
+
+#: The spacings the automatic scale chooses from (µV), as on the scale menu and between.
+SCALE_STEPS = (10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+
+
+def auto_scale_uv(traces: np.ndarray) -> float:
+    """A spacing between channels that keeps each in its own row.
+
+    Six times the median channel's standard deviation (±3 SD of a typical channel inside its
+    row), rounded up to the next of :data:`SCALE_STEPS`; a flat or railed channel does not
+    decide it.
+    """
+    sd = np.nanstd(traces, axis=1) if traces.size else np.empty(0)
+    sd = sd[np.isfinite(sd) & (sd > 0)]
+    if not sd.size:
+        return 100.0
+    want = 6.0 * float(np.median(sd))
+    return float(next((s for s in SCALE_STEPS if s >= want), SCALE_STEPS[-1]))
 
 
 class TracesView(pg.PlotWidget):
@@ -40,6 +62,8 @@ class TracesView(pg.PlotWidget):
         self.n_channels = len(self.ch_names)
         self.scale_uv = 100.0
         self.highlighted: list[int] = []
+        self.auto_scale = False
+        self._auto_due = 0
         self.setMenuEnabled(False)
         self.setMouseEnabled(x=False, y=False)
         self.hideButtons()
@@ -58,6 +82,20 @@ class TracesView(pg.PlotWidget):
     def set_scale(self, scale_uv: float) -> None:
         self.scale_uv = float(scale_uv)
         self._update_ticks()
+
+    def set_auto_scale(self, on: bool) -> None:
+        """Choose the spacing from the data (:func:`auto_scale_uv`), checked every 2 s."""
+        self.auto_scale = bool(on)
+        self._auto_due = 0
+
+    def _check_auto_scale(self, traces: np.ndarray) -> None:
+        self._auto_due -= 1
+        if self._auto_due > 0:
+            return
+        self._auto_due = 120  # ticks: about 2 s at 60 Hz
+        wanted = auto_scale_uv(traces)
+        if wanted != self.scale_uv:
+            self.set_scale(wanted)
 
     def set_highlight(self, channels) -> None:
         """Draw these channel indices (the trained ones) in the highlight colour."""
@@ -86,6 +124,8 @@ class TracesView(pg.PlotWidget):
         if not len(times):
             return
         n_ch, n = min(traces.shape[0], self.n_channels), traces.shape[1]
+        if self.auto_scale:
+            self._check_auto_scale(traces[:n_ch])
         # time relative to the newest sample: the axis stays put and is not re-laid out
         rel = times - times[-1]
         if self._y.size != n_ch * n or self._span != rel[0]:
@@ -119,14 +159,24 @@ class SpectrumView(pg.PlotWidget):
         self._yrange = _StickyRange()
         self.band_items: list[pg.LinearRegionItem] = []
 
-    def set_bands(self, bands: dict[str, tuple[float, float]]) -> None:
+    def set_bands(
+        self,
+        bands: dict[str, tuple[float, float]],
+        inhibit_bands: dict[str, tuple[float, float]] | None = None,
+    ) -> None:
+        """Shade the reward feature's bands in green and the inhibited bands in red."""
         for item in self.band_items:
             self.removeItem(item)
         self.band_items = []
-        for i, (_name, (lo, hi)) in enumerate(bands.items()):
+        shades = [(name, edges, REWARD) for name, edges in bands.items()]
+        shades += [(name, edges, INHIBIT) for name, edges in (inhibit_bands or {}).items()]
+        for i, (name, (lo, hi), colour) in enumerate(shades):
             region = pg.LinearRegionItem(
-                (lo, hi), movable=False, brush=pg.mkBrush(*REWARD, 30 + 20 * (i % 2))
+                (lo, hi), movable=False, brush=pg.mkBrush(*colour, 30 + 20 * (i % 2))
             )
+            region.setToolTip(f"{name} {lo:g}–{hi:g} Hz")
+            region.band = name  # which band it shades, for the legend and tests
+            region.inhibit = colour == INHIBIT
             self.addItem(region)
             self.band_items.append(region)
 
@@ -161,6 +211,33 @@ class FeatureView(pg.PlotWidget):
             item.setDownsampling(auto=True, method="peak")
         self._yrange = _StickyRange()
         self._page = None
+        legend = self.getPlotItem().addLegend(offset=(5, 5), labelTextSize="8pt")
+        for item, name in (
+            (self.value, "feature"),
+            (self.rewarded, "rewarded"),
+            (self.threshold, "threshold"),
+            (self.inhibited, "inhibited"),
+        ):
+            legend.addItem(item, name)
+        self.legend = legend
+        self.markers: list[pg.InfiniteLine] = []
+
+    def add_marker(self, time_s: float, label: str) -> None:
+        """A vertical line at session time ``time_s``, labelled."""
+        line = pg.InfiniteLine(
+            pos=time_s,
+            angle=90,
+            pen=pg.mkPen(MARKER, width=1, style=QtCore.Qt.PenStyle.DashLine),
+            label=label,
+            labelOpts={"position": 0.95, "color": MARKER},
+        )
+        self.addItem(line)
+        self.markers.append(line)
+
+    def clear_markers(self) -> None:
+        for line in self.markers:
+            self.removeItem(line)
+        self.markers = []
 
     def set_data(self, t, value, threshold, reward, inhibited) -> None:
         self.value.setData(t, value)
@@ -212,6 +289,30 @@ class BlockRewardView(pg.PlotWidget):
         self.setXRange(0.4, max(6, len(xs)) + 0.6, padding=0)
 
 
+class EventFeed:
+    """A session observer that passes the session's markers to the plots.
+
+    ``on_event`` runs in the session's thread; a deque's append and popleft are atomic, so
+    the GUI thread takes them without a lock.
+    """
+
+    KINDS = ("marker", "stream_marker")
+
+    def __init__(self) -> None:
+        self._new: deque[dict] = deque()
+
+    def on_event(self, event: dict) -> None:
+        if event.get("kind") in self.KINDS:
+            self._new.append(event)
+
+    def take(self) -> list[dict]:
+        """The markers that came since the last call."""
+        out = []
+        while self._new:
+            out.append(self._new.popleft())
+        return out
+
+
 class _StickyRange:
     """A plot's value range that follows the data with slack, so that it rarely changes.
 
@@ -258,8 +359,11 @@ class LivePlots(QtWidgets.QWidget):
         top = QtWidgets.QHBoxLayout()
         top.addWidget(QtWidgets.QLabel("scale"))
         self.scale_box = QtWidgets.QComboBox()
-        self.scale_box.addItems(["20", "50", "100", "200", "500", "1000"])
-        self.scale_box.setCurrentText("100")
+        self.scale_box.addItems(["auto", "20", "50", "100", "200", "500", "1000"])
+        self.scale_box.setToolTip(
+            "µV between channels; auto: from the channels' spread, so that each has its own row"
+        )
+        self.scale_box.setCurrentText("auto")
         self.scale_box.currentTextChanged.connect(self._scale_changed)
         top.addWidget(self.scale_box)
         top.addWidget(QtWidgets.QLabel("µV   window"))
@@ -293,13 +397,15 @@ class LivePlots(QtWidgets.QWidget):
         rv.addWidget(self.splitter, 1)
         self._drawn_view = None
         self._trained: list[int] = []
+        self.events = EventFeed()
+        self._pending_markers: list[dict] = []
 
     # --- a device attached ----------------------------------------------------------------
     def attach(self, ch_names) -> TracesView:
         """Show the traces of a newly connected device's channels (and offer its spectra)."""
         self.detach()
         self.traces = TracesView(ch_names)
-        self.traces.set_scale(float(self.scale_box.currentText()))
+        self._scale_changed(self.scale_box.currentText())
         self.traces.set_highlight(self._trained)
         self.traces_holder.addWidget(self.traces)
         self.traces_holder.setCurrentWidget(self.traces)
@@ -321,9 +427,16 @@ class LivePlots(QtWidgets.QWidget):
         self._drawn_view = None
 
     # --- a session started ----------------------------------------------------------------
-    def set_bands(self, bands: dict[str, tuple[float, float]]) -> None:
-        """The protocol's bands, shaded on the spectrum."""
-        self.spectrum.set_bands(bands)
+    def set_bands(self, bands, inhibit_bands=None) -> None:
+        """The feature's bands and the inhibited bands ({name: (lo, hi) Hz}) on the spectrum."""
+        self.spectrum.set_bands(bands, inhibit_bands)
+
+    def new_session(self) -> EventFeed:
+        """Clear the markers of the last session; the feed to observe the new one with."""
+        self.feature.clear_markers()
+        self._pending_markers = []
+        self.events = EventFeed()
+        return self.events
 
     def set_trained(self, channels) -> None:
         """Highlight the trained channels (indices) on the traces."""
@@ -355,6 +468,9 @@ class LivePlots(QtWidgets.QWidget):
         if not len(rows):
             return
         col = COLUMN
+        self._pending_markers += self.events.take()
+        if self._pending_markers:
+            self._place_markers(rows)
         value = rows[:, col["value"]]
         self.feature.set_data(
             rows[:, col["time_s"]],
@@ -364,12 +480,31 @@ class LivePlots(QtWidgets.QWidget):
             rows[:, col["inhibited"]] > 0,
         )
 
+    def _place_markers(self, rows: np.ndarray) -> None:
+        # a marker is drawn at the session time of the frame it was recorded at
+        index = rows[:, COLUMN["sample_index"]]
+        waiting = []
+        for event in self._pending_markers:
+            at = event.get("sample_index")
+            if at is None or at > index[-1]:
+                waiting.append(event)  # its frame is not in the history yet
+                continue
+            i = min(int(np.searchsorted(index, at)), len(index) - 1)
+            label = event.get("label") or event.get("kind", "")
+            self.feature.add_marker(float(rows[i, COLUMN["time_s"]]), str(label))
+        self._pending_markers = waiting
+
     def show_blocks(self, blocks: list[dict]) -> None:
         """Draw the reward rate of each training block so far."""
         self.blocks.set_data(blocks)
 
     def _scale_changed(self, text: str) -> None:
-        if self.traces is not None:
+        if self.traces is None:
+            return
+        if text == "auto":
+            self.traces.set_auto_scale(True)
+        else:
+            self.traces.set_auto_scale(False)
             self.traces.set_scale(float(text))
 
     def _spectrum_index_changed(self, index: int) -> None:
