@@ -179,10 +179,10 @@ def test_spectrum_shades_reward_bands_green_and_inhibit_bands_red(plots):
 def test_feature_legend_names_the_inhibit_dots(plots):
     names = {label.text: item for item, label in plots.feature.legend.items}
     assert set(names) >= {"feature", "rewarded", "threshold", "inhibited"}
-    dots = names["inhibited"].item
-    assert dots is plots.feature.inhibited
-    brush = dots.opts["symbolBrush"]
-    assert pg.mkBrush(brush).color().getRgb()[:3] == INHIBIT
+    # the legend's sample is drawn in the colour of the dots on the plot
+    sample = names["inhibited"].item.opts["brush"].color().getRgb()[:3]
+    dots = pg.mkBrush(plots.feature.inhibited.opts["symbolBrush"]).color().getRgb()[:3]
+    assert sample == dots == INHIBIT
 
 
 def _frames(sample_index: np.ndarray) -> np.ndarray:

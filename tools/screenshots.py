@@ -1,6 +1,6 @@
 """Screenshots of the desktop app during a synthetic session, for the README.
 
-Run under a real X server: ``xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python
+Run under a real X server: ``xvfb-run -s "-screen 0 1920x1080x24" .venv/bin/python
 tools/screenshots.py docs/``. It connects the synthetic board, starts a short session and
 grabs the console and the client window once the first training block has run a while.
 """
@@ -20,6 +20,11 @@ description = "Relaxation training: reward a rising alpha/beta amplitude ratio a
 channels = ["Pz"]
 [feedback]
 feature = "alpha / beta"
+[[inhibit]]
+kind = "band"
+band = "theta"
+max = "auto"
+max_z = 2.5
 [script]
 baseline_eyes_open = 0.1
 baseline_eyes_closed = 0.1

@@ -216,7 +216,11 @@ class FeatureView(pg.PlotWidget):
             (self.value, "feature"),
             (self.rewarded, "rewarded"),
             (self.threshold, "threshold"),
-            (self.inhibited, "inhibited"),
+            # the legend draws a scatter's default brush: a sample with the dots' colour
+            (
+                pg.ScatterPlotItem(symbol="s", size=7, brush=pg.mkBrush(INHIBIT), pen=None),
+                "inhibited",
+            ),
         ):
             legend.addItem(item, name)
         self.legend = legend
