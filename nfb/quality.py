@@ -108,6 +108,45 @@ class SignalCheck:
             out = f"Verdict: CHECK: {len(check)} of {n} channels need a look: {listing(check)}"
         return out + "."
 
+    def verdict_of(self, names) -> str:
+        """The worst verdict among the channels ``names`` (``"good"`` if none is here)."""
+        wanted = set(names)
+        return max(
+            (c.verdict for c in self.channels if c.name in wanted),
+            key=_ORDER.__getitem__,
+            default="good",
+        )
+
+    def summary_for(self, trained) -> str:
+        """The verdict line with the trained electrodes first: what decides the session.
+
+        ``"Trained Cz: GOOD. Other channels: BAD: F7 (flat)."`` A bad channel the protocol does
+        not use does not spoil the session, but the practitioner should still see it.
+        """
+        trained = [c.name for c in self.channels if c.name in set(trained)]
+        if not trained:
+            return self.summary
+        others = [c for c in self.channels if c.name not in set(trained)]
+
+        def listing(chans):
+            return ", ".join(f"{c.name} ({'; '.join(c.notes)})" for c in chans)
+
+        mine = [c for c in self.channels if c.name in set(trained)]
+        verdict = self.verdict_of(trained)
+        out = f"Trained {', '.join(trained)}: {verdict.upper()}"
+        if verdict != "good":
+            out += f": {listing([c for c in mine if c.verdict != 'good'])}"
+        if others:
+            bad = [c for c in others if c.verdict == "bad"]
+            check = [c for c in others if c.verdict == "check"]
+            if not bad and not check:
+                out += f". The other {len(others)} channels: GOOD"
+            else:
+                parts = [f"BAD: {listing(bad)}"] if bad else []
+                parts += [f"CHECK: {listing(check)}"] if check else []
+                out += f". Other channels (not trained): {'; '.join(parts)}"
+        return out + "."
+
     def format_table(self) -> str:
         """The per-channel table and the verdict line, as plain text."""
         mains = f"{self.mains_hz:g}±{LINE_HALF_WIDTH_HZ:g} Hz"

@@ -88,8 +88,9 @@ def test_a_whole_session_through_the_console(qtbot, console, tmp_path):
 
     qtbot.mouseClick(console.check_button, click)
     qtbot.waitUntil(lambda: console.check_table.rowCount() == 16, timeout=10000)
+    # the verdict is on the electrodes the chosen protocol trains (alpha-beta-up: Pz) first
     assert console.check_verdict.text().startswith(
-        ("Verdict: GOOD", "Verdict: CHECK", "Verdict: BAD")
+        ("Trained Pz: GOOD", "Trained Pz: CHECK", "Trained Pz: BAD")
     )
     colours = {console.check_table.item(r, 4).background().color().name() for r in range(16)}
     assert len(colours) >= 2  # verdicts are colour-coded (the synthetic board has bad ones)

@@ -79,6 +79,14 @@ def test_bad_channels():
     assert res.verdict == "bad"
     assert res.summary.startswith("Verdict: BAD: 5 of 8 channels unusable: Fp2 (flat)")
     assert "2 more need a look: O1" in res.summary
+    # the verdict on the trained electrodes first: a good Fp1 is a good session even with a
+    # bad montage elsewhere, and the bad ones are still named
+    assert res.verdict_of(["Fp1"]) == "good" and res.verdict_of(["Fp1", "O1"]) == "check"
+    line = res.summary_for(["Fp1"])
+    assert line.startswith("Trained Fp1: GOOD. Other channels (not trained): BAD: Fp2 (flat)")
+    assert "CHECK: O1" in line
+    assert res.summary_for(["P8", "Fp1"]).startswith("Trained Fp1, P8: BAD: P8 (mains 8")
+    assert res.summary_for([]) == res.summary  # nothing known to be trained: the whole montage
 
 
 def test_stuck_channel_is_railed_without_known_rail():

@@ -28,7 +28,7 @@ from ..protocol import list_protocols, load_protocol, protocol_origin
 from ..session.clients import ClientIndex, client_names, resolve_client
 from ..session.folders import default_sessions_dir
 from ..session.live import LiveSession
-from ..session.runner import COLUMN
+from ..session.runner import COLUMN, trained_channels
 from ..stream import DeviceStream
 from .keys import SessionKeys
 from .outcomes import CourseRow
@@ -587,6 +587,8 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.plots.set_target(p["reward"]["target_rate"])
         if self.session is None:
             self._threshold_rule_of(proto)
+        if self.last_check is not None:  # the verdict is on this protocol's electrodes
+            self._show_check(self.last_check, None)
 
     def _threshold_rule_of(self, proto) -> None:
         """Threshold controls as the protocol's own rule has them (auto, or a fixed value).
@@ -785,12 +787,15 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             self.error(err)
             return
         self.last_check = result
+        trained = self._trained_channels()
         table = self.check_table
         table.setRowCount(len(result.channels))
+        bold = table.font()
+        bold.setBold(True)
         for row, ch in enumerate(result.channels):
             flags = ", ".join(f for f, on in (("flat", ch.flat), ("railed", ch.railed)) if on)
             cells = [
-                ch.name,
+                f"▶ {ch.name}" if ch.name in trained else ch.name,
                 f"{ch.rms_uv:.1f}",
                 f"{ch.line_noise_uv:.1f}",
                 flags or "—",
@@ -799,9 +804,29 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             for col, text in enumerate(cells):
                 item = QtWidgets.QTableWidgetItem(text)
                 item.setBackground(verdict_colour(ch.verdict))
+                if ch.name in trained:
+                    item.setFont(bold)
+                    item.setToolTip("trained by the chosen protocol")
                 table.setItem(row, col, item)
         table.resizeColumnsToContents()
-        self.check_verdict.setText(result.summary)
+        table.resizeRowsToContents()
+        # every row in view: the panel scrolls, the table does not hide channels
+        height = table.horizontalHeader().height() + 2 * table.frameWidth()
+        height += sum(table.rowHeight(r) for r in range(table.rowCount()))
+        if table.horizontalScrollBar().isVisible():
+            height += table.horizontalScrollBar().height()
+        table.setMinimumHeight(max(140, height))
+        self.check_verdict.setText(result.summary_for(trained))
+
+    def _trained_channels(self) -> list[str]:
+        """The connected board's electrodes the chosen protocol trains ([] if unknown)."""
+        if self.stream is None:
+            return []
+        try:
+            protocol = load_protocol(self.protocol_box.currentText())
+            return trained_channels(protocol, self.stream.layout)
+        except (NfbError, ValueError, KeyError):
+            return []  # a protocol that does not fit: the session start will say why
 
     # --- session ---------------------------------------------------------------------------
     def start_session(self) -> None:

@@ -26,6 +26,7 @@ from ..feedback.level import FeedbackLevel
 from ..montage import map_channels
 from ..protocol import Protocol
 from ..reward import Inhibitor, ThresholdController, hold_frames
+from ..sources import BoardLayout
 from .format import FRAME_COLUMNS, GAP_EVENT, gap_problem, timeline_from_pairs
 from .script import Step, build_script
 from .sham import SHAM_FRAME_COLUMNS, ShamPlan
@@ -167,6 +168,22 @@ class Snapshot:
     blocks: list[dict] = field(default_factory=list)
     #: the session's warnings so far (``warning`` events), oldest first
     warnings: tuple[str, ...] = ()
+
+
+def trained_channels(protocol: Protocol, layout: BoardLayout) -> list[str]:
+    """The device's electrodes that ``protocol`` trains on ``layout``, in the device's order.
+
+    The channels of its derivations (``signal.channels`` and the ``@X`` of its feature) with
+    stand-ins resolved as a session would; raises as a session would where it does not fit.
+    """
+    bands = resolve_bands(protocol.data["bands"], float(layout.sfreq), where="bands")
+    feature = protocol.feature(bands)
+    ch_names = list(layout.ch_names)
+    _cmap, derivations = SessionRunner._derivations(
+        protocol.data["signal"]["channels"], feature, ch_names
+    )
+    rows = sorted({i for d in derivations for i, _w in d.terms})
+    return [ch_names[i] for i in rows]
 
 
 class SessionRunner:
