@@ -49,15 +49,16 @@ def test_all_channels_are_one_curve_broken_between_channels_at_their_offsets(plo
     view = _view(1000)
     plots.show_monitor(view)
     x, y = traces.curve.getData()
-    assert len(x) == len(y) == 16 * 500
-    rows = y.reshape(16, 500)
+    assert len(x) == len(y) == 16 * 501
+    rows = y.reshape(16, 501)
     # channel i is drawn around -i * scale: its own samples shifted, nothing else
     np.testing.assert_allclose(
-        rows - view.traces, np.repeat(-50.0 * np.arange(16)[:, None], 500, 1)
+        rows[:, :500] - view.traces, np.repeat(-50.0 * np.arange(16)[:, None], 500, 1)
     )
-    np.testing.assert_allclose(x.reshape(16, 500)[3], view.times - view.times[-1])
-    connect = traces.curve.opts["connect"].reshape(16, 500)
-    assert not connect[:, -1].any() and connect[:, :-1].all()  # no line between channels
+    np.testing.assert_allclose(x.reshape(16, 501)[3, :500], view.times - view.times[-1])
+    # a gap (NaN) after each channel, and the curve breaks there: no line between channels
+    assert np.isnan(rows[:, 500]).all() and np.isfinite(rows[:, :500]).all()
+    assert traces.curve.opts["connect"] == "finite"
     # the y range holds every channel with half a spacing to spare, and stays fixed
     lo, hi = traces.getViewBox().viewRange()[1]
     assert lo == pytest.approx(-15.5 * 50) and hi == pytest.approx(25)
@@ -70,9 +71,9 @@ def test_trained_channels_are_highlighted_and_marked_on_the_axis(plots):
     plots.show_monitor(view)
     traces = plots.traces
     _, y = traces.highlight.getData()
-    rows = y.reshape(2, 500)
-    np.testing.assert_allclose(rows[0], view.traces[2] - 2 * traces.scale_uv)
-    np.testing.assert_allclose(rows[1], view.traces[5] - 5 * traces.scale_uv)
+    rows = y.reshape(2, 501)
+    np.testing.assert_allclose(rows[0, :500], view.traces[2] - 2 * traces.scale_uv)
+    np.testing.assert_allclose(rows[1, :500], view.traces[5] - 5 * traces.scale_uv)
     assert (
         traces.highlight.opts["pen"].color().getRgb()[:3]
         != (traces.curve.opts["pen"].color().getRgb()[:3])
@@ -152,7 +153,7 @@ def test_auto_scale_gives_each_of_16_channels_its_own_row(plots):
     view = _view(1000)
     plots.show_monitor(MonitorView(view.times, traces, view.freqs, view.psd_db, 0, 1000))
     assert plots.traces.scale_uv == 100.0
-    rows = plots.traces.curve.getData()[1].reshape(16, 500)
+    rows = plots.traces.curve.getData()[1].reshape(16, 501)[:, :500]
     # the middle 99 % of each typical channel stays inside its row
     lo, hi = np.percentile(rows, [0.5, 99.5], axis=1)
     centres = -100.0 * np.arange(16)
