@@ -107,6 +107,9 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         #: (a signal, the app's exit path)
         self.ask_before_closing = True
         self._single_keys: dict = {}
+        self.last_report_path: Path | None = None
+        #: how a written report is opened (the desktop's browser)
+        self.open_url = QtGui.QDesktopServices.openUrl
 
         self._build()
         self.session_keys = SessionKeys(self._single_keys, self)
@@ -366,6 +369,13 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         font.setBold(True)
         self.step_label.setFont(font)
         rv.addWidget(self.step_label)
+        self.report_button = QtWidgets.QPushButton("Open report")
+        self.report_button.setToolTip(
+            "Write the report of the session that just ended and open it in the browser"
+        )
+        self.report_button.clicked.connect(self.open_report)
+        self.report_button.hide()  # shown once a session has ended
+        rv.addWidget(self.report_button, 0, QtCore.Qt.AlignmentFlag.AlignLeft)
         # the session's warnings (no usable baseline, a fallback): they stay until dismissed
         self.warning_bar = QtWidgets.QFrame()
         self.warning_bar.setStyleSheet("QFrame { background: #fff3cd; border: 1px solid #e0a800; }")
@@ -895,6 +905,8 @@ class ConsoleWindow(QtWidgets.QMainWindow):
                 session.command("threshold_mode", mode="manual")
             self._warnings_seen = 0
             self.warning_bar.hide()
+            self.report_button.hide()
+            self.step_label.setToolTip("")
             self.session = session
             self.last_session_path = path
             self._last_frame_index = -1
@@ -980,12 +992,51 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             self.status_latency.setText("")
             self.latency_ms = None
             self._set_box(self.rating_before, -1)  # the next session starts unrated
-            self.step_label.setText(f"session {status}: {session.path}")
+            self.step_label.setText(f"session {status}: {self._blocks_summary(session)}")
+            self.step_label.setToolTip(str(session.path))
+            self.statusBar().showMessage(f"session saved in {session.path}", 15000)
+            self.report_button.show()
             self._threshold_rule_of(session.runner.protocol)
             self._load_clients()
             self.session_stopped.emit(session.path)
 
         self._in_thread(lambda: session.stop("user"), done)
+
+    @staticmethod
+    def _blocks_summary(session: LiveSession) -> str:
+        """One line for the header after a stop: reward per block against the target."""
+        blocks = [b for b in session.snapshot().blocks if b.get("reward_rate") is not None]
+        target = session.runner.protocol.data["reward"]["target_rate"]
+        if not blocks:
+            return "no training block was run"
+        rates = ", ".join(f"{round(100 * b['reward_rate'])} %" for b in blocks)
+        n = len(blocks)
+        return f"{n} block{'s' if n > 1 else ''}, reward {rates} (target {round(100 * target)} %)"
+
+    def open_report(self) -> None:
+        """Write the last session's report (the per-user reports folder) and open it."""
+        path = self.last_session_path
+        if path is None:
+            return
+        from ..paths import user_data_dir
+        from ..report import build_session_report, write_report
+
+        folder = user_data_dir() / "reports"
+        out = folder / f"{path.parent.name}-{path.name}.html"
+
+        def work():
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            return write_report(build_session_report(path), out, force=True)
+
+        def done(written, err):
+            if err is not None:
+                self.error(err)
+                return
+            self.last_report_path = written
+            self.statusBar().showMessage(f"report: {written}", 15000)
+            self.open_url(QtCore.QUrl.fromLocalFile(str(written)))
+
+        self._in_thread(work, done)
 
     def _show_warnings(self, warnings: tuple[str, ...]) -> None:
         """New session warnings: shown in the bar above the plots until dismissed."""
