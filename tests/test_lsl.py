@@ -304,8 +304,9 @@ def test_console_switch(qtbot, own_windows, tmp_path):
         qtbot.waitUntil(lambda: window.session is not None, timeout=10000)
         assert not window.lsl_box.isEnabled()  # not switched during a session
         session = window.session
-        (outlet,) = session.observers
-        assert isinstance(outlet, LslOutlet) and outlet.is_open and not outlet.raw
+        # the console's own observers (the plots' event feed) beside the one LSL outlet
+        (outlet,) = [o for o in session.observers if isinstance(o, LslOutlet)]
+        assert outlet.is_open and not outlet.raw
         inlet = _resolve(FRAMES_NAME, f"nfb:{session.recorder.session_id}:frames")
         rows, stamps = [], []
         while len(rows) < 20:

@@ -68,7 +68,9 @@ class SessionKeys(QtCore.QObject):
             return False
         if QtWidgets.QApplication.activeModalWidget() is not None:
             return False  # a dialog's own buttons answer to Space
-        if is_typing_in(QtWidgets.QApplication.focusWidget()):
+        # the widget the key is delivered to (the focused one, or the one a test or an
+        # accessibility tool sends it to) decides whether it is typing
+        if is_typing_in(obj):
             return False
         # the release is taken too: a focused button clicks on Space's release
         if kind == QtCore.QEvent.Type.KeyPress and not event.isAutoRepeat():
