@@ -90,3 +90,24 @@ def test_closing_the_window_during_a_session_asks_and_keeps_it_running_if_told(q
     assert nfb.read_session(session.path).meta["status"] == "stopped"
     # without a session there is nothing to lose: no question
     assert console.confirm_box is None
+
+
+def test_a_key_with_no_code_passes_through(qtbot):
+    # a dead key or an input method's event has key() 0 (no Qt.Key member): not ours, no error
+    from PyQt6 import QtGui, QtWidgets
+
+    from nfb.gui.keys import SessionKeys
+
+    pressed = []
+    widget = QtWidgets.QPushButton("x")
+    qtbot.addWidget(widget)
+    keys = SessionKeys({Key.Key_Space: lambda: pressed.append(1)}, widget)
+    try:
+        for code in (0, int(Key.Key_Space.value)):
+            event = QtGui.QKeyEvent(
+                QtCore.QEvent.Type.KeyPress, code, QtCore.Qt.KeyboardModifier.NoModifier
+            )
+            QtWidgets.QApplication.sendEvent(widget, event)
+        assert pressed == [1]  # only Space was taken
+    finally:
+        keys.remove()

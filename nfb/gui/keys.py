@@ -46,6 +46,7 @@ class SessionKeys(QtCore.QObject):
     ) -> None:
         super().__init__(parent)
         self.actions = dict(actions)
+        self._by_code = {int(key.value): fn for key, fn in self.actions.items()}
         self._app = QtWidgets.QApplication.instance()
         self._app.installEventFilter(self)
 
@@ -61,8 +62,10 @@ class SessionKeys(QtCore.QObject):
             return False
         if not isinstance(obj, QtWidgets.QWidget) or not isinstance(event, QtGui.QKeyEvent):
             return False
-        key = QtCore.Qt.Key(event.key())
-        if key not in self.actions:
+        # an int, not Qt.Key(...): a dead key or an input method's event has key() 0, which
+        # is no member of the enum
+        action = self._by_code.get(event.key())
+        if action is None:
             return False
         if event.modifiers() & ~QtCore.Qt.KeyboardModifier.KeypadModifier:
             return False
@@ -74,5 +77,5 @@ class SessionKeys(QtCore.QObject):
             return False
         # the release is taken too: a focused button clicks on Space's release
         if kind == QtCore.QEvent.Type.KeyPress and not event.isAutoRepeat():
-            self.actions[key]()
+            action()
         return True
