@@ -26,7 +26,11 @@ def test_after_stop_the_header_summarises_the_blocks_and_the_report_opens(qtbot,
     qtbot.waitUntil(lambda: console.session is not None, timeout=10000)
     session = console.session
     for name in ("baseline_eyes_open", "baseline_eyes_closed"):
-        qtbot.waitUntil(lambda n=name: session.snapshot().step.name == n, timeout=20000)
+        # no step before the first frame: wait for it, then for the step itself
+        qtbot.waitUntil(
+            lambda n=name: (st := session.snapshot().step) is not None and st.name == n,
+            timeout=20000,
+        )
         console.skip_step()
     qtbot.waitUntil(lambda: session.snapshot().block_reward_rate is not None, timeout=20000)
     console.stop_session()
