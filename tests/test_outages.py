@@ -33,6 +33,7 @@ from nfb.session.replay import replay
 from nfb.session.runner import SessionRunner
 from nfb.sources import BoardLayout, board_layout
 from nfb.stream import DeviceStream
+from tests.test_stalls import FakeClock
 
 DEADLINE = 60.0
 SCRIPT = [
@@ -42,22 +43,6 @@ SCRIPT = [
     "script.block_min=1",
     "signal.channels=O1",
 ]
-
-
-class FakeClock:
-    """A monotonic clock that moves only when told to (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._now = 1000.0
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self._now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._now += seconds
 
 
 def _until(predicate, what: str) -> None:
