@@ -539,9 +539,9 @@ class SessionRunner:
         elif last and usable:
             name = self.baseline_for if self.baseline_for in usable else usable[0]
             message = (
-                f"the {self.baseline_for.replace('_', ' ')} baseline was not usable (skipped, "
-                f"or under {self.min_baseline_frames} frames without inhibits): the "
-                f"{name.replace('_', ' ')} baseline sets the reference instead"
+                f"the {self.baseline_for.replace('_', ' ')} was not usable (skipped, or under "
+                f"{self.min_baseline_frames} frames without inhibits): the "
+                f"{name.replace('_', ' ')} sets the reference instead"
             )
             logger.warning(message)
             self._emit({"sample_index": s, "kind": "warning", "message": message})
