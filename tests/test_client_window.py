@@ -8,6 +8,7 @@ from PyQt6.QtGui import QImage
 from nfb.errors import ConfigError
 from nfb.feedback.level import FeedbackState
 from nfb.gui.client_window import ClientWindow
+from tests.test_gui_console import console as console  # the fixture
 
 W, H = 400, 600
 DT = 1 / 60
@@ -235,3 +236,134 @@ def test_refresh_without_dt_uses_the_clock(make_window):
     win.refresh()
     win.refresh()
     assert 0.5 < win.last_frame.level < 0.6  # moved a little, not jumped
+
+
+# --- the screen follows the session script (issue 14, problems 3 and 8) -----------------------
+from nfb.feedback import visual  # noqa: E402
+
+
+def drawn_texts(win, monkeypatch):
+    """The words ``win`` paints on its next grab."""
+    from PyQt6.QtGui import QPainter
+
+    texts = []
+    orig = QPainter.drawText
+
+    def spy(self, *args):
+        texts.append(args[-1])
+        return orig(self, *args)
+
+    with monkeypatch.context() as m:  # restores the class's own descriptor afterwards
+        m.setattr(QPainter, "drawText", spy)
+        px = pixels(win)
+    return texts, px
+
+
+def test_step_screens_follow_the_script():
+    eo = visual.step_screen("baseline_eyes_open")
+    assert (eo.kind, eo.title, eo.fixation, eo.draws_feedback) == (
+        "eyes_open",
+        "Eyes open",
+        True,
+        False,
+    )
+    start = visual.step_screen("baseline_eyes_closed", elapsed_s=0.5)
+    later = visual.step_screen("baseline_eyes_closed", elapsed_s=visual.EYES_CLOSED_CUE_S + 5)
+    assert start.title == "Close your eyes and rest" and start.text_opacity == 1.0
+    assert later.kind == "eyes_closed" and later.text_opacity == 0.0 and not later.draws_feedback
+    assert visual.step_screen("block").draws_feedback
+    # "listen to the tone" only where a tone plays
+    closed = visual.step_screen("block", eyes="closed", tone=True)
+    assert closed.kind == "listen" and closed.title == "eyes closed — listen to the tone"
+    muted = visual.step_screen("block", eyes="closed", tone=False)
+    assert "tone" not in muted.title
+    audio_only = visual.step_screen("block", visual=False, tone=True)
+    assert audio_only.title == "listen to the tone" and audio_only.fixation
+    rest = visual.step_screen("rest", next_block=3, blocks=6, pacer=False)
+    assert (rest.kind, rest.subtitle, rest.pacer) == ("rest", "block 3 of 6 next", False)
+    assert visual.step_screen("rest", pacer=True).pacer
+    assert visual.step_screen(None) == visual.IDLE_SCREEN
+    with pytest.raises(ValueError, match="unknown script step"):
+        visual.step_screen("warmup")
+    assert visual.complete_screen(2).subtitle == "2 training blocks completed"
+    assert visual.complete_screen(0).title == "Thank you"
+
+
+def test_baseline_screens_draw_no_bar(make_window, monkeypatch):
+    win = make_window("bar")
+    win.state.level = 0.9
+    win.set_screen(visual.step_screen("baseline_eyes_open"))
+    settle(win)
+    texts, px = drawn_texts(win, monkeypatch)
+    assert texts == ["Eyes open", "rest your gaze on the dot"]
+    assert not teal(px).any()
+    # the fixation dot: bright pixels at the centre of the window
+    assert px[H // 2 - 2 : H // 2 + 3, W // 2 - 2 : W // 2 + 3].min() > 200
+    win.set_screen(visual.step_screen("baseline_eyes_closed", elapsed_s=20))
+    texts, px = drawn_texts(win, monkeypatch)
+    assert texts == [] and not teal(px).any() and px.max() < 12  # dark and calm
+
+
+def test_the_complete_screen_is_not_the_dimmed_image(make_window, monkeypatch):
+    win = make_window("image", paused=True)
+    dimmed = shown(win, 0.5)
+    win.set_screen(visual.complete_screen(3))
+    texts, px = drawn_texts(win, monkeypatch)
+    assert texts == ["Well done — the session is over", "3 training blocks completed"]
+    # the landscape is gone: a flat ground with light words
+
+    def ground(a):
+        return (a == (10, 16, 28)).all(axis=2).mean()
+
+    assert ground(px) > 0.95 and ground(dimmed) < 0.05
+
+
+def test_a_console_session_drives_the_client_screens(qtbot, console, monkeypatch):
+    """Each script step, as the client window draws it, on the synthetic board."""
+    from tests.test_gui_console import answer, connect
+
+    win = console.client_window
+    win.resize(W, H)
+    win.show()
+    console.refresh()
+    assert win.screen == visual.IDLE_SCREEN  # before any session
+    connect(qtbot, console)
+    console.client_box.setCurrentText("screens")
+    console.protocol_box.setCurrentText("short")
+    console.mode_box.setCurrentText("bar")
+    console.pacer_rests.setChecked(False)
+    qtbot.mouseClick(console.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: console.session is not None, timeout=10000)
+    session = console.session
+
+    def reach(name):
+        qtbot.waitUntil(
+            lambda: (st := session.snapshot().step) is not None and st.name == name,
+            timeout=20000,
+        )
+        console.refresh()
+        return drawn_texts(win, monkeypatch)
+
+    texts, px = reach("baseline_eyes_open")
+    assert win.screen.kind == "eyes_open" and texts[0] == "Eyes open"
+    assert not teal(px).any()
+    console.skip_step()
+    texts, px = reach("baseline_eyes_closed")
+    assert win.screen.kind == "eyes_closed" and texts[0] == "Close your eyes and rest"
+    assert not teal(px).any() and px.mean() < 12
+    console.skip_step()
+    texts, px = reach("block")
+    assert win.screen.draws_feedback and texts == []
+    qtbot.waitUntil(lambda: session.snapshot().block_reward_rate is not None, timeout=20000)
+    console.refresh()
+    assert teal(pixels(win)).any()  # the bar
+    console.skip_step()
+    texts, px = reach("rest")
+    assert texts == ["Rest", "block 2 of 2 next"] and not teal(px).any()
+    qtbot.mouseClick(console.stop_button, Qt.MouseButton.LeftButton)
+    answer(qtbot, console, yes=True)
+    qtbot.waitUntil(lambda: console.session is None and console._busy == 0, timeout=10000)
+    console.refresh()
+    texts, px = drawn_texts(win, monkeypatch)
+    assert texts == ["Well done — the session is over", "1 training block completed"]
+    assert not teal(px).any()

@@ -141,3 +141,163 @@ class VisualFeedback:
             glow=_clip01(self._glow),
             show=bool(state.visual),
         )
+
+
+# --------------------------------------------------------------------------- client screens
+#: seconds the "close your eyes" instruction stays at full strength at the start of an
+#: eyes-closed step (long enough for the practitioner to read it out), then the seconds it
+#: takes to fade to the dark screen
+EYES_CLOSED_CUE_S = 6.0
+EYES_CLOSED_FADE_S = 2.0
+
+#: what the client screen can be
+SCREEN_KINDS = ("idle", "eyes_open", "eyes_closed", "feedback", "listen", "rest", "complete")
+
+
+@dataclass(frozen=True)
+class ClientScreen:
+    """What the client window shows at one moment of the session script (no Qt).
+
+    Attributes
+    ----------
+    kind : str
+        One of :data:`SCREEN_KINDS`. ``"feedback"`` draws the practitioner's chosen display
+        (bar, circle, image, video, pacer); every other kind draws only what is named here.
+    title : str
+        The instruction, in large letters ("" for none).
+    subtitle : str
+        A second, smaller line ("" for none).
+    fixation : bool
+        Draw a fixation dot in the middle (eyes-open steps).
+    pacer : bool
+        Draw the breathing pacer (rests, when the practitioner chose it).
+    text_opacity : float
+        0..1: how strongly the text shows (the eyes-closed instruction fades out).
+    """
+
+    kind: str
+    title: str = ""
+    subtitle: str = ""
+    fixation: bool = False
+    pacer: bool = False
+    text_opacity: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in SCREEN_KINDS:
+            raise ValueError(f"client screen: unknown kind {self.kind!r} (allowed: {SCREEN_KINDS})")
+
+    @property
+    def draws_feedback(self) -> bool:
+        """True when the feedback display (bar, circle, image, video) is drawn."""
+        return self.kind == "feedback"
+
+
+#: the training display, as the client window shows it before it is told anything else
+FEEDBACK_SCREEN = ClientScreen("feedback")
+#: before a session starts
+IDLE_SCREEN = ClientScreen("idle", "Welcome", "the session will begin shortly")
+
+EYES_OPEN_TEXT = "Eyes open"
+EYES_OPEN_SUBTEXT = "rest your gaze on the dot"
+EYES_CLOSED_TEXT = "Close your eyes and rest"
+EYES_CLOSED_SUBTEXT = "keep them closed until you are asked to open them"
+LISTEN_TEXT = "eyes closed — listen to the tone"
+LISTEN_OPEN_TEXT = "listen to the tone"
+REST_TEXT = "Rest"
+
+
+def step_screen(
+    step: str | None,
+    *,
+    elapsed_s: float = 0.0,
+    visual: bool = True,
+    tone: bool = True,
+    eyes: str = "open",
+    pacer: bool = False,
+    next_block: int | None = None,
+    blocks: int | None = None,
+) -> ClientScreen:
+    """The client's screen during one step of the session script.
+
+    Parameters
+    ----------
+    step : str | None
+        The step's name (:class:`nfb.session.script.Step` ``.name``: ``baseline_eyes_open``,
+        ``baseline_eyes_closed``, ``block``, ``rest``); None before the first frame.
+    elapsed_s : float
+        Seconds of the step so far (on the sample clock): the eyes-closed instruction shows
+        for the first :data:`EYES_CLOSED_CUE_S` seconds, then fades.
+    visual : bool
+        The protocol gives visual feedback in its blocks.
+    tone : bool
+        A tone really plays in the blocks (the protocol wants sound and it is not muted).
+    eyes : str
+        ``"open"`` or ``"closed"``: the eyes during training blocks (``script.eyes``).
+    pacer : bool
+        Show the breathing pacer during rests.
+    next_block, blocks : int | None
+        During a rest, the block that follows and the number of blocks ("block 3 of 6 next").
+
+    Returns
+    -------
+    screen : ClientScreen
+
+    Notes
+    -----
+    Baselines never show feedback: the engine is measuring the client at rest, and a bar
+    or a tone would change what it measures (the tone only plays in blocks, see
+    :class:`nfb.feedback.tone.ToneGenerator`).
+    """
+    if step is None:
+        return IDLE_SCREEN
+    if step == "baseline_eyes_open":
+        return ClientScreen("eyes_open", EYES_OPEN_TEXT, EYES_OPEN_SUBTEXT, fixation=True)
+    if step == "baseline_eyes_closed":
+        return ClientScreen(
+            "eyes_closed",
+            EYES_CLOSED_TEXT,
+            EYES_CLOSED_SUBTEXT,
+            text_opacity=_cue_opacity(elapsed_s),
+        )
+    if step == "rest":
+        sub = (
+            f"block {next_block} of {blocks} next"
+            if next_block is not None and blocks is not None
+            else "the next block starts soon"
+        )
+        return ClientScreen("rest", REST_TEXT, sub, pacer=pacer)
+    if step != "block":
+        raise ValueError(f"client screen: unknown script step {step!r}")
+    closed = eyes == "closed"
+    if visual and not closed:
+        return FEEDBACK_SCREEN
+    if closed:  # nothing to see: a dark screen; the words are for the start of the block
+        text = LISTEN_TEXT if tone else EYES_CLOSED_TEXT
+        return ClientScreen("listen", text, text_opacity=max(0.35, _cue_opacity(elapsed_s)))
+    # sound only, eyes open
+    text = LISTEN_OPEN_TEXT if tone else EYES_OPEN_TEXT
+    return ClientScreen("listen", text, EYES_OPEN_SUBTEXT, fixation=True)
+
+
+def complete_screen(blocks: int) -> ClientScreen:
+    """The client's screen once the session is over (ended by its script or stopped).
+
+    Parameters
+    ----------
+    blocks : int
+        Training blocks the client did (0 when the session stopped before the first).
+    """
+    if blocks <= 0:
+        return ClientScreen("complete", "Thank you", "the session is over")
+    return ClientScreen(
+        "complete",
+        "Well done — the session is over",
+        f"{blocks} training block{'s' if blocks != 1 else ''} completed",
+    )
+
+
+def _cue_opacity(elapsed_s: float) -> float:
+    """Full for the first :data:`EYES_CLOSED_CUE_S` seconds, then a linear fade to 0."""
+    if not math.isfinite(elapsed_s):
+        return 1.0
+    return _clip01(1.0 - (elapsed_s - EYES_CLOSED_CUE_S) / EYES_CLOSED_FADE_S)

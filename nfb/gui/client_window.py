@@ -6,6 +6,12 @@ advances the pure models (:class:`~nfb.feedback.visual.VisualFeedback`,
 :class:`~nfb.feedback.pacer.BreathingPacer`) and schedules a repaint; ``paintEvent`` only
 draws the last :class:`~nfb.feedback.visual.VisualFrame` with QPainter. The image and its
 blurred versions are computed once per image and window size, never while painting.
+
+What the window shows follows the session script through a
+:class:`~nfb.feedback.visual.ClientScreen` (:meth:`ClientWindow.set_screen`): the chosen
+feedback in training blocks, an instruction and a fixation dot in the eyes-open baseline, a
+dark screen in the eyes-closed one, a rest screen between blocks and a closing screen at the
+end. The console decides the screen from the runner's current step; this window only draws.
 """
 
 from __future__ import annotations
@@ -38,7 +44,13 @@ from nfb._logging import logger
 from nfb.errors import ConfigError
 from nfb.feedback.level import FeedbackState
 from nfb.feedback.pacer import BreathingPacer
-from nfb.feedback.visual import VisualFeedback, VisualFrame
+from nfb.feedback.visual import (
+    FEEDBACK_SCREEN,
+    LISTEN_TEXT,
+    ClientScreen,
+    VisualFeedback,
+    VisualFrame,
+)
 
 # calm, high-contrast palette: light shapes on a deep blue-black ground
 BACKGROUND = QColor(10, 16, 28)
@@ -52,8 +64,9 @@ THRESHOLD = QColor(236, 240, 246)
 PACER = QColor(132, 168, 226)
 TEXT = QColor(206, 214, 228)
 TEXT_DIM = QColor(104, 114, 130)
+SUBTEXT = QColor(150, 160, 178)
+FIXATION = QColor(226, 232, 242)
 
-LISTEN_TEXT = "eyes closed — listen to the tone"
 BREATHE_TEXT = {"inhale": "breathe in", "exhale": "breathe out"}
 
 #: downscale factors of the precomputed blur levels, from sharp to most blurred
@@ -184,6 +197,7 @@ class ClientWindow(QWidget):
         self._halo = QPixmap()
         self._halo_grow = 0.0
         self._halo_key: tuple | None = None
+        self._screen: ClientScreen = FEEDBACK_SCREEN
         self.last_frame: VisualFrame = self._model.step(state, 0.0)
         self.setMinimumSize(240, 240)
         self.resize(800, 600)
@@ -203,6 +217,25 @@ class ClientWindow(QWidget):
         self._mode = mode
         self._prepare_caches()
         logger.debug("client window mode: %s", mode)
+        self.update()
+
+    @property
+    def screen(self) -> ClientScreen:
+        """What the window shows now (:data:`~nfb.feedback.visual.FEEDBACK_SCREEN` at first)."""
+        return self._screen
+
+    def set_screen(self, screen: ClientScreen) -> None:
+        """Show ``screen``: the feedback display, or an instruction, rest or closing screen.
+
+        Called on every refresh tick by the console; a screen equal to the current one costs
+        nothing. Entering a screen with the pacer starts the breath with an inhale.
+        """
+        if screen == self._screen:
+            return
+        if screen.pacer and not self._screen.pacer:
+            self._pacer_t = 0.0
+        self._screen = screen
+        logger.debug("client window screen: %s %r", screen.kind, screen.title)
         self.update()
 
     def set_pacer_bpm(self, bpm: float) -> None:
@@ -280,7 +313,20 @@ class ClientWindow(QWidget):
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = QRectF(self.rect())
-        f = self.last_frame
+        screen = self._screen
+        if screen.draws_feedback:
+            self._paint_feedback(p, rect, self.last_frame)
+        elif screen.kind == "rest" and screen.pacer:
+            self._paint_pacer(p, rect)
+            self._paint_caption(p, rect, screen.title)
+        elif screen.kind in ("eyes_closed", "listen"):
+            self._paint_message(p, rect, screen, DARK, TEXT_DIM)
+        else:  # eyes open, rest, idle, complete: calm light words on the usual ground
+            self._paint_message(p, rect, screen, BACKGROUND, TEXT)
+        p.end()
+
+    def _paint_feedback(self, p: QPainter, rect: QRectF, f: VisualFrame) -> None:
+        """The practitioner's chosen display, driven by the feedback level."""
         if not f.show:
             self._paint_listen(p, rect)
         elif self._mode == "bar":
@@ -294,7 +340,6 @@ class ClientWindow(QWidget):
         if f.show and self._mode in ("bar", "circle") and f.dim < 0.999:
             # feedback withheld (inhibit, pause): fade everything toward black
             p.fillRect(rect, QColor(0, 0, 0, round(255 * (1.0 - f.dim))))
-        p.end()
 
     # ------------------------------------------------------------------ caches
     def _prepare_caches(self) -> None:
@@ -354,6 +399,55 @@ class ClientWindow(QWidget):
         p.setPen(TEXT_DIM)
         p.setFont(self._font(min(rect.height() * 0.035, rect.width() * 0.04)))
         p.drawText(rect, Qt.AlignmentFlag.AlignCenter, LISTEN_TEXT)
+
+    def _paint_message(
+        self, p: QPainter, rect: QRectF, screen: ClientScreen, ground: QColor, ink: QColor
+    ) -> None:
+        """An instruction screen: title, subtitle and, for eyes-open steps, a fixation dot."""
+        p.fillRect(rect, ground)
+        m = min(rect.width(), rect.height())
+        c = rect.center()
+        if screen.fixation:
+            r = max(4.0, m * 0.014)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(FIXATION)
+            p.drawEllipse(c, r, r)
+        if screen.text_opacity <= 0.01 or not (screen.title or screen.subtitle):
+            return
+        p.setOpacity(screen.text_opacity)
+        title_px = min(rect.height() * 0.06, rect.width() * 0.055)
+        sub_px = title_px * 0.6
+        pad = rect.width() * 0.06
+        wrap = Qt.TextFlag.TextWordWrap.value
+        if screen.fixation:  # the words above the dot, which stays alone in the middle
+            box = QRectF(pad, rect.top(), rect.width() - 2 * pad, c.y() - m * 0.08)
+            title_box = QRectF(box.left(), box.top(), box.width(), box.height() - sub_px * 2.2)
+            sub_box = QRectF(box.left(), box.bottom() - sub_px * 2.0, box.width(), sub_px * 2.0)
+            align = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom
+        else:  # the words in the middle
+            title_box = QRectF(pad, rect.top(), rect.width() - 2 * pad, c.y() + title_px * 0.4)
+            sub_box = QRectF(pad, c.y() + title_px * 0.9, rect.width() - 2 * pad, sub_px * 3)
+            align = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom
+        p.setPen(ink)
+        if screen.title:
+            p.setFont(self._font(title_px))
+            p.drawText(title_box, align.value | wrap, screen.title)
+        if screen.subtitle:
+            p.setPen(ink if ink == TEXT_DIM else SUBTEXT)
+            p.setFont(self._font(sub_px))
+            top = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
+            p.drawText(sub_box, (align if screen.fixation else top).value | wrap, screen.subtitle)
+        p.setOpacity(1.0)
+
+    def _paint_caption(self, p: QPainter, rect: QRectF, text: str) -> None:
+        """A small word at the top of the window (the rest over the pacer)."""
+        if not text:
+            return
+        p.setPen(TEXT_DIM)
+        p.setFont(self._font(min(rect.height() * 0.04, rect.width() * 0.045)))
+        top = rect.top() + rect.height() * 0.02
+        box = QRectF(rect.left(), top, rect.width(), rect.height() * 0.08)
+        p.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
 
     @staticmethod
     def _bar_geometry(rect: QRectF) -> tuple[QRectF, float]:

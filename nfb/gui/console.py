@@ -21,6 +21,7 @@ from .._logging import logger
 from ..devices import DeviceProfile, list_profiles, load_profile
 from ..errors import NfbError
 from ..feedback.level import FeedbackState
+from ..feedback.visual import IDLE_SCREEN, complete_screen, step_screen
 from ..impedance import CYTON_BOARDS
 from ..paths import legacy_store_notice
 from ..ports import connection_warnings, list_serial_ports, scan_ble
@@ -80,6 +81,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.settings = settings or QtCore.QSettings("nfb", "nfb")
         self.state = state or FeedbackState()
         self.client_window = client_window
+        self._client_end_screen = None  # the client's closing screen, once a session ended
         self.audio = audio
         self.stream: DeviceStream | None = None
         self.monitor = None
@@ -908,6 +910,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             self.report_button.hide()
             self.step_label.setToolTip("")
             self.session = session
+            self._client_end_screen = None
             self.last_session_path = path
             self._last_frame_index = -1
             self._n_markers = 0
@@ -979,6 +982,8 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         if session is None:
             return
         self.session = None
+        # the client sees the end at once, not the dimmed feedback while the folder closes
+        self._client_end_screen = complete_screen(self._blocks_done(session))
         self._ratings["anxiety_after"] = self._rating(self.rating_after)
         session.update_meta(ratings=dict(self._ratings))
 
@@ -998,9 +1003,15 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             self.report_button.show()
             self._threshold_rule_of(session.runner.protocol)
             self._load_clients()
+            self._client_end_screen = complete_screen(self._blocks_done(session))
             self.session_stopped.emit(session.path)
 
         self._in_thread(lambda: session.stop("user"), done)
+
+    @staticmethod
+    def _blocks_done(session: LiveSession) -> int:
+        """Training blocks the client did (those with a reward rate, as in the summary)."""
+        return sum(b.get("reward_rate") is not None for b in session.snapshot().blocks)
 
     @staticmethod
     def _blocks_summary(session: LiveSession) -> str:
@@ -1209,14 +1220,30 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             self.stop_session()  # the script ended (or the device failed): close the folder
 
     def _refresh_client_mode(self, session: LiveSession | None) -> None:
-        """The client sees the chosen display, or the breathing pacer during a rest."""
+        """The client's screen follows the script: instructions, feedback, rest, the end."""
         if self.client_window is None:
             return
-        step = session.snapshot().step if session is not None else None
-        rest = step is not None and step.name == "rest" and self.pacer_rests.isChecked()
-        wanted = "pacer" if rest else self.mode_box.currentText()
+        wanted = self.mode_box.currentText()
         if self.client_window.mode != wanted:
             self.client_window.set_mode(wanted)
+        if session is None:
+            self.client_window.set_screen(self._client_end_screen or IDLE_SCREEN)
+            return
+        snap = session.snapshot()
+        st = snap.step
+        script = session.runner.protocol.data["script"]
+        self.client_window.set_screen(
+            step_screen(
+                st.name if st is not None else None,
+                elapsed_s=snap.step_elapsed_s,
+                visual=self.state.visual,
+                tone=self.state.audio and not self.mute_box.isChecked(),
+                eyes=script["eyes"],
+                pacer=self.pacer_rests.isChecked(),
+                next_block=st.block + 1 if st is not None and st.block is not None else None,
+                blocks=script["blocks"],
+            )
+        )
 
     def _update_buttons(self) -> None:
         connected = self.stream is not None
