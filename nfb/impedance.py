@@ -1,5 +1,8 @@
 """Electrode impedance of a Cyton (and Cyton + Daisy), as OpenBCI measures it.
 
+(The Ganglion's impedance mode is :mod:`nfb.ganglion_impedance`; :func:`measure` runs
+whichever the board has.)
+
 The ADS1299 drives a known AC current through an electrode when its lead-off detection is
 on (Cyton firmware command ``z (CHANNEL, PCHAN, NCHAN) Z``): 6 nA at a quarter of the
 Nyquist frequency (31.25 Hz at 250 Hz). The voltage that current makes across the electrode
@@ -38,6 +41,10 @@ MEASURE_S, SETTLE_S = 2.0, 0.5
 CHANNEL_CHARS = "12345678QWERTYUI"
 #: Boards with the Cyton's lead-off commands.
 CYTON_BOARDS = ("CYTON_BOARD", "CYTON_DAISY_BOARD", "CYTON_WIFI_BOARD", "CYTON_DAISY_WIFI_BOARD")
+#: Boards with the Ganglion's impedance mode (:mod:`nfb.ganglion_impedance`).
+GANGLION_BOARDS = ("GANGLION_BOARD", "GANGLION_NATIVE_BOARD")
+#: Every board with an impedance check.
+IMPEDANCE_BOARDS = CYTON_BOARDS + GANGLION_BOARDS
 
 
 @dataclass(frozen=True)
@@ -102,27 +109,33 @@ def leadoff_command(channel: int, on: bool, side: str = "N") -> str:
 def measure(
     stream, channels: list[int] | None = None, *, side: str = "N"
 ) -> list[ElectrodeImpedance]:
-    """Measure the electrodes of a streaming Cyton, one at a time.
+    """Measure the electrodes of a streaming Cyton one at a time, or run a Ganglion's test.
 
     Parameters
     ----------
     stream : DeviceStream
-        Connected and streaming; its board must be a Cyton (:data:`CYTON_BOARDS`).
+        Connected and streaming; its board one of :data:`IMPEDANCE_BOARDS`.
     channels : list of int | None
-        0-based EEG channels (default all).
+        Cyton: 0-based EEG channels (default all). A Ganglion measures all its inputs and
+        the reference (:func:`nfb.ganglion_impedance.measure`).
     side : str
-        ``"N"`` (electrodes on the N inputs, OpenBCI's default) or ``"P"``.
+        Cyton: ``"N"`` (electrodes on the N inputs, OpenBCI's default) or ``"P"``.
 
     Raises
     ------
     DeviceError
-        One line: not a Cyton, the board refused a command, or it stopped streaming.
+        One line: no impedance check for this board, the board refused a command, or it
+        stopped streaming.
     """
     board = stream.profile.board
+    if board in GANGLION_BOARDS:
+        from . import ganglion_impedance  # it builds on this module's verdicts
+
+        return ganglion_impedance.measure(stream)
     if board not in CYTON_BOARDS:
         raise DeviceError(
-            f"the impedance check is for the Cyton boards ({', '.join(CYTON_BOARDS)}); "
-            f"{stream.profile.name} is {board}"
+            f"the impedance check is for the Cyton and Ganglion boards "
+            f"({', '.join(IMPEDANCE_BOARDS)}); {stream.profile.name} is {board}"
         )
     layout = stream.layout
     chans = list(range(layout.n_eeg)) if channels is None else list(channels)

@@ -51,11 +51,12 @@ def test_nfb_check_impedance_prints_every_electrode():
     assert [r["verdict"] for r in rows] == ["good", "check"] + ["bad"] * 6
 
 
-def test_the_impedance_check_is_for_cyton_boards():
+def test_the_impedance_check_is_for_cyton_and_ganglion_boards():
     proc = nfb_cli("check", "--device", "synthetic", "--impedance")
     assert proc.returncode != 0 and proc.stderr.count("\n") == 1
     assert (
-        "the impedance check is for the Cyton boards; synthetic is SYNTHETIC_BOARD" in proc.stderr
+        "the impedance check is for the Cyton and Ganglion boards; synthetic is SYNTHETIC_BOARD"
+        in proc.stderr
     )
 
 

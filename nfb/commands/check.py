@@ -37,8 +37,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "--impedance",
         action="store_true",
-        help="Cyton boards: measure each electrode's impedance (kΩ) with the board's lead-off "
-        "drive, one electrode at a time (about 2.5 s each), instead of the signal check",
+        help="Cyton and Ganglion boards: measure each electrode's impedance (kΩ) instead of "
+        "the signal check (Cyton: the lead-off drive, one electrode at a time, about 2.5 s "
+        "each; Ganglion: its impedance mode, channels 1-4 and the reference)",
     )
     p.set_defaults(func=run)
     return p
@@ -127,9 +128,10 @@ def _impedance(profile: DeviceProfile, as_json: bool) -> int:
     from .. import impedance
     from ..stream import DeviceStream
 
-    if profile.board not in impedance.CYTON_BOARDS:  # before the board is opened
+    if profile.board not in impedance.IMPEDANCE_BOARDS:  # before the board is opened
         raise DeviceError(
-            f"--impedance: the impedance check is for the Cyton boards; {profile.name} is "
+            f"--impedance: the impedance check is for the Cyton and Ganglion boards; "
+            f"{profile.name} is "
             f"{profile.board}"
         )
     with DeviceStream(profile) as stream:

@@ -22,7 +22,7 @@ from ..devices import DeviceProfile, list_profiles, load_profile
 from ..errors import NfbError
 from ..feedback.level import FeedbackState
 from ..feedback.visual import IDLE_SCREEN, complete_screen, step_screen
-from ..impedance import CYTON_BOARDS
+from ..impedance import IMPEDANCE_BOARDS
 from ..paths import legacy_store_notice
 from ..ports import connection_warnings, list_serial_ports, scan_ble
 from ..protocol import list_protocols, load_protocol, protocol_origin
@@ -223,10 +223,11 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.check_table.setMinimumHeight(140)
         self.check_verdict = QtWidgets.QLabel("")
         self.check_verdict.setWordWrap(True)
-        self.impedance_button = QtWidgets.QPushButton("Electrode impedance (Cyton)")
+        self.impedance_button = QtWidgets.QPushButton("Electrode impedance (Cyton, Ganglion)")
         self.impedance_button.setToolTip(
-            "Drive each electrode in turn with the Cyton's 6 nA lead-off current and show its "
-            "impedance in kΩ (about 2.5 s per electrode; the board streams on)"
+            "Cyton: drive each electrode in turn with the 6 nA lead-off current (about 2.5 s "
+            "per electrode; the board streams on). Ganglion: its impedance mode, then back to "
+            "streaming. Shows each electrode's impedance in kΩ"
         )
         self.impedance_button.clicked.connect(self.check_impedance)
         self.impedance_table = QtWidgets.QTableWidget(0, 3)
@@ -762,7 +763,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self._in_thread(lambda: stream.check(5.0), self._show_check)
 
     def check_impedance(self) -> None:
-        """Measure the electrodes' impedance in a worker thread (Cyton boards)."""
+        """Measure the electrodes' impedance in a worker thread (Cyton and Ganglion boards)."""
         from .. import impedance  # the measuring procedure; the console only shows it
 
         if self.stream is None:
@@ -1251,8 +1252,8 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.connect_button.setEnabled(not self._busy and not running)
         self.device_box.setEnabled(not connected)
         self.check_button.setEnabled(connected and not self._busy)
-        cyton = connected and self.stream.profile.board in CYTON_BOARDS
-        self.impedance_button.setEnabled(cyton and not self._busy and not running)
+        measurable = connected and self.stream.profile.board in IMPEDANCE_BOARDS
+        self.impedance_button.setEnabled(measurable and not self._busy and not running)
         self.start_button.setEnabled(connected and not running and not self._busy)
         for b in (self.pause_button, self.skip_button, self.stop_button, self.marker_button):
             b.setEnabled(running)
