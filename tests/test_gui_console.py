@@ -312,7 +312,9 @@ def test_a_network_board_takes_its_address_from_the_console(qtbot, console):
     console.ip_edit.clear()
     qtbot.keyClicks(console.ip_edit, "bad host!")
     qtbot.mouseClick(console.connect_button, QtCore.Qt.MouseButton.LeftButton)
-    assert "--ip-address: a host name or an IP address" in console.statusBar().currentMessage()
+    # in the console's words (the field's label, not the command line's option), until dismissed
+    assert console.error_bar.isVisible()
+    assert console.error_text.text().startswith("IP address: a host name or an IP address")
     assert console.stream is None
     console.device_box.setCurrentText("synthetic")
     assert not console.ip_edit.isEnabled()

@@ -18,11 +18,12 @@ import numpy as np
 from PyQt6 import QtCore, QtGui, QtWidgets
 
 from .._logging import logger
+from .._version import __version__
 from ..devices import DeviceProfile, list_profiles, load_profile
 from ..errors import NfbError
 from ..feedback.level import FeedbackState
 from ..feedback.visual import IDLE_SCREEN, complete_screen, step_screen
-from ..impedance import IMPEDANCE_BOARDS
+from ..impedance import CHECK_KOHM, GOOD_KOHM, IMPEDANCE_BOARDS
 from ..paths import legacy_store_notice
 from ..ports import connection_warnings, list_serial_ports, scan_ble
 from ..protocol import list_protocols, load_protocol, protocol_origin
@@ -32,11 +33,20 @@ from ..session.live import LiveSession
 from ..session.runner import COLUMN, trained_channels
 from ..stream import DeviceStream
 from .keys import SessionKeys
+from .messages import HOW_A_SESSION_RUNS, plain_error
 from .outcomes import CourseRow
 from .plots import LivePlots, verdict_colour
 
 #: Keyboard shortcuts (also shown on the buttons' tooltips).
 SHORTCUTS = {"start": "F5", "pause": "Space", "marker": "M", "skip": "Ctrl+N", "stop": "Ctrl+."}
+#: What each session action does, for its button's tooltip and its menu entry.
+_ACTION_TIPS = {
+    "start": "Start the session with the chosen client and protocol: baselines, then blocks",
+    "pause": "Pause the session (the recording goes on, marked as paused); again to resume",
+    "marker": "Mark this moment in the recording, with the note if one is typed",
+    "skip": "End the current step now and go to the next one (a baseline, block or rest)",
+    "stop": "End the session early (it asks first); it ends by itself after the last block",
+}
 #: The single keys, routed by :class:`~nfb.gui.keys.SessionKeys` (not typed into a button or
 #: a rating box, but typed into a text field).
 _SINGLE_KEYS = {"pause": QtCore.Qt.Key.Key_Space, "marker": QtCore.Qt.Key.Key_M}
@@ -109,7 +119,11 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         #: (a signal, the app's exit path)
         self.ask_before_closing = True
         self._single_keys: dict = {}
+        #: (menu action, button) pairs of the session actions, enabled together
+        self._session_actions: list[tuple[QtGui.QAction, QtWidgets.QPushButton]] = []
         self.last_report_path: Path | None = None
+        #: the open help or about box, if any
+        self.help_box: QtWidgets.QMessageBox | None = None
         #: how a written report is opened (the desktop's browser)
         self.open_url = QtGui.QDesktopServices.openUrl
 
@@ -128,8 +142,11 @@ class ConsoleWindow(QtWidgets.QMainWindow):
 
     # --- layout ----------------------------------------------------------------------------
     def _build(self) -> None:
-        controls = QtWidgets.QWidget()
-        form = QtWidgets.QVBoxLayout(controls)
+        # the left panel: one tab to connect and check, one to run the session, each fitting
+        # the width it is given (no horizontal scrolling) and a 1366x768 screen's height
+        connect_page = QtWidgets.QWidget()
+        session_page = QtWidgets.QWidget()
+        form = QtWidgets.QVBoxLayout(connect_page)
 
         dev = QtWidgets.QGroupBox("Device")
         g = QtWidgets.QFormLayout(dev)
@@ -143,9 +160,21 @@ class ConsoleWindow(QtWidgets.QMainWindow):
                 QtCore.Qt.ItemDataRole.ToolTipRole,
             )
         self.device_box.currentTextChanged.connect(self._device_changed)
+        self.device_box.setToolTip(
+            "The board (or stream, or recorded file) to read: a built-in profile or your own "
+            "from the devices folder; hover an entry to see where it comes from"
+        )
         self.serial_edit = QtWidgets.QLineEdit()
         self.mac_edit = QtWidgets.QLineEdit()
         self.file_edit = QtWidgets.QLineEdit()
+        self.serial_edit.setToolTip(
+            "The port of the board's USB dongle (COM3 on Windows, /dev/cu.usbserial-… on "
+            "macOS, /dev/ttyUSB0 on Linux); Scan fills it in"
+        )
+        self.mac_edit.setToolTip(
+            "The Bluetooth address of a headset (empty: the first one found); Scan fills it in"
+        )
+        self.file_edit.setToolTip("A recorded file to play back as if it were a board")
         self.ip_edit = QtWidgets.QLineEdit()
         self.ip_edit.setToolTip(
             "The address of a network board: the WiFi Shield (192.168.4.1 in direct mode) or "
@@ -159,12 +188,17 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         )
         browse = QtWidgets.QPushButton("…")
         browse.setFixedWidth(30)
+        browse.setToolTip("Choose the file")
         browse.clicked.connect(self._browse_file)
         file_row = QtWidgets.QHBoxLayout()
         file_row.addWidget(self.file_edit)
         file_row.addWidget(browse)
         self.connect_button = QtWidgets.QPushButton("Connect")
         self.connect_button.clicked.connect(self.toggle_connection)
+        self.connect_button.setToolTip(
+            "Connect the board and start streaming (the traces appear on the right); "
+            "press again to disconnect"
+        )
         self.device_state = QtWidgets.QLabel("not connected")
         # which profile this is: shipped with nfb, or the user's own (config folder)
         self.device_origin = QtWidgets.QLabel("")
@@ -180,6 +214,9 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.scan_box = QtWidgets.QComboBox()
         self.scan_box.setPlaceholderText("press Scan to find boards")
         self.scan_box.activated.connect(self._scan_chosen)
+        self.scan_box.setToolTip(
+            "Boards this computer sees; choosing one fills in its port or address"
+        )
         scan_row = QtWidgets.QHBoxLayout()
         scan_row.addWidget(self.scan_box, 1)
         scan_row.addWidget(self.scan_button)
@@ -214,6 +251,10 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         v = QtWidgets.QVBoxLayout(chk)
         self.check_button = QtWidgets.QPushButton("Check signal (last 5 s)")
         self.check_button.clicked.connect(self.check_signal)
+        self.check_button.setToolTip(
+            "Rate the last 5 s of every channel and give a verdict on the electrodes the "
+            "chosen protocol trains"
+        )
         self.check_table = QtWidgets.QTableWidget(0, 5)
         self.check_table.setHorizontalHeaderLabels(
             ["channel", "RMS µV", "mains µV", "flags", "verdict"]
@@ -221,6 +262,14 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.check_table.verticalHeader().setVisible(False)
         self.check_table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.check_table.setMinimumHeight(140)
+        # the columns share the panel's width (a sideways scrollbar hid the verdicts)
+        self.check_table.horizontalHeader().setSectionResizeMode(
+            QtWidgets.QHeaderView.ResizeMode.Stretch
+        )
+        self.check_table.setToolTip(
+            "Each channel over the last 5 s: RMS amplitude, mains hum, what looks wrong "
+            "(flat, railed, noisy) and the verdict; ▶ marks the electrodes the protocol trains"
+        )
         self.check_verdict = QtWidgets.QLabel("")
         self.check_verdict.setWordWrap(True)
         self.impedance_button = QtWidgets.QPushButton("Electrode impedance (Cyton, Ganglion)")
@@ -234,6 +283,13 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.impedance_table.setHorizontalHeaderLabels(["electrode", "kΩ", "verdict"])
         self.impedance_table.verticalHeader().setVisible(False)
         self.impedance_table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.impedance_table.horizontalHeader().setSectionResizeMode(
+            QtWidgets.QHeaderView.ResizeMode.Stretch
+        )
+        self.impedance_table.setToolTip(
+            f"Electrode contact: good up to {GOOD_KOHM:g} kΩ, check up to {CHECK_KOHM:g} kΩ, "
+            "bad above (wet or gel electrodes; dry electrodes read higher)"
+        )
         self.impedance_table.setVisible(False)
         v.addWidget(self.check_button)
         v.addWidget(self.check_table)
@@ -241,6 +297,8 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         v.addWidget(self.impedance_button)
         v.addWidget(self.impedance_table)
         form.addWidget(chk)
+        form.addStretch(1)
+        form = QtWidgets.QVBoxLayout(session_page)
 
         ses = QtWidgets.QGroupBox("Session")
         g = QtWidgets.QFormLayout(ses)
@@ -248,6 +306,10 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.client_box.setEditable(True)
         self.client_box.setInsertPolicy(QtWidgets.QComboBox.InsertPolicy.NoInsert)
         self._load_clients()
+        self.client_box.setToolTip(
+            "The client: choose one, or type a new name (it is kept in the store's private "
+            "index; sessions are filed under an id)"
+        )
         self.protocol_box = QtWidgets.QComboBox()
         for path in list_protocols():
             self.protocol_box.addItem(path.stem)
@@ -257,6 +319,10 @@ class ConsoleWindow(QtWidgets.QMainWindow):
                 QtCore.Qt.ItemDataRole.ToolTipRole,
             )
         self.protocol_box.currentTextChanged.connect(self._protocol_changed)
+        self.protocol_box.setToolTip(
+            "What to train: sites, bands, direction, script and inhibits (built-in presets "
+            "and your own from the protocols folder)"
+        )
         self.protocol_text = QtWidgets.QLabel("")
         self.protocol_text.setWordWrap(True)
         self.protocol_text.setStyleSheet("color: #444")
@@ -266,6 +332,12 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             box.setRange(-1, 10)
             box.setSpecialValueText("—")
             box.setValue(-1)
+        self.rating_before.setToolTip(
+            "The client's anxiety before the session, 0 (none) to 10 (worst); — if not asked"
+        )
+        self.rating_after.setToolTip(
+            "The client's anxiety after the session, 0 to 10; it can be given after Stop"
+        )
         ratings = QtWidgets.QHBoxLayout()
         ratings.addWidget(QtWidgets.QLabel("before"))
         ratings.addWidget(self.rating_before)
@@ -291,12 +363,19 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.auto_box = QtWidgets.QCheckBox("auto")
         self.auto_box.setChecked(True)
         self.auto_box.toggled.connect(self._auto_toggled)
+        self.auto_box.setToolTip(
+            "The threshold follows the protocol's rule (from the baseline, then adapting to "
+            "the target reward rate); untick to set it by hand with the slider"
+        )
         self.threshold_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.threshold_slider.setRange(0, 1000)
         self.threshold_slider.setEnabled(False)
         # emitted on release, page steps and keys alike (tracking off: not while dragging)
         self.threshold_slider.setTracking(False)
         self.threshold_slider.valueChanged.connect(self._threshold_moved)
+        self.threshold_slider.setToolTip(
+            "The threshold by hand (with auto unticked); every change is recorded"
+        )
         self.threshold_label = QtWidgets.QLabel("—")
         self.threshold_label.setMinimumWidth(70)
         thr.addWidget(self.auto_box)
@@ -306,6 +385,9 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         mk = QtWidgets.QHBoxLayout()
         self.marker_note = QtWidgets.QLineEdit()
         self.marker_note.setPlaceholderText("note (optional)")
+        self.marker_note.setToolTip(
+            "A note for the next marker (client moved, talked, felt sleepy…); Return adds it"
+        )
         self.marker_button = self._button("Marker", self.add_marker, "marker")
         # Return in the note adds the marker (M types into the note)
         self.marker_note.returnPressed.connect(
@@ -327,26 +409,36 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.mode_box = QtWidgets.QComboBox()
         self.mode_box.addItems(["bar", "circle", "image", "pacer"])
         self.mode_box.currentTextChanged.connect(self._mode_changed)
+        self.mode_box.setToolTip(
+            "What the client sees while training: a bar, a growing circle, an image that "
+            "sharpens, or the breathing pacer"
+        )
         self.pacer_rests = QtWidgets.QCheckBox("breathing pacer during rests")
         self.pacer_rests.setChecked(True)
+        self.pacer_rests.setToolTip("Show the breathing pacer to the client during rests")
         self.bpm_box = QtWidgets.QDoubleSpinBox()
         self.bpm_box.setRange(2, 30)
         self.bpm_box.setValue(6)
         self.bpm_box.setSuffix(" breaths/min")
         self.bpm_box.valueChanged.connect(self._bpm_changed)
+        self.bpm_box.setToolTip("The pacer's breathing rate (6 a minute is slow, calm breathing)")
         show = QtWidgets.QHBoxLayout()
         self.show_client = QtWidgets.QPushButton("Show window")
         self.show_client.clicked.connect(self._show_client)
+        self.show_client.setToolTip("Open the client's feedback window")
         self.fullscreen_button = QtWidgets.QPushButton("Full screen")
         self.fullscreen_button.clicked.connect(self._fullscreen_client)
+        self.fullscreen_button.setToolTip("Show the client's window full screen, or back (F11)")
         show.addWidget(self.show_client)
         show.addWidget(self.fullscreen_button)
         self.mute_box = QtWidgets.QCheckBox("mute")
         self.mute_box.toggled.connect(self._mute_changed)
+        self.mute_box.setToolTip("Silence the feedback tone (the session goes on)")
         self.volume_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.volume_slider.setRange(0, 100)
         self.volume_slider.setValue(60)
         self.volume_slider.valueChanged.connect(self._volume_changed)
+        self.volume_slider.setToolTip("The feedback tone's volume")
         sound = QtWidgets.QHBoxLayout()
         sound.addWidget(self.mute_box)
         sound.addWidget(self.volume_slider)
@@ -358,10 +450,25 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         form.addWidget(fbk)
         form.addStretch(1)
 
-        scroll = QtWidgets.QScrollArea()
-        scroll.setWidget(controls)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(380)
+        self.panel = QtWidgets.QTabWidget()
+        self.panel.setToolTip("")
+        for page, title, tip in (
+            (connect_page, "1 · Connect && check", "Connect the board and check the electrodes"),
+            (session_page, "2 · Session", "Client, protocol, the session's controls, feedback"),
+        ):
+            scroll = QtWidgets.QScrollArea()
+            scroll.setWidget(page)
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+            # never sideways: the panel is as wide as its widest page needs
+            scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            self.panel.setTabToolTip(self.panel.addTab(scroll, title), tip)
+        sb = self.style().pixelMetric(QtWidgets.QStyle.PixelMetric.PM_ScrollBarExtent)
+        self.panel.setMinimumWidth(
+            max(connect_page.minimumSizeHint().width(), session_page.minimumSizeHint().width())
+            + sb
+            + 8
+        )
 
         # live views
         right = QtWidgets.QWidget()
@@ -395,6 +502,23 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.warning_bar.hide()
         self._warnings_seen = 0
         rv.addWidget(self.warning_bar)
+        # an error stays until it is dismissed (a status-bar message left after 15 s, often
+        # before the practitioner looked)
+        self.error_bar = QtWidgets.QFrame()
+        self.error_bar.setStyleSheet("QFrame { background: #f8d7da; border: 1px solid #c82333; }")
+        eb = QtWidgets.QHBoxLayout(self.error_bar)
+        eb.setContentsMargins(6, 4, 6, 4)
+        self.error_text = QtWidgets.QLabel("")
+        self.error_text.setWordWrap(True)
+        self.error_text.setStyleSheet("border: none; color: #721c24;")
+        self.error_text.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_dismiss = QtWidgets.QPushButton("Dismiss")
+        self.error_dismiss.setToolTip("Hide this message (it is also in the log)")
+        self.error_dismiss.clicked.connect(self.dismiss_error)
+        eb.addWidget(self.error_text, 1)
+        eb.addWidget(self.error_dismiss)
+        self.error_bar.hide()
+        rv.addWidget(self.error_bar)
         self.plots = LivePlots()
         self.plots.window_changed.connect(self._window_changed)
         self.plots.spectrum_channel_changed.connect(self._spectrum_channel_changed)
@@ -407,9 +531,10 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         rv.addWidget(self.plots, 1)
 
         split = QtWidgets.QSplitter()
-        split.addWidget(scroll)
+        split.addWidget(self.panel)
         split.addWidget(right)
-        split.setSizes([400, 1200])
+        split.setCollapsible(0, False)
+        split.setSizes([self.panel.minimumWidth(), 1200])
         self.setCentralWidget(split)
         self.status_state = QtWidgets.QLabel("not connected")
         self.status_dropped = QtWidgets.QLabel("")
@@ -421,18 +546,30 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         for w in (self.status_state, self.status_dropped, self.status_latency, self.status_audio):
             self.statusBar().addPermanentWidget(w)
         self.rating_after.valueChanged.connect(self._after_rating_changed)
+        self._build_menus()
         self._device_changed(self.device_box.currentText())
         self._protocol_changed(self.protocol_box.currentText())
 
     def _button(self, text: str, slot, action: str) -> QtWidgets.QPushButton:
-        button = QtWidgets.QPushButton(f"{text}  ({SHORTCUTS[action]})")
+        """A session button, its menu action and its shortcut, enabled together."""
+        key = SHORTCUTS[action]
+        button = QtWidgets.QPushButton(f"{text}  ({key})")
+        button.setToolTip(f"{_ACTION_TIPS[action]} ({key})")
         button.clicked.connect(slot)
+        # the Session menu's entry; it owns the shortcut (one owner: no ambiguous shortcut)
+        menu_action = QtGui.QAction(text, self)
+        menu_action.setToolTip(_ACTION_TIPS[action])
+        menu_action.triggered.connect(lambda: button.isEnabled() and slot())
         if action in _SINGLE_KEYS:
+            # routed by SessionKeys; the menu only shows the key
+            menu_action.setText(f"{text}\t{key}")
             self._single_keys[_SINGLE_KEYS[action]] = lambda: button.isEnabled() and slot()
-            return button
-        shortcut = QtGui.QShortcut(QtGui.QKeySequence(SHORTCUTS[action]), self)
-        shortcut.setContext(QtCore.Qt.ShortcutContext.ApplicationShortcut)
-        shortcut.activated.connect(lambda: button.isEnabled() and slot())
+        else:
+            menu_action.setShortcut(QtGui.QKeySequence(key))
+            # from the client's window too
+            menu_action.setShortcutContext(QtCore.Qt.ShortcutContext.ApplicationShortcut)
+            self.addAction(menu_action)  # the shortcut works with the menu bar hidden too
+        self._session_actions.append((menu_action, button))
         return button
 
     # --- settings --------------------------------------------------------------------------
@@ -522,11 +659,173 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self._update_buttons()
 
     def error(self, err: BaseException | str) -> None:
-        """Show a user-facing error in the status bar (and the log), never a traceback."""
-        text = str(err) if isinstance(err, NfbError | str) else f"unexpected error: {err}"
-        if not isinstance(err, NfbError | str):
+        """Show a user-facing error until it is dismissed (and log it), never a traceback.
+
+        The message is worded for the console (:func:`~nfb.gui.messages.plain_error`: the
+        fields' labels, not the command line's options); the engine's own text is logged.
+        """
+        if isinstance(err, NfbError | str):
+            logger.info("console error: %s", err)
+            text = plain_error(str(err))
+        else:
             logger.error("unexpected error in the console", exc_info=err)
+            text = f"Something went wrong: {err}. The details are in the log."
+        self.error_text.setText(text)
+        self.error_bar.show()
         self.statusBar().showMessage(text, 15000)
+
+    def dismiss_error(self) -> None:
+        """Hide the error bar."""
+        self.error_bar.hide()
+        self.error_text.setText("")
+
+    # --- menus -----------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        self.menu_file = bar.addMenu("&File")
+        self.menu_session = bar.addMenu("&Session")
+        self.menu_view = bar.addMenu("&View")
+        self.menu_help = bar.addMenu("&Help")
+
+        def action(menu, text, slot, tip, key=None) -> QtGui.QAction:
+            a = menu.addAction(text)
+            a.triggered.connect(slot)
+            a.setToolTip(tip)
+            a.setStatusTip(tip)
+            if key:
+                a.setShortcut(QtGui.QKeySequence(key))
+            return a
+
+        self.action_report = action(
+            self.menu_file,
+            "Open &report of the last session",
+            self.open_report,
+            "Write the report of the session that just ended and open it",
+        )
+        action(
+            self.menu_file,
+            "Open the session &store folder",
+            self.open_store,
+            f"Open the folder where sessions are recorded ({self.sessions_dir})",
+        )
+        self.menu_file.addSeparator()
+        quit_action = action(
+            self.menu_file,
+            "&Quit",
+            self.close,
+            "Close nfb (it asks first during a session)",
+            "Ctrl+Q",
+        )
+        quit_action.setMenuRole(QtGui.QAction.MenuRole.QuitRole)
+
+        self.action_connect = action(
+            self.menu_session,
+            "Connect",
+            self.toggle_connection,
+            "Connect the chosen board, or disconnect it",
+        )
+        self.action_check = action(
+            self.menu_session,
+            "Check signal",
+            self.check_signal,
+            "Rate the last 5 s of each channel",
+        )
+        self.action_impedance = action(
+            self.menu_session,
+            "Electrode impedance",
+            self.check_impedance,
+            "Measure each electrode's contact in kΩ (Cyton, Ganglion)",
+        )
+        self.menu_session.addSeparator()
+        for menu_action, _button in self._session_actions:
+            self.menu_session.addAction(menu_action)
+
+        for i, key in ((0, "Ctrl+1"), (1, "Ctrl+2")):
+            action(
+                self.menu_view,
+                self.panel.tabText(i).replace("&&", "&"),
+                lambda _=False, i=i: self.panel.setCurrentIndex(i),
+                f"Show the {self.panel.tabText(i).replace('&&', 'and')} tab",
+                key,
+            ).setText(self.panel.tabText(i))
+        self.menu_view.addSeparator()
+        action(
+            self.menu_view,
+            "Show the client's window",
+            self._show_client,
+            "Open the client's feedback window",
+        )
+        action(
+            self.menu_view,
+            "Client window full screen",
+            self._fullscreen_client,
+            "Show the client's window full screen, or back",
+            "F11",
+        )
+
+        action(
+            self.menu_help,
+            "&How a session runs",
+            self.show_how_to,
+            "The steps of a session, from connecting to the report",
+        )
+        action(
+            self.menu_help,
+            "&Keyboard shortcuts",
+            self.show_shortcuts,
+            "The keys that work during a session",
+            "F1",
+        )
+        self.menu_help.addSeparator()
+        about = action(
+            self.menu_help, "&About nfb", self.show_about, "Version, licence, intended use"
+        )
+        about.setMenuRole(QtGui.QAction.MenuRole.AboutRole)
+
+    def _info(self, title: str, html_text: str) -> QtWidgets.QMessageBox:
+        """A non-blocking information box (the session runs and draws while it is open)."""
+        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Information, title, "", parent=self)
+        box.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        box.setText(html_text)
+        box.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setWindowModality(QtCore.Qt.WindowModality.NonModal)
+        box.show()
+        self.help_box = box
+        return box
+
+    def show_how_to(self) -> QtWidgets.QMessageBox:
+        """Help ▸ How a session runs."""
+        return self._info("How a session runs", HOW_A_SESSION_RUNS)
+
+    def show_shortcuts(self) -> QtWidgets.QMessageBox:
+        """Help ▸ Keyboard shortcuts: every session key, from the table the buttons use."""
+        rows = "".join(
+            f"<tr><td><b>{html.escape(SHORTCUTS[a])}</b></td><td>{html.escape(_ACTION_TIPS[a])}</td></tr>"
+            for a in SHORTCUTS
+        )
+        rows += (
+            "<tr><td><b>Ctrl+1 / Ctrl+2</b></td><td>The Connect and Session tabs</td></tr>"
+            "<tr><td><b>F11</b></td><td>The client's window full screen, or back</td></tr>"
+            "<tr><td><b>Ctrl+Q</b></td><td>Quit</td></tr>"
+        )
+        note = (
+            "<p>Space and M work wherever the focus is, except while typing in a text field "
+            "(the marker note): there M types, and Return adds the marker.</p>"
+        )
+        return self._info("Keyboard shortcuts", f"<table cellpadding=4>{rows}</table>{note}")
+
+    def show_about(self) -> QtWidgets.QMessageBox:
+        """Help ▸ About nfb."""
+        return self._info(
+            "About nfb",
+            f"<h3>nfb {html.escape(__version__)}</h3><p>An open neurofeedback workstation.</p>"
+            "<p><b>nfb supports supervised use by a practitioner. "
+            "It is not a medical device.</b></p>",
+        )
+
+    def open_store(self) -> None:
+        """File ▸ Open the session store folder, in the desktop's file manager."""
+        self.open_url(QtCore.QUrl.fromLocalFile(str(self.sessions_dir)))
 
     def _client_id(self, name: str) -> str | None:
         """The id of a client the store already knows, else None (nothing is created)."""
@@ -872,6 +1171,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             self.error(err)
             return
         self._pending_session = session
+        self.panel.setCurrentIndex(1)  # the session's controls, whichever tab F5 came from
 
         def done(path, err):
             self._pending_session = None
@@ -948,9 +1248,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         if self.confirm_box is not None:
             self.confirm_box.raise_()
             return
-        box = QtWidgets.QMessageBox(
-            QtWidgets.QMessageBox.Icon.Question, title, text, parent=self
-        )
+        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Question, title, text, parent=self)
         yes_button = box.addButton(yes, QtWidgets.QMessageBox.ButtonRole.AcceptRole)
         box.addButton("Keep running", QtWidgets.QMessageBox.ButtonRole.RejectRole)
         box.setDefaultButton(box.buttons()[-1])  # Return keeps the session running
@@ -971,8 +1269,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             return
         self._ask(
             "Stop the session?",
-            "Stop the session now? What has been recorded is kept; the session cannot be "
-            "resumed.",
+            "Stop the session now? What has been recorded is kept; the session cannot be resumed.",
             "Stop session",
             self.stop_session,
         )
@@ -1260,6 +1557,13 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.protocol_box.setEnabled(not running)
         self.lsl_box.setEnabled(not running)
         self.client_box.setEnabled(not running)
+        for menu_action, button in self._session_actions:
+            menu_action.setEnabled(button.isEnabled())
+        self.action_connect.setText("Disconnect" if connected else "Connect")
+        self.action_connect.setEnabled(self.connect_button.isEnabled())
+        self.action_check.setEnabled(self.check_button.isEnabled())
+        self.action_impedance.setEnabled(self.impedance_button.isEnabled())
+        self.action_report.setEnabled(self.report_button.isVisible() and not running)
 
     # --- closing ---------------------------------------------------------------------------
     def shutdown(self, worker_timeout: float = 30.0) -> None:

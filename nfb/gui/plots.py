@@ -374,10 +374,14 @@ class LivePlots(QtWidgets.QWidget):
         self.window_box.setValue(8)
         self.window_box.setSuffix(" s")
         self.window_box.valueChanged.connect(self.window_changed)
+        self.window_box.setToolTip("Seconds of signal shown in the traces")
         top.addWidget(self.window_box)
         top.addWidget(QtWidgets.QLabel("   spectrum of"))
         self.spectrum_box = QtWidgets.QComboBox()
         self.spectrum_box.currentIndexChanged.connect(self._spectrum_index_changed)
+        self.spectrum_box.setToolTip(
+            "The channel whose spectrum is drawn (reward bands green, inhibit bands red)"
+        )
         top.addWidget(self.spectrum_box)
         top.addStretch(1)
         rv.addLayout(top)
