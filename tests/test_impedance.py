@@ -103,3 +103,31 @@ def test_the_console_shows_each_electrode_s_impedance(qtbot, own_windows, tmp_pa
         assert verdicts == ["good"] * 4 + ["bad"] + ["good"] * 3
         assert float(table.item(4, 1).text()) == pytest.approx(80.0, rel=0.05)
         assert "impedance: check P7" in console.statusBar().currentMessage()
+        # the head map beside the table: every electrode at its place, its kΩ and colour
+        from nfb.gui.headmap import VERDICT_COLOURS
+
+        qtbot.waitUntil(console.impedance_map.isVisible, timeout=5000)
+        head = console.impedance_map
+        assert [e.name for e in head.electrodes] == [
+            "Fp1",
+            "Fp2",
+            "C3",
+            "C4",
+            "P7",
+            "P8",
+            "O1",
+            "O2",
+        ]
+        p7 = head.electrode("P7")
+        assert p7.verdict == "bad" and p7.text == f"{table.item(4, 1).text()} kΩ"
+        assert p7.xy[0] < -0.5 and p7.xy[1] < -0.3  # left, behind
+        assert head.electrode("Fp2").xy[0] > 0 and head.electrode("Fp2").xy[1] > 0.8
+        assert head.electrode("C3").kohm == pytest.approx(4.0, rel=0.05)
+        image = head.grab().toImage()
+        image.save(str(tmp_path / "headmap.png"))
+        console.grab().save(str(tmp_path / "console.png"))
+        ratio = image.width() / head.width()  # a grab is in device pixels
+        for name in ("P7", "Fp1", "O2"):
+            at = head.electrode_centre(name)
+            pixel = image.pixelColor(round(at.x() * ratio), round(at.y() * ratio))
+            assert pixel.name() == VERDICT_COLOURS[head.electrode(name).verdict]

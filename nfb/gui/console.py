@@ -32,6 +32,7 @@ from ..session.folders import default_sessions_dir
 from ..session.live import LiveSession
 from ..session.runner import COLUMN, trained_channels
 from ..stream import DeviceStream
+from .headmap import HeadMap
 from .keys import SessionKeys
 from .messages import HOW_A_SESSION_RUNS, plain_error
 from .outcomes import CourseRow
@@ -291,11 +292,16 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             "bad above (wet or gel electrodes; dry electrodes read higher)"
         )
         self.impedance_table.setVisible(False)
+        self.impedance_map = HeadMap()  # beside the table: where each electrode sits
+        self.impedance_map.setVisible(False)
+        impedance_row = QtWidgets.QHBoxLayout()
+        impedance_row.addWidget(self.impedance_table)
+        impedance_row.addWidget(self.impedance_map)
         v.addWidget(self.check_button)
         v.addWidget(self.check_table)
         v.addWidget(self.check_verdict)
         v.addWidget(self.impedance_button)
-        v.addWidget(self.impedance_table)
+        v.addLayout(impedance_row)
         form.addWidget(chk)
         form.addStretch(1)
         form = QtWidgets.QVBoxLayout(session_page)
@@ -1089,6 +1095,9 @@ class ConsoleWindow(QtWidgets.QMainWindow):
                 table.setItem(row, col, item)
         table.resizeColumnsToContents()
         table.setVisible(True)
+        names = self.stream.layout.ch_names if self.stream is not None else None
+        self.impedance_map.set_impedance(result, names)
+        self.impedance_map.setVisible(True)
         bad = [r.name for r in result if r.verdict != "good"]
         self.statusBar().showMessage(
             "impedance: all electrodes good" if not bad else f"impedance: check {', '.join(bad)}"
