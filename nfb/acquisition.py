@@ -392,6 +392,12 @@ class Acquisition:
         after a loss, with its ``dropped``), ``"failed"`` (``{"error"}``), ``"ended"`` (a
         finite source such as a file that does not loop delivered everything; the state
         becomes ``"stopped"``).
+    on_stream : callable | None
+        ``on_stream(name, block, eeg_index, wall_time)`` with the new samples of an extra
+        stream (``layout.streams``: motion, PPG) and ``eeg_index``, the ring's
+        :attr:`~nfb.ringbuffer.RingBuffer.n_written` when they were fetched (the EEG samples
+        received by then: every block of a poll is handed out before its streams). Called in
+        the acquisition thread after :attr:`stream_rings` has them.
     reconnect : bool
         On a board error or a stall, close and re-open the source with back-off until it is
         back or :meth:`stop` is called. If False the acquisition fails instead.
@@ -411,6 +417,8 @@ class Acquisition:
     Attributes
     ----------
     ring : RingBuffer
+    stream_rings : dict of str to RingBuffer
+        The newest samples of each extra stream, ``buffer_seconds`` of them at its own rate.
     layout : BoardLayout
     state : str
         One of :data:`STATES`.
@@ -433,6 +441,7 @@ class Acquisition:
         poll_interval: float = 0.01,
         on_chunk: OnChunk | None = None,
         on_event: OnEvent | None = None,
+        on_stream: Callable[[str, np.ndarray, int, float], None] | None = None,
         reconnect: bool = True,
         stall_timeout: float = 3.0,
         open_timeout: float = 30.0,
@@ -452,7 +461,8 @@ class Acquisition:
                 or not (math.isfinite(value) and value > 0)
             ):
                 raise ValueError(f"Acquisition: {name} must be a number > 0, got {value!r}")
-        for name, fn in (("on_chunk", on_chunk), ("on_event", on_event), ("clock", clock)):
+        callbacks = (("on_chunk", on_chunk), ("on_event", on_event), ("on_stream", on_stream))
+        for name, fn in (*callbacks, ("clock", clock)):
             if fn is not None and not callable(fn):
                 raise TypeError(f"Acquisition: {name} must be callable or None, got {fn!r}")
         layout = getattr(source, "layout", None)
@@ -468,8 +478,14 @@ class Acquisition:
         self.reconnect = bool(reconnect)
         self.on_chunk = on_chunk
         self.on_event = on_event
+        self.on_stream = on_stream
         capacity = max(1, round(buffer_seconds * layout.sfreq))
         self.ring = RingBuffer(layout.n_rows, capacity)
+        self.stream_rings = {
+            st.name: RingBuffer(st.n_rows, max(1, round(buffer_seconds * st.sfreq)))
+            for st in layout.streams
+        }
+        self._read_streams = getattr(source, "read_streams", None) if layout.streams else None
         self.state = "idle"
         self.n_samples = 0
         self.n_dropped = 0
@@ -692,6 +708,7 @@ class Acquisition:
                     raise DeviceError(
                         f"source delivered shape {block.shape}, expected ({self.layout.n_rows}, n)"
                     )
+                extra = self._read_streams() if self._read_streams is not None else {}
             except EndOfStream as err:
                 logger.info("%s", err)
                 self._set_state("stopped")
@@ -710,7 +727,8 @@ class Acquisition:
             if block.shape[1]:
                 self._deliver(block)
                 last_data = self.clock()
-            elif self.clock() - last_data > self.stall_timeout:
+            self._deliver_streams(extra)
+            if not block.shape[1] and self.clock() - last_data > self.stall_timeout:
                 if not self._recover(f"no samples for {self.stall_timeout:g} s", since=last_data):
                     return
                 last_data = self.clock()
@@ -750,6 +768,16 @@ class Acquisition:
         self._source_events(index + block.shape[1])
         if self.on_chunk is not None:
             self.on_chunk(block, index, wall)
+
+    def _deliver_streams(self, extra: dict[str, np.ndarray]) -> None:
+        """Hand out the extra streams' new samples, stamped with the EEG samples received."""
+        wall = time.time()
+        for name, data in extra.items():
+            if not data.shape[1]:
+                continue
+            self.stream_rings[name].append(data)
+            if self.on_stream is not None:
+                self.on_stream(name, data, self.ring.n_written, wall)
 
     def _emit_gap(self, gap: Gap) -> None:
         info = gap.fields()

@@ -20,6 +20,12 @@ electrode above the eye as EOG, an arm electrode as EMG (types: :data:`CHANNEL_T
 
     channels = ["Fp1", "Fp2", "C3", "C4", "P7", "P8", "O1", { label = "VEOG", type = "eog" }]
 
+A board's other BrainFlow presets are recorded as streams of their own, each at its own rate,
+when the profile lists them (names: :data:`~nfb.session.format.STREAM_PRESETS`; only those
+``BoardShim.get_board_presets`` gives for the board)::
+
+    streams = ["auxiliary", "ancillary"]   # Muse 2: accelerometer/gyro 52 Hz, PPG 64 Hz
+
 Every mistake is a :class:`~nfb.errors.ConfigError` of one line naming the file, the field and
 what is allowed.
 """
@@ -40,8 +46,15 @@ from pathlib import Path
 
 from . import fs, paths, ports
 from .errors import ConfigError
-from .session.format import CHANNEL_TYPES
-from .sources import CONNECTION_PARAMS, BrainFlowSource, FileSource, Source, canonical_label
+from .session.format import CHANNEL_TYPES, STREAM_PRESETS
+from .sources import (
+    CONNECTION_PARAMS,
+    BrainFlowSource,
+    FileSource,
+    Source,
+    board_streams,
+    canonical_label,
+)
 
 #: Top-level fields of a profile.
 FIELDS = (
@@ -53,6 +66,7 @@ FIELDS = (
     "mains_hz",
     "connection",
     "config",
+    "streams",
 )
 #: Limits of a profile's ``[config] commands`` (BrainFlow ``config_board`` strings).
 MAX_CONFIG_COMMANDS, MAX_CONFIG_COMMAND_CHARS = 64, 64
@@ -80,6 +94,8 @@ _STR_KEYS = (
     "serial_number",
     "ip_address",
     "file",
+    "file_aux",
+    "file_anc",
     "other_info",
     "stream_name",
     "stream_type",
@@ -123,6 +139,9 @@ class DeviceProfile:
         (replaces built-in)"`` for one that has a built-in's name) or ``"file"`` (a path).
     channel_types : tuple of str
         Type of each of ``channels`` (``"eeg"``, ``"eog"``, ``"emg"``, ``"ecg"``, ``"misc"``).
+    streams : tuple of str
+        The board's extra BrainFlow presets recorded beside the EEG (``"auxiliary"``,
+        ``"ancillary"``).
     """
 
     name: str
@@ -137,6 +156,7 @@ class DeviceProfile:
     config: tuple[str, ...] = ()
     origin: str = "file"
     channel_types: tuple[str, ...] = ()
+    streams: tuple[str, ...] = ()
 
     @property
     def board(self) -> str:
@@ -160,6 +180,7 @@ class DeviceProfile:
             "mains_hz": self.mains_hz,
             "connection": dict(self.connection),
             "config": list(self.config),
+            "streams": list(self.streams),
             "path": str(self.path) if self.path is not None else None,
             "origin": self.origin,
         }
@@ -333,6 +354,30 @@ def _check_config(where: str, config) -> tuple[str, ...]:
     return tuple(commands)
 
 
+def _check_streams(where: str, streams, board_id: int) -> tuple[str, ...]:
+    """``streams = ["auxiliary", "ancillary"]``: presets the board really has, once each."""
+    from .sources import board_name
+
+    offered = board_streams(board_id)
+    f = f"{where}: field 'streams'"
+    allowed = ", ".join(f'"{n}"' for n in offered) or "none"
+    if not isinstance(streams, list) or not all(isinstance(n, str) for n in streams):
+        raise ConfigError(
+            f"{f} must be a list of preset names; {board_name(board_id)} has {allowed}"
+        )
+    for name in streams:
+        if name not in STREAM_PRESETS:
+            raise ConfigError(
+                f"{f} has {name!r:.40}, not a BrainFlow preset (allowed: "
+                f"{', '.join(STREAM_PRESETS)}; {board_name(board_id)} has {allowed})"
+            )
+        if name not in offered:
+            raise ConfigError(f"{f} has {name!r}, but {board_name(board_id)} has {allowed}")
+    if len(set(streams)) != len(streams):
+        raise ConfigError(f"{f} lists a preset twice")
+    return tuple(streams)
+
+
 def _check_mac(what: str, mac: str) -> None:
     if not (_MAC_RE.match(mac) or _UUID_RE.match(mac)):
         raise ConfigError(
@@ -435,6 +480,8 @@ def parse_profile(data: Mapping, *, name: str, path: Path | None = None) -> Devi
     if board_id is None:
         if config:
             raise ConfigError(f"{where}: field 'config' is only for BrainFlow boards")
+        if "streams" in data:
+            raise ConfigError(f"{where}: field 'streams' is only for BrainFlow boards")
         origin = "the file" if kind == FILE_BOARD else "the stream"
         if "channels" in data:
             raise ConfigError(
@@ -481,6 +528,7 @@ def parse_profile(data: Mapping, *, name: str, path: Path | None = None) -> Devi
             f"{where}: field 'channels' is required for {board_label} (BrainFlow has no labels "
             f"for it); give {n_eeg} 10-20 labels"
         )
+    streams = _check_streams(where, data["streams"], data_board) if "streams" in data else ()
     brainflow_rate = float(descr["sampling_rate"])
     if rate is not None and float(rate) != brainflow_rate:
         raise ConfigError(
@@ -498,6 +546,7 @@ def parse_profile(data: Mapping, *, name: str, path: Path | None = None) -> Devi
         path,
         config=config,
         channel_types=types,
+        streams=streams,
     )
 
 
@@ -560,8 +609,9 @@ def load_profile(
     profile = parse_profile(data, name=path.stem, path=path)
     # relative files in the profile are relative to the profile
     conn = dict(profile.connection)
-    if conn.get("file") and not Path(conn["file"]).expanduser().is_absolute():
-        conn["file"] = str((path.parent / conn["file"]).resolve())
+    for key in ("file", "file_aux", "file_anc"):
+        if conn.get(key) and not Path(conn[key]).expanduser().is_absolute():
+            conn[key] = str((path.parent / conn[key]).resolve())
     overrides = {"connection": conn, "origin": paths.origin_of("devices", path)}
     uses = ", ".join(k for k in conn if k != "master_board") or "nothing"
     for option, key, value in (
@@ -646,8 +696,9 @@ def open_source(profile: DeviceProfile) -> Source:
             raise ConfigError(
                 f"device {profile.name!r} needs a {key.replace('_', ' ')}: pass {option}"
             )
-    if conn.get("file") and not Path(conn["file"]).exists():
-        raise ConfigError(f"device {profile.name!r}: file {conn['file']!r} does not exist")
+    for key in ("file", "file_aux", "file_anc"):
+        if conn.get(key) and not Path(conn[key]).exists():
+            raise ConfigError(f"device {profile.name!r}: {key} {conn[key]!r} does not exist")
     if profile.kind == LSL_BOARD:
         from .lsl_source import LslSource  # pylsl only when an LSL device is used
 
@@ -674,4 +725,5 @@ def open_source(profile: DeviceProfile) -> Source:
         ch_types=profile.channel_types or None,
         name=profile.name,
         config=profile.config,
+        streams=profile.streams,
     )

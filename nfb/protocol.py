@@ -24,7 +24,7 @@ from .dsp.envelope import DEFAULT_ESTIMATOR, ESTIMATORS
 from .dsp.features import BandRef, FeatureExpr
 from .errors import ConfigError, quoted
 
-INHIBIT_KINDS = ("amplitude", "emg", "flat", "railed", "band", "eog")
+INHIBIT_KINDS = ("amplitude", "emg", "flat", "railed", "band", "eog", "motion")
 
 
 def protocols_dir() -> Path:
@@ -218,6 +218,12 @@ INHIBIT_SCHEMA: dict[str, dict[str, tuple]] = {
         "max_uv": ("num", 100, _pos, "µV > 0"),
         "hold_ms": ("num", 500, _hold_ms, "0 to 10000 ms"),
     },
+    # head motion from the device's auxiliary stream (accelerometer, gyro): nfb/dsp/motion.py
+    "motion": {
+        "max_accel_g": ("num", 0.15, _nonneg, "g >= 0 off 1 g (0: not used)"),
+        "max_gyro_dps": ("num", 15, _nonneg, "deg/s >= 0 (0: not used)"),
+        "hold_ms": ("num", 500, _hold_ms, "0 to 10000 ms"),
+    },
     "band": {
         "band": ("str", None, None, "a band name"),
         "max": ("any", "auto", _threshold_ok, '"auto" (baseline mean + max_z·sd) or a value'),
@@ -352,6 +358,11 @@ def _validate(data: dict, src: str) -> dict:
             )
         seen[key] = i
     for i, inh in enumerate(out["inhibit"]):
+        if inh["kind"] == "motion" and not (inh["max_accel_g"] or inh["max_gyro_dps"]):
+            raise ConfigError(
+                f"{src}: field 'inhibit[{i}]': a motion inhibit needs max_accel_g or "
+                "max_gyro_dps above 0"
+            )
         if inh["kind"] in ("band", "emg") and inh["band"] not in names:
             raise ConfigError(
                 f"{src}: field 'inhibit[{i}].band' names unknown band {inh['band']!r}; "

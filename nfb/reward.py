@@ -88,6 +88,8 @@ class Inhibitor:
         self.band_limits: dict[str, float] = {}  # band inhibits: limit once known
         for inh in inhibits:
             kind = inh["kind"]
+            if kind == "motion":  # from the motion stream, not the frames: the runner's stage
+                continue
             params = dict(inh)
             if kind == "railed":
                 limit = params["max_uv"] or (params["fraction"] * rail_uv if rail_uv else 0)

@@ -41,7 +41,7 @@ from brainflow.board_shim import BoardIds, BoardShim, BrainFlowError, BrainFlowI
 from . import ports
 from ._logging import logger
 from .errors import ConfigError, DeviceError, NfbError, SessionError
-from .session.format import CHANNEL_TYPES, COUNTER_RULES
+from .session.format import CHANNEL_TYPES, COUNTER_RULES, STREAM_KINDS, STREAM_PRESETS
 
 # ---------------------------------------------------------------------------------------------
 # 10-20 labels
@@ -87,6 +87,136 @@ def label_from_name(name: str) -> str:
 
 
 @dataclass(frozen=True)
+class StreamLayout:
+    """Row layout of one extra BrainFlow preset a source delivers beside its EEG.
+
+    Attributes
+    ----------
+    name : str
+        A key of :data:`~nfb.session.format.STREAM_PRESETS` (``"auxiliary"``, ``"ancillary"``).
+    preset : int
+        BrainFlow's ``BrainFlowPresets`` value.
+    sfreq : float
+        Its own sampling rate in Hz (Muse: motion 52, PPG 64).
+    n_rows : int
+        Rows of every block of this preset.
+    rows : tuple of int
+        The signal rows, in row order.
+    labels : tuple of str
+        Their names: ``accel_x`` … ``gyro_z``, ``ppg_0``, ``optical_3``, ….
+    kinds : tuple of str
+        What each measures (a key of :data:`~nfb.session.format.STREAM_KINDS`).
+    counter_row, timestamp_row : int | None
+        Rows of the package counter and of the wall-clock timestamp.
+    """
+
+    name: str
+    preset: int
+    sfreq: float
+    n_rows: int
+    rows: tuple[int, ...]
+    labels: tuple[str, ...]
+    kinds: tuple[str, ...]
+    counter_row: int | None = None
+    timestamp_row: int | None = None
+
+    def __post_init__(self) -> None:
+        for key in ("rows", "labels", "kinds"):
+            object.__setattr__(self, key, tuple(getattr(self, key)))
+        if self.name not in STREAM_PRESETS:
+            raise ValueError(
+                f"StreamLayout: name must be one of {', '.join(STREAM_PRESETS)}, "
+                f"got {self.name!r}"
+            )
+        if not len(self.rows) == len(self.labels) == len(self.kinds):
+            raise ValueError("StreamLayout: rows, labels and kinds differ in length")
+        if not set(self.kinds) <= set(STREAM_KINDS):
+            raise ValueError(f"StreamLayout: kinds must be among {', '.join(STREAM_KINDS)}")
+        for row in (*self.rows, self.counter_row, self.timestamp_row):
+            if row is not None and not 0 <= row < self.n_rows:
+                raise ValueError(f"StreamLayout: row {row} outside 0 … {self.n_rows - 1}")
+        if not self.sfreq > 0:
+            raise ValueError(f"StreamLayout: sfreq must be > 0, got {self.sfreq}")
+
+    def rows_of(self, kind: str) -> list[int]:
+        """The rows measuring ``kind`` (``"accel"``, ``"gyro"``, ``"ppg"``, …)."""
+        return [r for r, k in zip(self.rows, self.kinds, strict=True) if k == kind]
+
+    def to_dict(self) -> dict:
+        """A JSON-serialisable dict (inverse of :meth:`from_dict`)."""
+        d = asdict(self)
+        for key in ("rows", "labels", "kinds"):
+            d[key] = list(d[key])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> StreamLayout:
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"StreamLayout.from_dict: unknown keys {unknown}")
+        return cls(**dict(d))
+
+
+def stream_layout(board_id: int, name: str) -> StreamLayout:
+    """The :class:`StreamLayout` of preset ``name`` of a BrainFlow board, from
+    ``BoardShim.get_board_descr(board_id, preset)``.
+
+    Raises
+    ------
+    ConfigError
+        One line if the board has no such preset.
+    """
+    preset = STREAM_PRESETS.get(name)
+    if preset is None:
+        raise ConfigError(f"unknown stream {name!r}; allowed: {', '.join(STREAM_PRESETS)}")
+    board = board_name(board_id)
+    try:
+        has = BoardShim.get_board_presets(int(board_id))
+        descr = BoardShim.get_board_descr(int(board_id), preset) if preset in has else None
+    except BrainFlowError as err:
+        raise ConfigError(f"BrainFlow has no board with id {board_id} ({err})") from None
+    if not descr or "sampling_rate" not in descr:
+        offered = [n for n, p in STREAM_PRESETS.items() if p in has]
+        raise ConfigError(
+            f"{board} has no {name} preset (its extra presets: {', '.join(offered) or 'none'})"
+        )
+    kind_of: dict[int, str] = {}
+    for kind in STREAM_KINDS:  # a row shared by two kinds takes the first one's name
+        rows = descr.get(f"{kind}_channels" if kind != "battery" else "battery_channel", [])
+        for row in [rows] if isinstance(rows, int) else rows:
+            kind_of.setdefault(int(row), kind)
+    rows = sorted(kind_of)
+    count: dict[str, int] = {}
+    labels = []
+    for row in rows:
+        kind = kind_of[row]
+        i = count[kind] = count.get(kind, -1) + 1
+        axis = "xyz"[i] if kind in ("accel", "gyro") and i < 3 else str(i)
+        labels.append(kind if kind == "battery" else f"{kind}_{axis}")
+    return StreamLayout(
+        name=name,
+        preset=preset,
+        sfreq=float(descr["sampling_rate"]),
+        n_rows=int(descr["num_rows"]),
+        rows=tuple(rows),
+        labels=tuple(labels),
+        kinds=tuple(kind_of[r] for r in rows),
+        counter_row=descr.get("package_num_channel"),
+        timestamp_row=descr.get("timestamp_channel"),
+    )
+
+
+def board_streams(board_id: int) -> tuple[str, ...]:
+    """The extra presets (:data:`~nfb.session.format.STREAM_PRESETS` names) a board offers."""
+    try:
+        has = BoardShim.get_board_presets(int(board_id))
+    except BrainFlowError:
+        return ()
+    return tuple(n for n, p in STREAM_PRESETS.items() if p in has)
+
+
+@dataclass(frozen=True)
 class BoardLayout:
     """Row layout of the data a source delivers.
 
@@ -125,6 +255,9 @@ class BoardLayout:
     ch_types : tuple of str
         Type of each of ``eeg_rows`` (:data:`~nfb.session.format.CHANNEL_TYPES`); default
         all ``"eeg"``.
+    streams : tuple of StreamLayout
+        The extra presets the source delivers (motion, PPG), each at its own rate; empty for
+        most profiles (and then left out of :meth:`to_dict`).
     """
 
     board_id: int | None
@@ -141,8 +274,16 @@ class BoardLayout:
     counter_repeat: int = 1
     counter_rule: str = "sequence"
     ch_types: tuple[str, ...] = ()
+    streams: tuple[StreamLayout, ...] = ()
 
     def __post_init__(self) -> None:
+        streams = tuple(
+            st if isinstance(st, StreamLayout) else StreamLayout.from_dict(st)
+            for st in self.streams
+        )
+        object.__setattr__(self, "streams", streams)
+        if len({st.name for st in streams}) != len(streams):
+            raise ValueError("BoardLayout: a stream is listed twice")
         object.__setattr__(self, "eeg_rows", tuple(int(r) for r in self.eeg_rows))
         object.__setattr__(self, "ch_names", tuple(str(c) for c in self.ch_names))
         types = tuple(str(t) for t in self.ch_types) or ("eeg",) * len(self.eeg_rows)
@@ -173,12 +314,19 @@ class BoardLayout:
         """Number of EEG channels."""
         return len(self.eeg_rows)
 
+    def stream(self, name: str) -> StreamLayout | None:
+        """The extra stream ``name`` (``"auxiliary"``, ``"ancillary"``), None if not delivered."""
+        return next((st for st in self.streams if st.name == name), None)
+
     def to_dict(self) -> dict:
         """Return a JSON-serialisable dict (inverse of :meth:`from_dict`)."""
         d = asdict(self)
         d["eeg_rows"] = list(self.eeg_rows)
         d["ch_names"] = list(self.ch_names)
         d["ch_types"] = list(self.ch_types)
+        d["streams"] = [st.to_dict() for st in self.streams]
+        if not self.streams:  # the layout of a board without extra streams, as before
+            del d["streams"]
         return d
 
     @classmethod
@@ -188,7 +336,7 @@ class BoardLayout:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"BoardLayout.from_dict: unknown keys {unknown}")
-        lists = ("eeg_rows", "ch_names", "ch_types")
+        lists = ("eeg_rows", "ch_names", "ch_types", "streams")
         return cls(**{k: (tuple(v) if k in lists else v) for k, v in d.items()})
 
 
@@ -247,6 +395,7 @@ def board_layout(
     board_id: int,
     ch_names: Sequence[str] | None = None,
     ch_types: Sequence[str] | None = None,
+    streams: Sequence[str] = (),
 ) -> BoardLayout:
     """Build the :class:`BoardLayout` of a BrainFlow board from ``BoardShim.get_board_descr``.
 
@@ -258,6 +407,8 @@ def board_layout(
         Labels of the EEG rows; default BrainFlow's ``eeg_names``, else ``EEG1``, ``EEG2``, ….
     ch_types : sequence of str | None
         Their types (``"eeg"``, ``"eog"``, ...); default all EEG.
+    streams : sequence of str
+        Extra presets to deliver (``"auxiliary"``, ``"ancillary"``; see :func:`stream_layout`).
     """
 
     try:
@@ -299,6 +450,7 @@ def board_layout(
         counter_repeat=repeat,
         counter_rule=rule,
         ch_types=tuple(ch_types or ()),
+        streams=tuple(stream_layout(board_id, name) for name in streams),
     )
 
 
@@ -345,6 +497,10 @@ class Source(Protocol):
     def close(self) -> None:
         """Stop and release the device; idempotent, never raises."""
 
+    # A source whose layout lists extra streams (``layout.streams``) also has
+    # ``read_streams() -> {name: (rows, n) array}``: the new samples of each, called by the
+    # acquisition thread right after each :meth:`read`.
+
 
 def check_marker(value: float) -> float:
     value = float(value)
@@ -368,6 +524,8 @@ CONNECTION_PARAMS = {
     "ip_protocol": "ip_protocol",
     "timeout": "timeout",
     "file": "file",
+    "file_aux": "file_aux",
+    "file_anc": "file_anc",
     "master_board": "master_board",
     "other_info": "other_info",
 }
@@ -449,11 +607,15 @@ class BrainFlowSource:
         Type of each row (``"eeg"``, ``"eog"``, ``"emg"``, ``"ecg"``, ``"misc"``); default EEG.
     name : str | None
         Name used in messages (the device profile name); default the board name.
+    streams : sequence of str
+        BrainFlow presets to read beside the default one (``"auxiliary"``: motion;
+        ``"ancillary"``: PPG), each delivered by :meth:`read_streams` at its own rate.
 
     Notes
     -----
     The layout comes from ``BoardShim.get_board_descr``; for BrainFlow's playback-file and
-    streaming boards it is the layout of ``connection["master_board"]``.
+    streaming boards it is the layout of ``connection["master_board"]`` (the playback board
+    plays a file per preset: ``file``, ``file_aux``, ``file_anc``).
     """
 
     def __init__(
@@ -465,6 +627,7 @@ class BrainFlowSource:
         ch_types: Sequence[str] | None = None,
         name: str | None = None,
         config: Sequence[str] = (),
+        streams: Sequence[str] = (),
     ) -> None:
 
         self.board_id = int(board_id)
@@ -486,7 +649,7 @@ class BrainFlowSource:
             self.connection["master_board"] = int(master)
             data_board = int(master)
         try:
-            self.layout = board_layout(data_board, ch_names, ch_types)
+            self.layout = board_layout(data_board, ch_names, ch_types, streams)
         except ValueError as err:
             raise ConfigError(f"{self.name}: {err}") from None
         self._board = None
@@ -645,6 +808,31 @@ class BrainFlowSource:
                 f"expected {self.layout.n_rows}"
             )
         return data
+
+    def read_streams(self) -> dict[str, np.ndarray]:
+        """The samples of each extra preset received since the last call, by stream name."""
+        out: dict[str, np.ndarray] = {}
+        if not self.layout.streams:
+            return out
+        with self._lock:
+            board = self._board
+            if board is None:
+                raise DeviceError(f"{self.name} is not open")
+            for st in self.layout.streams:
+                try:
+                    data = board.get_board_data(preset=st.preset)
+                except BrainFlowError as err:
+                    raise DeviceError(
+                        f"lost {self.name} ({st.name} stream): {_brainflow_reason(err)}"
+                    ) from err
+                data = np.asarray(data, dtype=np.float64)
+                if data.ndim != 2 or data.shape[0] != st.n_rows:
+                    raise DeviceError(
+                        f"{self.name} delivered {data.shape[0] if data.ndim == 2 else '?'} "
+                        f"rows in its {st.name} stream, expected {st.n_rows}"
+                    )
+                out[st.name] = data
+        return out
 
     def insert_marker(self, value: float) -> None:
         """Mark the next sample with ``value`` (non-zero)."""

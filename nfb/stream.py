@@ -5,6 +5,11 @@ traces) and runs several sessions on one connection; the CLI does the same for o
 :class:`DeviceStream` owns the :class:`~nfb.acquisition.Acquisition` (thread and ring buffer)
 and hands every chunk to the consumers attached to it. A consumer that raises (a recorder on
 a full disk) is detached and keeps its error; the device keeps streaming.
+
+A board's extra streams (``layout.streams``: motion, PPG) go to consumers that have an
+``on_stream_chunk`` method. From a PPG stream the stream estimates the heart rate once per
+second of PPG samples (:mod:`nfb.dsp.heart`, in the acquisition thread: about a millisecond),
+and :attr:`DeviceStream.heart` holds the newest estimate for displays.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import numpy as np
 from ._logging import logger
 from .acquisition import Acquisition
 from .devices import DeviceProfile, open_source
+from .dsp.heart import WINDOW_S, HeartRate, best_heart_rate
 from .errors import DeviceError, NfbError
 from .quality import SignalCheck, check_signal
 
@@ -31,6 +37,9 @@ class StreamConsumer(Protocol):
     def on_device_event(self, kind: str, sample_index: int, info: dict) -> None: ...
 
     def on_detached(self, error: BaseException | None) -> None: ...
+
+    # optional: on_stream_chunk(name, block, eeg_index, fetch_time), the new samples of an
+    # extra stream and the EEG samples received when they were fetched (see Acquisition)
 
 
 class DeviceStream:
@@ -68,9 +77,18 @@ class DeviceStream:
             buffer_seconds=buffer_seconds,
             on_chunk=self._dispatch_chunk,
             on_event=self._dispatch_event,
+            on_stream=self._dispatch_stream,
             open_timeout=open_timeout,
             clock=clock,
         )
+        # the stream the heart rate comes from: PPG rows (Muse 2/S), else optical (Athena)
+        self._ppg = next(
+            ((st, st.rows_of(kind)) for kind in ("ppg", "optical") for st in self.layout.streams
+             if st.rows_of(kind)),
+            None,
+        )  # fmt: skip
+        #: the newest heart-rate estimate; None for a device without a PPG stream
+        self.heart: HeartRate | None = HeartRate(None, "waiting for PPG") if self._ppg else None
         self._consumers: list[StreamConsumer] = []
         self._lock = threading.Lock()  # held while a chunk is handed out
         self.events: list[tuple[str, int, dict]] = []  # device history, for displays
@@ -180,7 +198,34 @@ class DeviceStream:
             except Exception:
                 logger.exception("consumer failed on device event %s", kind)
 
+    def _dispatch_stream(self, name: str, block: np.ndarray, eeg_index: int, wall: float) -> None:
+        with self._lock:
+            for consumer in self._consumers:
+                fn = getattr(consumer, "on_stream_chunk", None)
+                if fn is None:
+                    continue
+                try:
+                    fn(name, block, eeg_index, wall)
+                except Exception:
+                    logger.exception("consumer failed on a %s chunk", name)
+        if self._ppg is not None and self._ppg[0].name == name:
+            st, rows = self._ppg
+            ring = self.acquisition.stream_rings[name]
+            # once per second of PPG samples (the sample count is the clock)
+            per = max(1, round(st.sfreq))
+            if ring.n_written // per != (ring.n_written - block.shape[1]) // per:
+                data, _ = ring.latest(round(WINDOW_S * st.sfreq))
+                self.heart = best_heart_rate(data[rows], st.sfreq)
+
     # --- views for displays ------------------------------------------------------------------
+    def latest_stream(self, name: str, seconds: float) -> tuple[np.ndarray, int]:
+        """The newest ``seconds`` of extra stream ``name`` (all its rows) and the index of
+        its first sample in that stream."""
+        st = self.layout.stream(name)
+        if st is None:
+            raise DeviceError(f"{self.profile.name} has no {name} stream")
+        return self.acquisition.stream_rings[name].latest(round(seconds * st.sfreq))
+
     def latest_eeg(self, seconds: float) -> tuple[np.ndarray, int]:
         """The newest ``seconds`` of EEG rows (µV) and the index of the first sample."""
         data, first = self.ring.latest(round(seconds * self.layout.sfreq))

@@ -34,6 +34,28 @@ COUNTER_RULES = ("sequence", "packet", "none")
 #: Types of a board's signal rows (``layout.ch_types``), as MNE names them: EEG rows carry a
 #: 10-20 label; EOG, EMG, ECG and misc rows any label.
 CHANNEL_TYPES = ("eeg", "eog", "emg", "ecg", "misc")
+#: BrainFlow presets beside the default (EEG) one that a profile may record as streams of
+#: their own, by name: ``auxiliary`` (accelerometer, gyroscope; Muse's motion at 52 Hz) and
+#: ``ancillary`` (Muse's PPG at 64 Hz). Each is a file of its own at its own rate.
+STREAM_PRESETS = {"auxiliary": 1, "ancillary": 2}
+#: Columns a stream file has after the board's rows of that preset: the wall time nfb fetched
+#: the chunk, and ``eeg_index``: how many EEG samples of the session had been received when
+#: it was fetched (the EEG clock of what was known live; the motion inhibit and replay use it).
+STREAM_EXTRA_COLUMNS = ("fetch_time", "eeg_index")
+#: What a stream's signal rows measure, by BrainFlow's ``<kind>_channels`` name, in the order
+#: a row shared by two kinds takes its name from (Muse's PPG rows are also ``optical``); the
+#: unit each is in; MNE type ``misc`` for all.
+STREAM_KINDS = {
+    "accel": "g",
+    "gyro": "deg/s",
+    "ppg": "ADC units",
+    "optical": "ADC units",
+    "eda": "µS",
+    "temperature": "°C",
+    "resistance": "Ω",
+    "battery": "%",
+    "other": "",
+}
 RESERVE_FILE = ".reserve"
 RESERVE_BYTES = 64 * 1024
 
@@ -79,9 +101,15 @@ RESERVED_KEYS = frozenset(
         "raw",
         "frames",
         "events",
+        "streams",
         "error",
     }
 )
+
+
+def stream_file(name: str) -> str:
+    """The file of stream ``name`` (a key of :data:`STREAM_PRESETS`) in a session folder."""
+    return f"{name}.f64"
 
 
 def protocol_slug(name: str) -> str:

@@ -192,6 +192,16 @@ class LiveSession:
         if self.runner.finished:
             self._done.set()
 
+    def on_stream_chunk(self, name: str, block, eeg_index: int, fetch_time: float) -> None:
+        """An extra stream's chunk (motion, PPG): recorded with the session's EEG samples
+        received by then; one that comes before the session's first EEG sample is not its."""
+        rec = self.recorder
+        if self._offset is None or rec.failed or self.runner.finished:
+            return
+        index = max(0, eeg_index - self._offset)
+        rec.append_stream(name, block, fetch_time, index)
+        self.runner.feed_stream(name, block, index)
+
     def on_device_event(self, kind: str, sample_index: int, info: dict) -> None:
         index = 0 if self._offset is None else max(0, sample_index - self._offset)
         if kind in RECORDED_DEVICE_EVENTS and self.recorder is not None:

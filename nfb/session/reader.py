@@ -10,6 +10,19 @@ and nothing is read past what the file held when it was opened.
 the session on its timeline: each gap record's missing samples are inserted (zeros, see
 :func:`~nfb.session.format.insert_gaps`) under its ``BAD_disconnect`` or ``BAD_dropped``
 annotation, so that every annotation after a gap is at its real time.
+
+Extra streams (a Muse's motion at 52 Hz and PPG at 64 Hz; :attr:`RecordedSession.streams`)
+are read at their own rate, each with its own sample index, board timestamps, fetch times and
+``eeg_index``. In :attr:`RecordedSession.raw` their signal rows are ``misc`` channels named
+``<stream>_<label>`` (``auxiliary_accel_x``, ``ancillary_ppg_1``), in their own units (g,
+deg/s, ADC counts), resampled onto the EEG sample grid by **linear interpolation on the
+board's timestamps** (BrainFlow stamps every preset on one clock): each EEG sample gets the
+stream's value at its own timestamp, the stream's first (last) value before (after) the
+stream's first (last) sample. A session without timestamps uses ``eeg_index`` instead: each
+EEG sample holds the newest stream sample received by then. Interpolation neither adds nor
+removes content below the slower rate's Nyquist frequency (26 Hz for 52 Hz motion), which is
+all such a stream has; :meth:`RecordedSession.stream_raw` gives a stream at its own rate,
+untouched.
 """
 
 from __future__ import annotations
@@ -32,6 +45,7 @@ from .format import (
     FRAMES_FILE,
     META_FILE,
     RAW_FILE,
+    STREAM_EXTRA_COLUMNS,
     Gap,
     frames_dtype,
     insert_gaps,
@@ -123,6 +137,91 @@ def read_events(file: Path) -> list[dict[str, Any]]:
             continue
         events.append(event)
     return events
+
+
+class RecordedStream:
+    """One extra stream of a session (motion, PPG), at its own rate.
+
+    Attributes
+    ----------
+    name : str
+        ``"auxiliary"`` or ``"ancillary"``.
+    layout : dict
+        Its :class:`~nfb.sources.StreamLayout` as recorded (``sfreq``, ``rows``, ``labels``,
+        ``kinds``, ``timestamp_row``, ...).
+    samples : array, shape (n_rows, n)
+        All rows of the preset, in row order; column ``i`` is the stream's sample ``i``.
+    fetch_time : array, shape (n,)
+        Unix wall time each sample's chunk was fetched.
+    eeg_index : array of int, shape (n,)
+        The session's EEG samples received when each was fetched.
+    """
+
+    def __init__(self, name: str, layout: dict[str, Any], records: np.ndarray) -> None:
+        extra = len(STREAM_EXTRA_COLUMNS)
+        self.name = name
+        self.layout = layout
+        self.samples = records[:, :-extra].T
+        self.fetch_time = records[:, -2]
+        self.eeg_index = np.clip(np.nan_to_num(records[:, -1]), 0, 2**62).astype(np.int64)
+
+    @property
+    def sfreq(self) -> float:
+        """Its sampling rate in Hz."""
+        return float(self.layout["sfreq"])
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.samples.shape[1])
+
+    @property
+    def labels(self) -> list[str]:
+        """Names of its signal rows (``accel_x``, ``ppg_0``, ...)."""
+        return [str(c) for c in self.layout["labels"]]
+
+    @property
+    def signals(self) -> np.ndarray:
+        """Its signal rows, ``(len(labels), n)``."""
+        return self.samples[[int(r) for r in self.layout["rows"]]]
+
+    @property
+    def timestamps(self) -> np.ndarray | None:
+        """The board's timestamp of each sample (s since the epoch), None without."""
+        row = self.layout.get("timestamp_row")
+        return None if row is None else self.samples[int(row)]
+
+    def __repr__(self) -> str:
+        return f"<RecordedStream {self.name} | {self.n_samples} samples at {self.sfreq:g} Hz>"
+
+
+def on_eeg_grid(
+    stream: RecordedStream, n_eeg: int, eeg_timestamps: np.ndarray | None
+) -> np.ndarray:
+    """A stream's signal rows resampled onto the EEG samples (see the module docstring).
+
+    Returns ``(len(stream.labels), n_eeg)`` float64.
+    """
+    values = stream.signals
+    out = np.zeros((values.shape[0], n_eeg))
+    if stream.n_samples == 0 or n_eeg == 0:
+        return out
+    ts = stream.timestamps
+    usable = (
+        ts is not None
+        and eeg_timestamps is not None
+        and np.isfinite(ts).all()
+        and np.isfinite(eeg_timestamps).all()
+        and (ts > 0).all()
+        and (eeg_timestamps > 0).all()
+        and (np.diff(ts) >= 0).all()
+    )
+    if usable:
+        for i, row in enumerate(values):
+            out[i] = np.interp(eeg_timestamps, ts, row)
+        return out
+    # no common clock: EEG sample j holds the newest stream sample received by then
+    newest = np.searchsorted(stream.eeg_index, np.arange(n_eeg), side="right") - 1
+    return values[:, np.clip(newest, 0, None)]
 
 
 class RecordedSession:
@@ -228,6 +327,36 @@ class RecordedSession:
         return self._raw_records[:, -1]
 
     @cached_property
+    def streams(self) -> dict[str, RecordedStream]:
+        """The extra streams (motion, PPG) by name; empty for most devices."""
+        layouts = {str(st.get("name")): st for st in self.layout.get("streams", [])}
+        out = {}
+        for name, node in (self.meta.get("streams") or {}).items():
+            layout = layouts.get(name)
+            if layout is None:
+                raise SessionError(f"{self.path / META_FILE}: stream {name!r} has no layout")
+            records = read_records(self.path / str(node["file"]), len(node["columns"]))
+            out[name] = RecordedStream(name, layout, records)
+        return out
+
+    def stream_raw(self, name: str) -> mne.io.RawArray:
+        """Stream ``name`` at its own rate as ``misc`` channels (values in their own units),
+        starting at the session's start."""
+        import mne
+
+        stream = self.streams.get(name)
+        if stream is None:
+            raise SessionError(f"{self.path} has no {name!r} stream (it has {list(self.streams)})")
+        if stream.n_samples == 0:
+            raise SessionError(f"{self.path}: the {name} stream has no samples")
+        info = mne.create_info(stream.labels, stream.sfreq, "misc", verbose=False)
+        raw = mne.io.RawArray(stream.signals, info, verbose=False)
+        start_unix = self.meta.get("start_unix")
+        if start_unix is not None:
+            raw.set_meas_date(datetime.fromtimestamp(float(start_unix), timezone.utc))
+        return raw
+
+    @cached_property
     def gaps(self) -> list[Gap]:
         """The gap records (outages and losses), in timeline order."""
         return session_gaps(self.events)
@@ -273,9 +402,18 @@ class RecordedSession:
             )
         if self.n_samples == 0:
             raise SessionError(f"{self.path} has no samples")
-        data = insert_gaps(self.samples[rows] * 1e-6, self.gaps)  # µV -> V
+        data = self.samples[rows] * 1e-6  # µV -> V
+        types = self.ch_types
+        if self.streams:
+            row = layout.get("timestamp_row")
+            eeg_ts = self.samples[int(row)] if row is not None else None
+            extra = [on_eeg_grid(st, self.n_samples, eeg_ts) for st in self.streams.values()]
+            data = np.vstack([data, *extra])
+            names = names + [f"{st.name}_{c}" for st in self.streams.values() for c in st.labels]
+            types = types + ["misc"] * (len(names) - len(types))
+        data = insert_gaps(data, self.gaps)
         # EOG/EMG/ECG/misc rows keep their type; the montage places the EEG ones only
-        info = mne.create_info(names, self.sfreq, self.ch_types, verbose=False)
+        info = mne.create_info(names, self.sfreq, types, verbose=False)
         info["description"] = f"nfb session {self.meta.get('client')}/{self.meta.get('session_id')}"
         raw = mne.io.RawArray(data, info, verbose=False)
         montage = mne.channels.make_standard_montage(_montage_name())

@@ -2,7 +2,10 @@
 
 A session folder ``<sessions_dir>/<client>/<session_id>/`` holds ``session.json`` (metadata,
 replaced atomically whenever it changes), ``raw.f64`` and ``frames.f64`` (append-only
-little-endian float64 records) and ``events.jsonl`` (append-only, one JSON object a line).
+little-endian float64 records), ``events.jsonl`` (append-only, one JSON object a line) and,
+for a board with extra streams (``layout["streams"]``: motion, PPG), one ``<name>.f64`` per
+stream at its own rate (its rows, then ``fetch_time`` and ``eeg_index``; see
+:data:`~nfb.session.format.STREAM_EXTRA_COLUMNS`).
 The format is documented in the README; :mod:`nfb.session.store` reads it.
 
 :class:`SessionRecorder` is fed from the acquisition thread. Appends never touch the disk in
@@ -54,7 +57,9 @@ from .format import (
     RESERVE_BYTES,
     RESERVE_FILE,
     RESERVED_KEYS,
+    STREAM_EXTRA_COLUMNS,
     protocol_slug,
+    stream_file,
     to_json,
     utc_iso,
     write_json_atomic,
@@ -72,6 +77,15 @@ def raw_columns_from_layout(layout: Mapping[str, Any]) -> list[str]:
     for row, label in zip(layout["eeg_rows"], layout["ch_names"], strict=True):
         names[int(row)] = str(label)
     return [*names, "fetch_time"]
+
+
+def stream_columns_from_layout(stream: Mapping[str, Any]) -> list[str]:
+    """The columns of a stream file: ``row<i>`` for each row of the preset, the signal rows
+    named by their labels, then :data:`~nfb.session.format.STREAM_EXTRA_COLUMNS`."""
+    names = [f"row{i}" for i in range(int(stream["n_rows"]))]
+    for row, label in zip(stream["rows"], stream["labels"], strict=True):
+        names[int(row)] = str(label)
+    return [*names, *STREAM_EXTRA_COLUMNS]
 
 
 def software_versions() -> dict[str, str | None]:
@@ -168,16 +182,21 @@ class SessionRecorder:
         self._sync_interval = float(sync_interval)
         self._n_raw_cols = len(meta["raw"]["columns"])
         self._n_frame_cols = len(meta["frames"]["columns"])
+        streams = meta.get("streams") or {}
+        self._n_stream_cols = {name: len(st["columns"]) for name, st in streams.items()}
         self.error: SessionError | None = None
         self.failed = False
         self._closed = False
         self._n_samples = 0  # accepted from the caller
         self._n_frames = 0
         self._written = {"raw": 0, "frames": 0}  # records handed to the kernel
+        self._written.update({f"stream:{name}": 0 for name in streams})
+        self._n_stream_samples = dict.fromkeys(streams, 0)
         self._dirty: set[str] = set()
         self._fds: dict[str, int] = {}
         self._lock: fs.Lock | None = None
         self._files = {"raw": RAW_FILE, "frames": FRAMES_FILE, "events": EVENTS_FILE}
+        self._files.update({f"stream:{name}": st["file"] for name, st in streams.items()})
         # O_EXCL: a name planted in the folder (a link) is refused, never written through
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
         try:
@@ -276,6 +295,14 @@ class SessionRecorder:
                 f"{len(raw_columns) - 1} raw columns for a layout of {layout['n_rows']} rows"
             )
         frame_cols = _validate_frame_columns(frame_columns)
+        streams = {
+            str(st["name"]): {
+                "file": stream_file(str(st["name"])),
+                "columns": stream_columns_from_layout(st),
+                "n_samples": 0,
+            }
+            for st in layout.get("streams", [])
+        }
 
         if start is None:
             start = datetime.now(timezone.utc)
@@ -311,6 +338,7 @@ class SessionRecorder:
             "raw": {"file": RAW_FILE, "columns": raw_columns},
             "frames": {"file": FRAMES_FILE, "columns": frame_cols},
             "events": {"file": EVENTS_FILE},
+            **({"streams": streams} if streams else {}),
             "blocks": [],
             "baseline": {},
             "notes": "",
@@ -386,6 +414,43 @@ class SessionRecorder:
         rec[:, -1] = fetch
         self._n_samples += n
         self._submit("raw", (rec.tobytes(), n))
+
+    def append_stream(
+        self, name: str, block: np.ndarray, fetch_time: float | np.ndarray, eeg_index
+    ) -> None:
+        """Append a chunk of an extra stream (motion, PPG) at its own rate.
+
+        Parameters
+        ----------
+        name : str
+            The stream (a key of ``meta["streams"]``).
+        block : array, shape (n_rows, n_samples)
+            All rows of its preset.
+        fetch_time : float | array, shape (n_samples,)
+            Unix wall time at which nfb fetched the chunk (or one per sample).
+        eeg_index : int | array, shape (n_samples,)
+            EEG samples of the session received when the chunk was fetched.
+        """
+        self._check_open()
+        n_cols = self._n_stream_cols.get(name)
+        if n_cols is None:
+            have = ", ".join(self._n_stream_cols) or "none"
+            raise ValueError(f"no stream {name!r} in this session (it has: {have})")
+        block = np.asarray(block)
+        extra = len(STREAM_EXTRA_COLUMNS)
+        if block.ndim != 2 or block.shape[0] != n_cols - extra:
+            raise ValueError(
+                f"{name} samples must have shape ({n_cols - extra}, n), got {block.shape}"
+            )
+        n = block.shape[1]
+        if n == 0 or self.failed:
+            return
+        rec = np.empty((n, n_cols), dtype="<f8")
+        rec[:, :-extra] = block.T
+        rec[:, -2] = np.broadcast_to(np.asarray(fetch_time, dtype=np.float64), (n,))
+        rec[:, -1] = np.broadcast_to(np.asarray(eeg_index, dtype=np.float64), (n,))
+        self._n_stream_samples[name] += n
+        self._submit(f"stream:{name}", (rec.tobytes(), n))
 
     def append_frames(self, rows: np.ndarray) -> None:
         """Append frames.
@@ -579,6 +644,8 @@ class SessionRecorder:
         with self._meta_lock:
             self._meta["n_samples"] = self._written["raw"]
             self._meta["n_frames"] = self._written["frames"]
+            for name in self._n_stream_cols:
+                self._meta["streams"][name]["n_samples"] = self._written[f"stream:{name}"]
             snapshot = json.loads(to_json(self._meta))
         try:
             write_json_atomic(self._path / META_FILE, snapshot)
@@ -650,7 +717,9 @@ class SessionRecorder:
         with contextlib.suppress(OSError):
             (self._path / RESERVE_FILE).unlink(missing_ok=True)
         counts = {}
-        for key, n_cols in (("raw", self._n_raw_cols), ("frames", self._n_frame_cols)):
+        sized = [("raw", self._n_raw_cols), ("frames", self._n_frame_cols)]
+        sized += [(f"stream:{name}", n) for name, n in self._n_stream_cols.items()]
+        for key, n_cols in sized:
             try:
                 counts[key] = (self._path / self._files[key]).stat().st_size // (8 * n_cols)
             except OSError:  # pragma: no cover
@@ -659,6 +728,8 @@ class SessionRecorder:
             self._meta["status"] = "failed"
             self._meta["n_samples"] = counts["raw"]
             self._meta["n_frames"] = counts["frames"]
+            for name in self._n_stream_cols:
+                self._meta["streams"][name]["n_samples"] = counts[f"stream:{name}"]
             snapshot = json.loads(to_json(self._meta))
         try:
             write_json_atomic(self._path / META_FILE, snapshot)

@@ -10,6 +10,10 @@ commands, so the replay's ``time_s``, its settling after each gap and its gap re
 the recording's; a re-scoring with another protocol (another frame grid) applies each at
 its ``at`` (before the new grid's first frame from there), and records it there. The
 recording's ``dropped`` and disconnection events are carried over as they are.
+
+A session's extra streams (motion, PPG) are copied into the replay as recorded, and each
+chunk is fed to the runner before the EEG chunk whose frames may see it (by its
+``eeg_index``, see :mod:`nfb.dsp.motion`), so a motion inhibit replays exactly.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import math
 import os
 import sys
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +58,8 @@ class ReplaySource:
     events: list[dict]
     meta: dict
     start_unix: float | None
+    #: a session's extra streams (:class:`~nfb.session.reader.RecordedStream`) by name
+    streams: dict = field(default_factory=dict)
 
 
 def open_replay_source(path, *, device: str | None = None) -> ReplaySource:
@@ -85,6 +91,7 @@ def open_replay_source(path, *, device: str | None = None) -> ReplaySource:
             events,
             rec.meta,
             rec.meta.get("start_unix"),
+            rec.streams,
         )
     if path.suffix.lower() == ".csv":
         from ..devices import load_profile
@@ -256,17 +263,21 @@ def replay(
     eeg_rows = list(src.layout.eeg_rows)
     bar = progress_bar(n, src.path.name, progress)
     carried = [e for e in src.events if e.get("kind") in CARRIED_KINDS]
+    streams = _StreamFeeder(src.streams, recorder, runner)
     try:
         with recorder:
             for start in range(0, n, chunk):
                 block = src.samples[:, start : start + chunk]
                 fetch = src.fetch_time[start : start + chunk]
                 recorder.append_samples(block, fetch)
+                streams.feed(upto=start + block.shape[1])
                 runner.feed(block[eeg_rows], fetch)
                 _drain(recorder, frames_out, events_out, carried, upto=start + block.shape[1])
                 bar.update(block.shape[1])
                 if runner.finished:
                     break
+            else:
+                streams.feed(upto=math.inf)  # what came after the last EEG sample
             runner.finish("end_of_recording")
             _drain(recorder, frames_out, events_out, carried, upto=math.inf)
             summary = runner.summary()
@@ -290,6 +301,29 @@ def replay(
         bar.close()
     logger.info("replayed %s -> %s (%s)", src.path, out, status)
     return out
+
+
+class _StreamFeeder:
+    """Hands a recording's extra streams to the replay's recorder and runner in EEG order."""
+
+    def __init__(self, streams: dict, recorder: SessionRecorder, runner: SessionRunner) -> None:
+        self.streams = streams
+        self.recorder = recorder
+        self.runner = runner
+        self.pos = dict.fromkeys(streams, 0)
+
+    def feed(self, upto: float) -> None:
+        """Every stream sample with ``eeg_index < upto`` not yet fed: frames up to sample
+        ``upto - 1`` may see them."""
+        for name, st in self.streams.items():
+            i = self.pos[name]
+            j = st.n_samples if upto == math.inf else int(np.searchsorted(st.eeg_index, upto))
+            if j <= i:
+                continue
+            block = st.samples[:, i:j]
+            self.recorder.append_stream(name, block, st.fetch_time[i:j], st.eeg_index[i:j])
+            self.runner.feed_stream(name, block, st.eeg_index[i:j])
+            self.pos[name] = j
 
 
 def _rescore_schedule(events: list[dict]) -> list[dict]:

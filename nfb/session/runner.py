@@ -20,6 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from .._logging import logger
 from ..bands import resolve_bands
+from ..dsp.motion import MotionInhibit
 from ..dsp.pipeline import Derivation, Pipeline
 from ..errors import ConfigError, SessionError
 from ..feedback.level import FeedbackLevel
@@ -268,6 +269,7 @@ class SessionRunner:
                 eog_channels=eog_rows,
             )
         self.inhibitor = Inhibitor(p["inhibit"], self.frame_rate, layout.rail_uv)
+        self.motion = self._motion_stage(p["inhibit"], layout, protocol.slug)
         self.direction = fb["direction"]
         self.zscore = fb["zscore"]
         self.baseline_for = "baseline_" + fb["baseline"]
@@ -303,7 +305,7 @@ class SessionRunner:
                 )
 
         self.band_columns = self.pipeline.band_columns
-        self.inhibit_kinds = self.inhibitor.kinds
+        self.inhibit_kinds = (*self.inhibitor.kinds, *(("motion",) if self.motion else ()))
         self.columns: list[tuple[str, str]] = [
             *FRAME_COLUMNS,
             *[(f"inhibit_{k}", "?") for k in self.inhibit_kinds],
@@ -354,6 +356,37 @@ class SessionRunner:
         self._started = False
 
     # --- construction helpers --------------------------------------------------------------
+    #: The stream a motion inhibit reads (accelerometer and gyroscope).
+    MOTION_STREAM = "auxiliary"
+
+    @classmethod
+    def _motion_stage(cls, inhibits: list[dict], layout, slug: str) -> MotionInhibit | None:
+        """The motion inhibit of the protocol, on the device's auxiliary stream."""
+        spec = next((i for i in inhibits if i["kind"] == "motion"), None)
+        if spec is None:
+            return None
+        finder = getattr(layout, "stream", None)
+        st = finder(cls.MOTION_STREAM) if finder is not None else None
+        if st is None:
+            raise ConfigError(
+                f"{slug}: the motion inhibit needs a device with a motion stream (a profile "
+                f'with streams = ["{cls.MOTION_STREAM}"], such as muse-2); this one has none'
+            )
+        for what, kind in (("max_accel_g", "accel"), ("max_gyro_dps", "gyro")):
+            if spec[what] and not st.rows_of(kind):
+                raise ConfigError(
+                    f"{slug}: the motion inhibit's {what} needs {kind} rows, and the device's "
+                    f"{st.name} stream has {', '.join(st.labels) or 'none'}; set {what} = 0"
+                )
+        return MotionInhibit(
+            st.sfreq,
+            st.rows_of("accel"),
+            st.rows_of("gyro"),
+            max_accel_g=spec["max_accel_g"],
+            max_gyro_dps=spec["max_gyro_dps"],
+            hold_ms=spec["hold_ms"],
+        )
+
     @staticmethod
     def _derivations(channels, feature, ch_names):
         """The main derivation (``signal.channels``) and those the feature names (``@X``)."""
@@ -581,6 +614,14 @@ class SessionRunner:
         self._emit(event)
 
     # --- processing ------------------------------------------------------------------------
+    def feed_stream(self, name: str, block: np.ndarray, eeg_index) -> None:
+        """An extra stream's chunk (all its rows) and the session's EEG samples received
+        when it was fetched; the motion inhibit reads the auxiliary stream (see
+        :mod:`nfb.dsp.motion`: frame ``s`` sees the samples with ``eeg_index <= s``). Feed
+        each chunk before the EEG whose frames may see it."""
+        if self.motion is not None and name == self.MOTION_STREAM:
+            self.motion.feed(np.asarray(block, dtype=np.float64), eeg_index)
+
     def feed(self, eeg: np.ndarray, wall_time) -> np.ndarray:
         """Process the next chunk of EEG rows (n_channels, n) in µV.
 
@@ -590,6 +631,8 @@ class SessionRunner:
         start = self.pipeline.n_samples
         fb = self.pipeline.process(eeg)
         inh = self.inhibitor.evaluate(fb)
+        if self.motion is not None:
+            inh["motion"] = self.motion.flags(fb.sample_index)
         m = len(fb)
         rows = np.empty((m, len(self.columns)))
         if m == 0 or self.finished:

@@ -211,6 +211,21 @@ def _meta_problem(meta: dict[str, Any]) -> str | None:
         # a data file is a plain name inside the folder: never a path out of it
         if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\\" in name:
             return f"{key}.file must be a file name inside the session folder, got {name!r}"
+    streams = meta.get("streams", {})
+    if not isinstance(streams, dict):
+        return "streams must be an object"
+    for key, node in streams.items():
+        cols = node.get("columns") if isinstance(node, dict) else None
+        name = node.get("file") if isinstance(node, dict) else None
+        if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\\" in name:
+            return f"streams.{key}.file must be a file name inside the session folder"
+        if (
+            not isinstance(cols, list)
+            or len(cols) < 3
+            or not all(isinstance(c, str) and c for c in cols)
+            or len(set(cols)) != len(cols)
+        ):
+            return f"streams.{key}.columns must be a list of distinct names"
     layout = meta["layout"]
     n_rows = layout.get("n_rows", len(raw_cols) - 1)
     if not is_int(n_rows) or n_rows != len(raw_cols) - 1:
