@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -172,6 +173,98 @@ def find_stream(
             f"--stream source_id=ID (or name=, hostname=)"
         )
     return found[0]
+
+
+@dataclass(frozen=True)
+class StreamListing:
+    """An LSL stream seen on the network (what the console lists to pick from).
+
+    Attributes
+    ----------
+    name, type : str
+        The stream's name and content type (``EEG``, ``Markers``, ...).
+    channels : int
+        Its channel count.
+    sfreq : float
+        Its nominal rate (0: irregular, a marker stream).
+    source_id, hostname : str
+        Where it comes from.
+    spec : str
+        What ``--stream`` (the console's stream field) takes to pick exactly this one
+        among those listed: ``name=NAME``, with ``hostname=`` or by ``source_id=`` where
+        several share the name.
+    """
+
+    name: str
+    type: str
+    channels: int
+    sfreq: float
+    source_id: str
+    hostname: str
+    spec: str
+
+    def describe(self) -> str:
+        """One line: ``Amp (EEG, 8 ch, 250 Hz) from source id amp-1 on lab-pc``."""
+        rate = f"{self.sfreq:g} Hz" if self.sfreq > 0 else "irregular"
+        source = f"source id {self.source_id}, " if self.source_id else ""
+        return (
+            f"{self.name} ({self.type or 'no type'}, {self.channels} ch, {rate}) "
+            f"from {source}{self.hostname or 'unknown host'}"
+        )
+
+
+def _usable(text: str) -> bool:
+    # what --stream key=value can carry (no quotes, separators or control characters)
+    return bool(text) and not any(c in text for c in "',=") and all(ord(c) >= 32 for c in text)
+
+
+def list_streams(timeout: float = 1.0) -> list[StreamListing]:
+    """The LSL streams on the network, by name.
+
+    Parameters
+    ----------
+    timeout : float
+        Seconds to listen for them (liblsl resolves for that long).
+
+    Raises
+    ------
+    DeviceError
+        One line if pylsl or its liblsl is missing, or the timeout is not 0 < s <= 60.
+    """
+    pylsl = _pylsl()
+    if not (isinstance(timeout, int | float) and math.isfinite(timeout) and 0 < timeout <= 60):
+        raise DeviceError(f"timeout must be 0 < seconds <= 60, got {timeout!r}")
+    infos = {info.uid(): info for info in pylsl.resolve_streams(float(timeout))}.values()
+    found = sorted(infos, key=lambda i: (i.name(), i.hostname(), i.source_id()))
+    by_name: dict[str, int] = {}
+    by_host: dict[tuple[str, str], int] = {}
+    for info in found:
+        by_name[info.name()] = by_name.get(info.name(), 0) + 1
+        key = (info.name(), info.hostname())
+        by_host[key] = by_host.get(key, 0) + 1
+    out = []
+    for info in found:
+        name, host, sid = info.name(), info.hostname(), info.source_id()
+        if by_name[name] == 1 or not (_usable(host) or _usable(sid)):
+            spec = f"name={name}"
+        elif by_host[(name, host)] == 1 and _usable(host):
+            spec = f"name={name},hostname={host}"
+        else:
+            spec = f"source_id={sid}" if _usable(sid) else f"name={name}"
+        if not _usable(name):
+            spec = f"source_id={sid}" if _usable(sid) else ""
+        out.append(
+            StreamListing(
+                name=name,
+                type=info.type(),
+                channels=int(info.channel_count()),
+                sfreq=float(info.nominal_srate()),
+                source_id=sid,
+                hostname=host,
+                spec=spec,
+            )
+        )
+    return out
 
 
 def _channels(info) -> tuple[list[int], list[str], list[float]]:

@@ -326,3 +326,53 @@ def test_a_late_burst_is_not_a_loss(amp):
     with stream:
         assert stream.acquisition.wait_samples(1100, timeout=30)  # a second past the burst
     assert stream.n_dropped == 0
+
+
+def test_the_streams_on_the_network_are_listed_with_a_spec_that_picks_each(amp):
+    from nfb.lsl_source import list_streams
+
+    one = amp()
+    shared = f"nfb-test-twin-{uuid.uuid4().hex[:8]}"
+    twins = [amp(shared, source_id=f"{shared}-a"), amp(shared, source_id=f"{shared}-b")]
+    seen = {s.source_id: s for s in list_streams(1.5)}
+    mine = seen[_name(one)]
+    assert (mine.name, mine.type, mine.channels, mine.sfreq) == (_name(one), "EEG", 9, SFREQ)
+    assert mine.hostname and mine.spec == f"name={_name(one)}"
+    assert f"{_name(one)} (EEG, 9 ch, 250 Hz) from source id {_name(one)}, " in mine.describe()
+    # two of one name on one computer: only the source id tells them apart
+    assert [seen[t.outlet.get_info().source_id()].spec for t in twins] == [
+        f"source_id={shared}-a",
+        f"source_id={shared}-b",
+    ]
+    # each spec finds exactly its stream again
+    profile = load_profile("lsl", lsl_stream=seen[f"{shared}-b"].spec)
+    assert DeviceStream(profile).layout.n_eeg == 8
+
+
+def test_the_console_finds_the_streams_and_connects_to_the_one_chosen(
+    amp, qtbot, own_windows, tmp_path
+):
+    from PyQt6 import QtCore
+
+    from nfb.gui.console import ConsoleWindow
+
+    a = amp()
+    settings = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
+    console = own_windows(ConsoleWindow(tmp_path / "store", settings=settings))
+    console.show()
+    finder = console.lsl_finder
+    console.device_box.setCurrentText("cyton")
+    assert not finder.isEnabled()  # only for the lsl device
+    console.device_box.setCurrentText("lsl")
+    assert finder.isEnabled()
+    qtbot.mouseClick(finder.button, QtCore.Qt.MouseButton.LeftButton)
+    assert not finder.button.isEnabled()  # resolving, off the GUI thread
+    qtbot.waitUntil(lambda: finder.button.isEnabled(), timeout=10000)
+    texts = [finder.box.itemText(i) for i in range(finder.box.count())]
+    index = next(i for i, t in enumerate(texts) if t.startswith(f"{_name(a)} (EEG, 9 ch, 250 Hz)"))
+    finder.box.activated.emit(index)  # as a click on the item does
+    assert console.lsl_edit.text() == f"name={_name(a)}"
+    finder.grab().save(str(tmp_path / "finder.png"))
+    qtbot.mouseClick(console.connect_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: console.stream is not None, timeout=20000)
+    assert console.stream.layout.ch_names[:2] == ("Fp1", "Fp2")

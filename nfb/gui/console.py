@@ -34,6 +34,7 @@ from ..session.runner import COLUMN, trained_channels
 from ..stream import DeviceStream
 from .headmap import HeadMap
 from .keys import SessionKeys
+from .lsl_streams import StreamFinder
 from .messages import HOW_A_SESSION_RUNS, plain_error
 from .outcomes import CourseRow
 from .plots import LivePlots, verdict_colour
@@ -243,6 +244,10 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         g.addRow("File", file_row)
         g.addRow("IP address", self.ip_edit)
         g.addRow("LSL stream", self.lsl_edit)
+        self.lsl_finder = StreamFinder()  # the streams on the network, to pick from
+        self.lsl_finder.find_requested.connect(self.find_lsl_streams)
+        self.lsl_finder.chosen.connect(self.lsl_edit.setText)
+        g.addRow("Streams seen", self.lsl_finder)
         g.addRow("Mains", self.mains_box)
         g.addRow(self.connect_button, self.device_state)
         g.addRow(self.device_warning)
@@ -872,6 +877,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.mac_edit.setEnabled("mac_address" in conn)
         self.file_edit.setEnabled("file" in conn)
         self.lsl_edit.setEnabled("stream_name" in conn)
+        self.lsl_finder.setEnabled("stream_name" in conn)
         self.ip_edit.setEnabled("ip_address" in conn)
         if "ip_address" in conn:
             self.ip_edit.setText(str(conn.get("ip_address") or ""))
@@ -1066,6 +1072,19 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             return
         stream = self.stream
         self._in_thread(lambda: stream.check(5.0), self._show_check)
+
+    def find_lsl_streams(self) -> None:
+        """List the LSL streams on the network (liblsl listens a second, off the GUI thread)."""
+        from ..lsl_source import list_streams  # pylsl only when asked
+
+        def show(streams, err) -> None:
+            if err is not None:
+                self.lsl_finder.search_failed()
+                self.error(err)
+                return
+            self.lsl_finder.show_streams(streams)
+
+        self._in_thread(lambda: list_streams(1.0), show)
 
     def check_impedance(self) -> None:
         """Measure the electrodes' impedance in a worker thread (Cyton and Ganglion boards)."""
