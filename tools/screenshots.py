@@ -2,7 +2,8 @@
 
 Run under a real X server: ``xvfb-run -s "-screen 0 1920x1080x24" .venv/bin/python
 tools/screenshots.py docs/``. It connects the synthetic board, starts a short session and
-grabs the console and the client window once the first training block has run a while.
+grabs the console (at 1366x768 and at 1920x1080) and the client window once the first
+training block has run a while.
 """
 
 import sys
@@ -26,7 +27,7 @@ band = "theta"
 max = "auto"
 max_z = 2.5
 [script]
-baseline_eyes_open = 0.1
+baseline_eyes_open = 0.15
 baseline_eyes_closed = 0.1
 blocks = 3
 block_min = 0.5
@@ -74,8 +75,20 @@ def main(out: Path, mode: str = "bar") -> None:
                 QtCore.QTimer.singleShot(500, grab)
                 steps["phase"] = "done"
 
+    sizes = [(1366, 768), (1920, 1080)]
+
     def grab():
-        console.grab().save(str(out / "console.png"))
+        # each screen size practitioners have: resized, laid out and redrawn, then grabbed
+        width, height = sizes.pop(0)
+        console.resize(width, height)
+        QtCore.QTimer.singleShot(700, lambda: save(width, height))
+
+    def save(width, height):
+        name = "console.png" if (width, height) == (1920, 1080) else f"console-{width}.png"
+        console.grab().save(str(out / name))
+        if sizes:
+            grab()
+            return
         client.grab().save(str(out / f"client-{mode}.png"))
         console.shutdown()
         app.quit()
