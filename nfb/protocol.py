@@ -25,6 +25,16 @@ from .dsp.features import BandRef, FeatureExpr
 from .errors import ConfigError, quoted
 
 INHIBIT_KINDS = ("amplitude", "emg", "flat", "railed", "band", "eog", "motion")
+#: The values a field of a fixed set of words may take (the schema's checks use these; an
+#: editor lists them).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "feedback.direction": ("up", "down"),
+    "feedback.measure": ("amplitude", "power"),
+    "feedback.estimator": tuple(ESTIMATORS),
+    "feedback.baseline": ("eyes_open", "eyes_closed"),
+    "feedback.mode": ("visual", "audio", "visual+audio"),
+    "script.eyes": ("open", "closed"),
+}
 
 
 def protocols_dir() -> Path:
@@ -115,17 +125,22 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     },
     "feedback": {
         "feature": ("str", None, None, "an expression such as 'alpha / beta'"),
-        "direction": ("str", "up", lambda v: v in ("up", "down"), '"up" or "down"'),
+        "direction": (
+            "str",
+            "up",
+            lambda v: v in CHOICES["feedback.direction"],
+            '"up" or "down"',
+        ),
         "measure": (
             "str",
             "amplitude",
-            lambda v: v in ("amplitude", "power"),
+            lambda v: v in CHOICES["feedback.measure"],
             '"amplitude" (µV) or "power" (µV²)',
         ),
         "estimator": (
             "str",
             DEFAULT_ESTIMATOR,
-            lambda v: v in ESTIMATORS,
+            lambda v: v in CHOICES["feedback.estimator"],
             " or ".join(ESTIMATORS),
         ),
         "smooth_ms": ("num", 250, lambda v: 0 <= v <= 10000, "0 to 10000 ms"),
@@ -133,13 +148,13 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "baseline": (
             "str",
             "eyes_open",
-            lambda v: v in ("eyes_open", "eyes_closed"),
+            lambda v: v in CHOICES["feedback.baseline"],
             '"eyes_open" or "eyes_closed"',
         ),
         "mode": (
             "str",
             "visual+audio",
-            lambda v: v in ("visual", "audio", "visual+audio"),
+            lambda v: v in CHOICES["feedback.mode"],
             '"visual", "audio" or "visual+audio"',
         ),
     },
@@ -156,7 +171,12 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "blocks": ("int", 6, lambda v: 1 <= v <= 100, "1 to 100"),
         "block_min": ("num", 3, _pos_minutes, "minutes, > 0 and <= 600"),
         "rest_min": ("num", 0.5, _minutes, "minutes, 0 to 600"),
-        "eyes": ("str", "open", lambda v: v in ("open", "closed"), '"open" or "closed"'),
+        "eyes": (
+            "str",
+            "open",
+            lambda v: v in CHOICES["script.eyes"],
+            '"open" or "closed"',
+        ),
     },
 }
 
@@ -538,3 +558,186 @@ class Protocol:
             if inh["kind"] == "band" and BandRef(inh["band"], None) not in refs:
                 refs.append(BandRef(inh["band"], None))
         return tuple(refs)
+
+
+# --- writing ------------------------------------------------------------------------------
+#: Order of a written protocol's tables: as the presets have them.
+_WRITE_ORDER = ("signal", "bands", "feedback", "reward", "inhibit", "script", "sham")
+#: File names Windows keeps for devices, whatever the extension (``con.toml`` is the console).
+_WINDOWS_DEVICES = frozenset(
+    ["con", "prn", "aux", "nul"] + [f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)]
+)
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _toml_string(text: str) -> str:
+    out = []
+    for c in text:
+        if c in '"\\':
+            out.append("\\" + c)
+        elif c in "\b\t\n\f\r":
+            out.append({"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}[c])
+        elif ord(c) < 0x20 or ord(c) == 0x7F:  # TOML allows no other control character raw
+            out.append(f"\\u{ord(c):04x}")
+        else:
+            out.append(c)
+    return '"' + "".join(out) + '"'
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.fullmatch(key) else _toml_string(key)
+
+
+def _toml_value(value: Any, where: str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)  # the shortest text that reads back as the same float
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v, where) for v in value) + "]"
+    raise ConfigError(f"{where}: cannot write {type(value).__name__} {_got(value)} to TOML")
+
+
+def _toml_table(table: dict, where: str) -> list[str]:
+    lines = []
+    for key, value in table.items():
+        if isinstance(value, dict):
+            raise ConfigError(f"{where}.{key}: a protocol has no tables this deep")
+        lines.append(f"{_toml_key(key)} = {_toml_value(value, f'{where}.{key}')}")
+    return lines
+
+
+def dumps_protocol(data: dict) -> str:
+    """A protocol dict as TOML text that reads back (``tomllib``) as the same dict.
+
+    Parameters
+    ----------
+    data : dict
+        A protocol: top-level values, tables (``[signal]``...) and arrays of tables
+        (``[[inhibit]]``), as :func:`validate` returns it.
+
+    Returns
+    -------
+    str
+        The TOML text, the tables in the presets' order.
+    """
+    keys = sorted(data, key=lambda k: _WRITE_ORDER.index(k) if k in _WRITE_ORDER else 99)
+
+    def is_tables(v):
+        return isinstance(v, list) and v and all(isinstance(t, dict) for t in v)
+
+    top = {k: data[k] for k in keys if not isinstance(data[k], dict) and not is_tables(data[k])}
+    lines = _toml_table(top, "protocol")
+    for key in keys:
+        value = data[key]
+        if isinstance(value, dict):
+            lines += ["", f"[{_toml_key(key)}]", *_toml_table(value, key)]
+        elif is_tables(value):
+            for i, table in enumerate(value):
+                lines += ["", f"[[{_toml_key(key)}]]", *_toml_table(table, f"{key}[{i}]")]
+    return "\n".join(lines) + "\n"
+
+
+def check_file_name(stem: Any) -> str:
+    """Return ``stem`` if it is a safe name for a user protocol file, else raise.
+
+    A safe name is its own folder slug (:func:`nfb.session.format.protocol_slug`: lowercase
+    letters, digits and ``-``, at most 40 characters), so the file, ``--protocol NAME`` and
+    the session folders all spell it the same, and it is not a name Windows keeps for a device.
+
+    Raises
+    ------
+    ConfigError
+        One line saying what a name may be.
+    """
+    from .session.format import protocol_slug
+
+    rule = "lowercase letters, digits and '-', at most 40 characters (e.g. 'smr-up-mine')"
+    if not isinstance(stem, str) or not stem:
+        raise ConfigError(f"protocol file name: give a name of {rule}")
+    if protocol_slug(stem) != stem:
+        raise ConfigError(f"protocol file name {quoted(stem)}: use {rule}")
+    if stem in _WINDOWS_DEVICES:
+        raise ConfigError(
+            f"protocol file name {stem!r} is a device name on Windows; choose another"
+        )
+    return stem
+
+
+def user_protocol_path(stem: Any, *, replace: bool = False) -> Path:
+    """The file a user protocol named ``stem`` is saved to, if it may be.
+
+    Parameters
+    ----------
+    stem : str
+        The file name without ``.toml`` (:func:`check_file_name`): what
+        ``nfb run --protocol`` and the console's protocol list call it.
+    replace : bool
+        Whether the user's own protocol of that name may be replaced (it is being edited).
+
+    Returns
+    -------
+    Path
+        ``<stem>.toml`` in :func:`user_protocols_dir`.
+
+    Raises
+    ------
+    ConfigError
+        A bad name, a built-in preset's name (presets are never shadowed from the editor),
+        or, unless ``replace``, the name of an existing user protocol.
+    """
+    check_file_name(stem)
+    preset = paths.presets("protocols").get(stem)
+    if preset is not None and preset.origin == paths.BUILTIN:
+        raise ConfigError(f"{stem!r} is a built-in protocol; save the copy under a new name")
+    path = user_protocols_dir() / f"{stem}.toml"
+    if not replace and (path.exists() or path.is_symlink()):
+        raise ConfigError(
+            f"a protocol named {stem!r} exists already in {path.parent}; choose another name"
+        )
+    return path
+
+
+def save_user_protocol(data: dict, stem: str, *, replace: bool = False) -> Path:
+    """Validate ``data`` and write it as the user's protocol ``<stem>.toml``.
+
+    Parameters
+    ----------
+    data : dict
+        The protocol. What is written is the validated protocol (defaults filled in), so
+        the file reads back identical.
+    stem : str
+        The file name without ``.toml`` (see :func:`user_protocol_path`).
+    replace : bool
+        Replace the user's own protocol of that name (editing it).
+
+    Returns
+    -------
+    Path
+        The file written (0600, atomically, never through a link), in
+        :func:`user_protocols_dir`.
+
+    Raises
+    ------
+    ConfigError
+        A bad or taken name (:func:`user_protocol_path`), an invalid protocol, or a folder
+        that cannot be written.
+    """
+    path = user_protocol_path(stem, replace=replace)
+    protocol = validate(data, src=path.name)
+    text = dumps_protocol(protocol)
+    if tomllib.loads(text) != protocol:  # pragma: no cover - a writer bug, never user input
+        raise ConfigError(f"{path.name}: the protocol does not read back as written")
+    folder = path.parent
+    try:
+        if not folder.parent.exists():
+            folder.parent.mkdir(parents=True, mode=0o700)
+        fs.mkdir_private(folder, exist_ok=True)  # refuses a link in its place
+        fs.write_atomic(path, text.encode("utf-8"))  # refuses a link or a special file
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot write: {err.strerror or err}") from None
+    return path

@@ -322,18 +322,19 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             "index; sessions are filed under an id)"
         )
         self.protocol_box = QtWidgets.QComboBox()
-        for path in list_protocols():
-            self.protocol_box.addItem(path.stem)
-            self.protocol_box.setItemData(
-                self.protocol_box.count() - 1,
-                f"{protocol_origin(path)}: {path}",
-                QtCore.Qt.ItemDataRole.ToolTipRole,
-            )
+        self._fill_protocols()
         self.protocol_box.currentTextChanged.connect(self._protocol_changed)
         self.protocol_box.setToolTip(
             "What to train: sites, bands, direction, script and inhibits (built-in presets "
             "and your own from the protocols folder)"
         )
+        self.edit_protocol_button = QtWidgets.QPushButton("Edit protocol…")
+        self.edit_protocol_button.setToolTip(
+            "Edit the chosen protocol (a built-in one as a copy under a new name) and save it "
+            "to your protocol folder"
+        )
+        self.edit_protocol_button.clicked.connect(self.edit_protocol)
+        self.protocol_editor = None
         self.protocol_text = QtWidgets.QLabel("")
         self.protocol_text.setWordWrap(True)
         self.protocol_text.setStyleSheet("color: #444")
@@ -357,7 +358,10 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         g.addRow("Client", self.client_box)
         self.course_row = CourseRow(self.sessions_dir, self.client_box)  # plan, questionnaires
         g.addRow("Course", self.course_row)
-        g.addRow("Protocol", self.protocol_box)
+        protocol_row = QtWidgets.QHBoxLayout()
+        protocol_row.addWidget(self.protocol_box, 1)
+        protocol_row.addWidget(self.edit_protocol_button)
+        g.addRow("Protocol", protocol_row)
         g.addRow(self.protocol_text)
         g.addRow("Anxiety 0–10", ratings)
         buttons = QtWidgets.QGridLayout()
@@ -719,6 +723,12 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             self.open_store,
             f"Open the folder where sessions are recorded ({self.sessions_dir})",
         )
+        self.action_edit_protocol = action(
+            self.menu_file,
+            "&Edit protocol…",
+            self.edit_protocol,
+            "Edit the chosen protocol (a built-in one as a copy) and save it as your own",
+        )
         self.menu_file.addSeparator()
         quit_action = action(
             self.menu_file,
@@ -890,6 +900,47 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         )
         if path:
             self.file_edit.setText(path)
+
+    def _fill_protocols(self) -> None:
+        """List the protocols (built-in and the user's), each with its origin as tooltip."""
+        self.protocol_box.clear()
+        for path in list_protocols():
+            self.protocol_box.addItem(path.stem)
+            self.protocol_box.setItemData(
+                self.protocol_box.count() - 1,
+                f"{protocol_origin(path)}: {path}",
+                QtCore.Qt.ItemDataRole.ToolTipRole,
+            )
+
+    def edit_protocol(self) -> None:
+        """Open the protocol editor on the chosen protocol (non-modal: the console runs on)."""
+        from .protocol_editor import ProtocolEditor
+
+        if self.protocol_editor is not None and self.protocol_editor.isVisible():
+            self.protocol_editor.raise_()
+            self.protocol_editor.activateWindow()
+            return
+        try:
+            editor = ProtocolEditor(self.protocol_box.currentText(), parent=self)
+        except NfbError as err:
+            self.error(err)
+            return
+        if self.protocol_editor is not None:
+            self.protocol_editor.deleteLater()
+        editor.saved.connect(self.protocol_saved)
+        self.protocol_editor = editor
+        editor.show()
+
+    def protocol_saved(self, name: str) -> None:
+        """List the protocols again and choose ``name`` (unless a session runs: its own stays)."""
+        current = self.protocol_box.currentText()
+        self.protocol_box.blockSignals(True)
+        self._fill_protocols()
+        self.protocol_box.blockSignals(False)
+        chosen = current if self.session is not None else name
+        self.protocol_box.setCurrentText(chosen)
+        self._protocol_changed(chosen)  # shown again even if the name is the same
+        self.statusBar().showMessage(f"protocol {name} saved", 8000)
 
     def _protocol_changed(self, name: str) -> None:
         try:
@@ -1583,6 +1634,8 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         for b in (self.pause_button, self.skip_button, self.stop_button, self.marker_button):
             b.setEnabled(running)
         self.protocol_box.setEnabled(not running)
+        self.edit_protocol_button.setEnabled(not running)
+        self.action_edit_protocol.setEnabled(not running)
         self.lsl_box.setEnabled(not running)
         self.client_box.setEnabled(not running)
         for menu_action, button in self._session_actions:
