@@ -335,6 +335,7 @@ def test_edited_in_the_console_and_a_session_runs_with_it(qtbot, own_windows, tm
     qtbot.waitUntil(lambda: console.session is not None, timeout=10000)
     session = console.session
     assert not console.edit_protocol_button.isEnabled()
+    assert not console.action_edit_protocol.isEnabled()
     assert session.runner.bands["smr"] == (12.0, 16.0)
     qtbot.waitUntil(lambda: session.snapshot().step is not None, timeout=10000)
     qtbot.mouseClick(console.stop_button, CLICK)
