@@ -12,6 +12,9 @@ synthetic board):
 * Cyton: the board's sample number byte, one count per sample, 0 … 255 (modulo 256).
 * Cyton + Daisy: two radio packets are merged into one sample, which keeps the odd number of
   the first: the counter advances by 2 per sample (1, 3, … 255), modulo 256.
+* Cyton + Daisy over the WiFi Shield: the shield sends the Cyton's and the Daisy's packet of
+  a sample under one sample number, which BrainFlow keeps: one count per sample, modulo 256
+  (``cyton_daisy_wifi.cpp``; measured on the repository's shield emulator).
 * Ganglion: one BLE packet carries two samples that share its packet id, so the counter advances
   by 1 every 2 samples. Ids run 1 … 100 (18-bit packets) or 101 … 200 (19-bit packets), or 0 … 99
   / 100 … 199 with firmware 3; in every case consecutive ids differ by 1 modulo 100.
@@ -348,7 +351,7 @@ _COUNTERS: dict[str, tuple[int, int, int]] = {
     "CYTON_BOARD": (256, 1, 1),
     "CYTON_DAISY_BOARD": (256, 2, 1),
     "CYTON_WIFI_BOARD": (256, 1, 1),
-    "CYTON_DAISY_WIFI_BOARD": (256, 2, 1),
+    "CYTON_DAISY_WIFI_BOARD": (256, 1, 1),  # one number per sample pair, unlike the dongle
     "GANGLION_WIFI_BOARD": (256, 1, 1),
     "GANGLION_BOARD": (100, 1, 2),
     "GANGLION_NATIVE_BOARD": (100, 1, 2),

@@ -131,7 +131,7 @@ def _blocks(layout, counter, cuts):
 
 
 def test_wifi_counters_wrap_at_256_and_losses_across_the_wrap_count():
-    for board, step in (("CYTON_WIFI_BOARD", 1), ("CYTON_DAISY_WIFI_BOARD", 2),
+    for board, step in (("CYTON_WIFI_BOARD", 1), ("CYTON_DAISY_WIFI_BOARD", 1),
                         ("GANGLION_WIFI_BOARD", 1)):  # fmt: skip
         layout = board_layout(int(BoardIds[board]))
         assert (layout.counter_rule, layout.counter_modulo, layout.counter_step) == (

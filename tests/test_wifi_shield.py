@@ -62,7 +62,11 @@ def _read(source, n: int) -> tuple[np.ndarray, int]:
 
 @pytest.mark.parametrize(
     ("device", "board", "n_eeg", "sfreq", "speed"),
-    [("cyton-wifi", "cyton", 8, 1000, 2.0), ("ganglion-wifi", "ganglion", 4, 1600, 1.0)],
+    [
+        ("cyton-wifi", "cyton", 8, 1000, 2.0),
+        ("cyton-daisy-wifi", "daisy", 16, 1000, 1.0),
+        ("ganglion-wifi", "ganglion", 4, 1600, 1.0),
+    ],
 )
 def test_samples_arrive_with_their_values_and_losses_across_the_wrap_count(
     device, board, n_eeg, sfreq, speed, caplog
@@ -101,6 +105,31 @@ def test_samples_arrive_with_their_values_and_losses_across_the_wrap_count(
     # nfb counts exactly the packets lost before the last one received, across both wraps
     assert not caplog.records  # no Bluetooth scan for a board reached by IP, no warning
     assert lost == sum(1 for k in skip if k < sent[-1]) == len(skip)
+
+
+def test_a_daisy_packet_lost_loses_its_sample_and_is_counted():
+    # BrainFlow joins a packet to the next one of the same number: a sample whose Daisy half
+    # is lost never comes out (its Cyton half is overwritten by the next sample's)
+    half = {100, 255, 256}
+    shield = _shield("daisy", skip_daisy=half)
+    try:
+        profile = load_profile(
+            "cyton-daisy-wifi", ip_address=shield.host, ip_port=_free_port(shield.host)
+        )
+        source = open_source(profile)
+        source.open()
+        try:
+            data, lost = _read(source, 600)
+        finally:
+            source.close()
+    finally:
+        shield.close()
+    n = data.shape[1]
+    sent = np.array([k for k in range(n + len(half)) if k not in half])[:n]
+    np.testing.assert_array_equal(data[source.layout.counter_row], sent % 256)
+    eeg = data[list(source.layout.eeg_rows)]
+    np.testing.assert_allclose(eeg, shield.expected_uv(sent), rtol=2e-7, atol=1e-6)
+    assert lost == len(half) == 3  # one before, two across the wrap
 
 
 def test_profile_config_commands_reach_the_shield(tmp_path):

@@ -10,7 +10,10 @@ It speaks the shield's protocol as BrainFlow's ``openbci_wifi_shield_board.cpp``
   ``GET /stream/start`` and ``GET /stream/stop``;
 * on that TCP connection, once streaming: 33-byte packets (0xA0, sample number 0-255, 24-bit
   big-endian two's complement ADC counts, 8 for a Cyton, 4 then zeros for a Ganglion, 6 aux
-  bytes, 0xC0), sent every ``latency`` µs as the shield buffers them.
+  bytes, 0xC0), sent every ``latency`` µs as the shield buffers them. A Cyton + Daisy sends
+  two packets per sample under the same sample number, the Cyton's 8 channels then the
+  Daisy's 8 (``cyton_daisy_wifi.cpp`` joins a packet to the next one of its number); its
+  sample number advances by one per sample.
 
 Packets in ``skip`` are lost on the way (the sample numbers still advance), so losses across
 the counter's 255 -> 0 wrap can be made on purpose.
@@ -36,7 +39,10 @@ import numpy as np
 BOARDS = {
     "cyton": (8, 1000, 4.5 / 24 / (2**23 - 1) * 1e6),
     "ganglion": (4, 1600, 1.2e6 / (8388607.0 * 1.5 * 51.0)),
+    "daisy": (16, 1000, 4.5 / 24 / (2**23 - 1) * 1e6),
 }
+#: EEG channels per packet: a Cyton + Daisy's 16 go out as two packets of 8.
+PER_PACKET = 8
 PACKET_SIZE = 33
 
 
@@ -62,11 +68,11 @@ def packet(sample: int, counts: np.ndarray) -> bytes:
 
 
 class WifiShieldEmulator:
-    """A WiFi Shield with a Cyton or a Ganglion attached, on ``host:80``.
+    """A WiFi Shield with a Cyton, a Cyton + Daisy or a Ganglion attached, on ``host:80``.
 
     Parameters
     ----------
-    board : ``"cyton"`` | ``"ganglion"``
+    board : ``"cyton"`` | ``"daisy"`` | ``"ganglion"``
     host : str
         Loopback address of the HTTP server (the driver's ``--ip-address``).
     counts : callable
@@ -74,6 +80,8 @@ class WifiShieldEmulator:
         an ``(n_channels, n)`` array of ADC counts.
     skip : set of int
         Sample numbers never sent.
+    skip_daisy : set of int
+        Sample numbers whose Daisy packet (channels 9-16) is lost, the Cyton's sent.
     n_samples : int | None
         Stop streaming after this many sample numbers (``None``: forever).
     speed : float
@@ -94,6 +102,7 @@ class WifiShieldEmulator:
         host: str = "127.0.0.1",
         counts: Callable[[np.ndarray, int], np.ndarray] = ramp_counts,
         skip: set[int] | frozenset[int] = frozenset(),
+        skip_daisy: set[int] | frozenset[int] = frozenset(),
         n_samples: int | None = None,
         speed: float = 1.0,
         http_port: int = 80,
@@ -105,6 +114,7 @@ class WifiShieldEmulator:
         self.host = host
         self.counts = counts
         self.skip = set(skip)
+        self.skip_daisy = set(skip_daisy)
         self.n_samples = n_samples
         self.speed = float(speed)
         self.commands: list[str] = []  # every /command the driver posted, in order
@@ -210,7 +220,11 @@ class WifiShieldEmulator:
                 k = np.arange(self.sent, due)
                 counts = self.counts(k, self.n_channels)
                 data = b"".join(
-                    packet(int(s), counts[:, i]) for i, s in enumerate(k) if int(s) not in self.skip
+                    packet(int(s), counts[c0 : c0 + PER_PACKET, i])
+                    for i, s in enumerate(k)
+                    if int(s) not in self.skip
+                    for c0 in range(0, self.n_channels, PER_PACKET)
+                    if not (c0 and int(s) in self.skip_daisy)
                 )
                 with self._lock:
                     sock = self._sock
