@@ -658,7 +658,7 @@ def check_file_name(stem: Any) -> str:
 
     rule = "lowercase letters, digits and '-', at most 40 characters (e.g. 'smr-up-mine')"
     if not isinstance(stem, str) or not stem:
-        raise ConfigError(f"protocol file name: give a name of {rule}")
+        raise ConfigError(f"give the protocol a file name: {rule}")
     if protocol_slug(stem) != stem:
         raise ConfigError(f"protocol file name {quoted(stem)}: use {rule}")
     if stem in _WINDOWS_DEVICES:

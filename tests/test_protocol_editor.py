@@ -87,7 +87,7 @@ def test_saved_protocol_is_private_and_loads_back_identical():
     "stem, why",
     [
         ("smr-up", "built-in"),
-        ("", "give a name"),
+        ("", "give the protocol a file name"),
         ("Smr-Mine", "lowercase"),
         ("../evil", "lowercase"),
         ("a b", "lowercase"),
@@ -172,8 +172,10 @@ def editor(qtbot, own_windows):
 
 def test_a_bad_value_shows_the_schema_message_and_save_refuses(qtbot, editor):
     ed = editor()
-    # a copy of a built-in preset needs its own name: Save waits for it
+    # a copy of a built-in preset needs its own name: Save waits for it, the cursor is there
     assert not ed.save_button.isEnabled()
+    assert ed.focusWidget() is ed.file_edit
+    assert ed.message.text().startswith("Give the protocol a file name: lowercase letters")
     type_into(qtbot, ed.file_edit, "smr-up")
     assert "'smr-up' is a built-in protocol" in ed.message.text()
     assert not ed.save_button.isEnabled()
@@ -315,7 +317,10 @@ def test_edited_in_the_console_and_a_session_runs_with_it(qtbot, own_windows, tm
     console.device_box.setCurrentText("synthetic")
     qtbot.mouseClick(console.connect_button, CLICK)
     console.protocol_box.setCurrentText("smr-up")
-    qtbot.mouseClick(console.edit_protocol_button, CLICK)
+    # from the File menu, on the first tab (the protocol list is on the session tab)
+    console.panel.setCurrentIndex(0)
+    assert not console.panel.currentWidget().isAncestorOf(console.protocol_box)
+    console.action_edit_protocol.trigger()
     ed = console.protocol_editor
     qtbot.waitExposed(ed)
     assert "smr-up" in ed.windowTitle() and "copy" in ed.windowTitle()
@@ -328,6 +333,13 @@ def test_edited_in_the_console_and_a_session_runs_with_it(qtbot, own_windows, tm
     assert tip.startswith("user: ") and tip.endswith("smr-short.toml")
     assert "user protocol" in console.protocol_text.text()
     assert console.protocol_box.findText("smr-up") >= 0  # the preset is still there
+    assert console.panel.currentWidget().isAncestorOf(console.protocol_box)
+    # the button beside the list opens it again, on the user's own protocol, in place
+    qtbot.mouseClick(console.edit_protocol_button, CLICK)
+    again = console.protocol_editor
+    assert again is not ed and again.file_edit.text() == "smr-short" and again.error is None
+    qtbot.mouseClick(again.close_button, CLICK)
+    assert not again.isVisible()
 
     qtbot.waitUntil(lambda: console.stream is not None, timeout=20000)
     console.client_box.setCurrentText("editor-test")

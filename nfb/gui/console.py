@@ -940,6 +940,9 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         chosen = current if self.session is not None else name
         self.protocol_box.setCurrentText(chosen)
         self._protocol_changed(chosen)  # shown again even if the name is the same
+        for i in range(self.panel.count()):  # show where it is chosen, beside Start
+            if self.panel.widget(i).isAncestorOf(self.protocol_box):
+                self.panel.setCurrentIndex(i)
         self.statusBar().showMessage(f"protocol {name} saved", 8000)
 
     def _protocol_changed(self, name: str) -> None:

@@ -267,6 +267,8 @@ class ProtocolEditor(QtWidgets.QDialog):
         self._load(protocol.data)
         self.resize(760, 640)
         self.validate()
+        if not self.in_place:
+            self.file_edit.setFocus()  # a copy needs its name first
 
     # --- layout --------------------------------------------------------------------------
     def _build(self) -> None:
@@ -547,8 +549,9 @@ class ProtocolEditor(QtWidgets.QDialog):
             self.message.setStyleSheet("color: #2e7d32")
             self.message.setText(f"Valid. Save writes {path}")
         elif field == "file_name" and not name:  # a fresh copy: not an error yet
+            self.file_edit.setStyleSheet("")
             self.message.setStyleSheet("color: #444")
-            self.message.setText(f"Give the copy a file name. {problem}")
+            self.message.setText(problem[0].upper() + problem[1:])
         else:
             self.message.setStyleSheet("color: #c62828; font-weight: bold")
             where = self._where(field)
