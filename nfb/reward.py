@@ -23,6 +23,11 @@ frames could be rewarded at any threshold. Two rules turn flicker into episodes:
 ``min_episode_ms = 0`` and ``release = 1`` give the plain comparison. ``hold_ms`` still keeps
 the inhibit on that long after the release.
 
+**Limits during a session.** Each inhibit compares one measure per frame with one limit
+(:data:`LIMIT_UNITS`); :meth:`Inhibitor.set_limit` changes a limit and
+:meth:`Inhibitor.flags_from` re-evaluates that rule from a frame of the current chunk on, so a
+change recorded at a sample index gives the same frames under any chunking (live, replayed).
+
 **The automatic threshold** (:class:`ThresholdController`) keeps the block's reward rate,
 rewarded frames over all training frames (inhibited ones included), near the target. A frame
 is rewarded when the feature has passed the threshold on each of the last ``hold_frames``
@@ -61,12 +66,30 @@ def _hold(cond: np.ndarray, tail: np.ndarray, n: int) -> tuple[np.ndarray, np.nd
     return out, full[len(full) - (n - 1) :] if n > 1 else full[:0]
 
 
+#: Each adjustable inhibit's measure, the unit of its limit and the side of the limit on which
+#: it inhibits (``band_<name>`` rules: the band's value, in the feature's measure).
+LIMIT_UNITS: dict[str, tuple[str, str, str]] = {
+    "amplitude": ("peak", "µV", "above"),
+    "emg": ("EMG", "µV", "above"),
+    "eog": ("EOG peak", "µV", "above"),
+    "railed": ("peak", "µV", "at or above"),
+    "flat": ("peak-to-peak", "µV", "below"),
+    "band": ("band value", "", "above"),
+}
+
+
 @dataclass
 class _Rule:
     kind: str
     frames_hold: int
     tail: np.ndarray
     params: dict
+    limit: float | None = None
+    # the current chunk: the measure, the condition and the hold's tail before it (for a
+    # limit changed in the middle of the chunk)
+    measure: np.ndarray | None = None
+    cond: np.ndarray | None = None
+    chunk_tail: np.ndarray | None = None
 
 
 class Inhibitor:
@@ -91,12 +114,12 @@ class Inhibitor:
             if kind == "motion":  # from the motion stream, not the frames: the runner's stage
                 continue
             params = dict(inh)
+            limit = params.get("min_uv" if kind == "flat" else "max_uv")
             if kind == "railed":
                 limit = params["max_uv"] or (params["fraction"] * rail_uv if rail_uv else 0)
                 if not limit:
                     logger.info("railed inhibit disabled: the device's ADC range is unknown")
                     continue
-                params["limit"] = limit
             if kind == "flat":
                 hold = max(1, round(params["window_s"] * frame_rate))
             else:
@@ -104,7 +127,7 @@ class Inhibitor:
             name = f"band_{params['band']}" if kind == "band" else kind
             if any(r.kind == name for r in (*self.rules, *self.band_rules)):
                 continue
-            rule = _Rule(name, hold, np.zeros(hold - 1, bool), params)
+            rule = _Rule(name, hold, np.zeros(hold - 1, bool), params, limit)
             if kind == "band":
                 rule.params.update(countdown=0, over=0, on=False)
                 rule.params["entry"] = hold_frames(params["min_episode_ms"], frame_rate)
@@ -118,10 +141,11 @@ class Inhibitor:
         self._flat_max: np.ndarray | None = None
 
     def set_band_limits_from_baseline(self, stats: dict[str, dict]) -> None:
-        """Set ``max = "auto"`` band limits to baseline mean + max_z·sd."""
+        """Set ``max = "auto"`` band limits to baseline mean + max_z·sd (not those set by
+        :meth:`set_limit` already)."""
         for rule in self.band_rules:
             p = rule.params
-            if p["max"] == "auto" and p["band"] in stats:
+            if p["max"] == "auto" and p["band"] in stats and not p.get("set"):
                 s = stats[p["band"]]
                 self.band_limits[p["band"]] = s["mean"] + p["max_z"] * s["sd"]
 
@@ -133,24 +157,79 @@ class Inhibitor:
         """
         out: dict[str, np.ndarray] = {}
         for rule in self.rules:
-            p = rule.params
-            if rule.kind == "amplitude":
-                cond = fb.peak_uv > p["max_uv"]
-            elif rule.kind == "emg":
-                cond = fb.emg_uv > p["max_uv"]
-            elif rule.kind == "eog":  # any watched channel beyond the limit (a blink)
-                cond = (fb.eog_uv > p["max_uv"]).any(axis=0)
-            elif rule.kind == "railed":
-                if fb.raw_max.shape[0]:
-                    cond = ((fb.raw_max >= p["limit"]) | (fb.raw_min <= -p["limit"])).any(axis=0)
-                else:
-                    cond = np.zeros(len(fb), bool)
-            else:  # flat
-                out[rule.kind] = self._flat(fb, rule)
-                continue
-            out[rule.kind], rule.tail = _hold(cond, rule.tail, rule.frames_hold)
+            rule.measure, rule.chunk_tail = self._measure(rule, fb), rule.tail
+            rule.cond = None
+            out[rule.kind] = self._compare(rule, 0)
         out["invalid"] = fb.n_invalid > 0
         return out
+
+    def _measure(self, rule: _Rule, fb: FrameBlock) -> np.ndarray:
+        """What ``rule`` compares with its limit, per frame of ``fb`` (µV)."""
+        if rule.kind == "amplitude":
+            return fb.peak_uv
+        if rule.kind == "emg":
+            return fb.emg_uv
+        if rule.kind == "eog":  # the largest of the watched channels (a blink)
+            return np.fmax.reduce(fb.eog_uv, axis=0)
+        if rule.kind == "railed":  # the channel nearest a rail
+            if not fb.raw_max.shape[0]:
+                return np.full(len(fb), np.nan)
+            return np.fmax.reduce(np.fmax(fb.raw_max, -fb.raw_min), axis=0)
+        return self._flat(fb, rule)  # the flattest channel's peak-to-peak
+
+    def _compare(self, rule: _Rule, start: int) -> np.ndarray:
+        """The rule's flags for the current chunk, its condition re-evaluated from frame
+        ``start`` on with the current limit (the frames before keep theirs)."""
+        m, limit = rule.measure, rule.limit
+        if rule.kind == "flat":
+            new = m < limit
+        else:
+            new = m >= limit if rule.kind == "railed" else m > limit
+        cond = new if rule.cond is None else np.concatenate([rule.cond[:start], new[start:]])
+        rule.cond = cond
+        if rule.kind == "flat":  # its window is in the measure: no hold
+            return cond
+        flags, rule.tail = _hold(cond, rule.chunk_tail, rule.frames_hold)
+        return flags
+
+    def limits(self) -> dict[str, float | None]:
+        """Each adjustable inhibit's current limit (None: a band limit the baseline has not
+        set yet), by name (``amplitude``, ``band_theta``...), in :attr:`kinds` order."""
+        out: dict[str, float | None] = {r.kind: r.limit for r in self.rules}
+        out.update({r.kind: self.band_limits.get(r.params["band"]) for r in self.band_rules})
+        return out
+
+    def values(self, fb: FrameBlock, i: int) -> dict[str, float]:
+        """Each adjustable inhibit's measure at frame ``i`` of the chunk just evaluated."""
+        out = {r.kind: float(r.measure[i]) for r in self.rules if r.measure is not None}
+        out.update({r.kind: float(fb.bands[r.params["band"]][i]) for r in self.band_rules})
+        return out
+
+    def set_limit(self, name: str, value: float) -> None:
+        """Set inhibit ``name``'s limit (its unit: :data:`LIMIT_UNITS`); a band limit set so
+        is no longer set by the baseline. Raises KeyError for an unknown name.
+
+        A band inhibit reads it from the next :meth:`band_step` on; a signal-quality one from
+        the next chunk, or from a frame of the current one with :meth:`flags_from`.
+        """
+        for rule in self.band_rules:
+            if rule.kind == name:
+                rule.params["set"] = True
+                self.band_limits[rule.params["band"]] = float(value)
+                return
+        rule = next((r for r in self.rules if r.kind == name), None)
+        if rule is None:
+            raise KeyError(name)
+        rule.limit = float(value)
+
+    def flags_from(self, name: str, start: int) -> np.ndarray | None:
+        """Signal-quality inhibit ``name``'s flags for the chunk just evaluated, with its
+        current limit from frame ``start`` on (the frames before keep theirs); None for a
+        band inhibit or before the first chunk."""
+        rule = next((r for r in self.rules if r.kind == name), None)
+        if rule is None or rule.measure is None:
+            return None
+        return self._compare(rule, start)
 
     def band_step(self, bands: dict[str, np.ndarray], i: int) -> dict[str, bool]:
         """Band inhibits for frame ``i`` of a block, using the current limits.
@@ -179,11 +258,11 @@ class Inhibitor:
         return out
 
     def _flat(self, fb: FrameBlock, rule: _Rule) -> np.ndarray:
-        # peak-to-peak over the last `window_s` of frames, per channel; flat if any is tiny
+        # peak-to-peak over the last `window_s` of frames, per channel: the smallest
         n = rule.frames_hold
         n_ch = fb.raw_min.shape[0]
         if n_ch == 0 or len(fb) == 0:
-            return np.zeros(len(fb), bool)
+            return np.full(len(fb), np.nan)
         if self._flat_min is None:
             self._flat_min = np.full((n_ch, n - 1), np.inf)
             self._flat_max = np.full((n_ch, n - 1), -np.inf)
@@ -195,7 +274,7 @@ class Inhibitor:
         )
         wlo = sliding_window_view(lo, n, axis=1)[:, -len(fb) :].min(axis=2)
         whi = sliding_window_view(hi, n, axis=1)[:, -len(fb) :].max(axis=2)
-        return ((whi - wlo) < rule.params["min_uv"]).any(axis=0)
+        return np.fmin.reduce(whi - wlo, axis=0)
 
 
 class ThresholdController:

@@ -177,6 +177,13 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
     fs.write_atomic(path, (to_json(obj, indent=2) + "\n").encode("utf-8"))
 
 
+#: Event kind of a change of an inhibit's limit during a session (also the runner command
+#: that makes it): ``inhibit`` (the inhibit's name, as in its ``inhibit_<name>`` frame column),
+#: ``value`` (the new limit, in the inhibit's own unit) and ``previous`` (the limit before it,
+#: None where the baseline had not set it yet).
+INHIBIT_LIMIT_EVENT = "inhibit_limit"
+
+
 # ---------------------------------------------------------------------------------------------
 # The gap record
 

@@ -239,7 +239,8 @@ class LiveSession:
 
     # --- control ---------------------------------------------------------------------------
     def command(self, kind: str, **info) -> None:
-        """Pause, resume, skip, stop, marker (label, note), threshold (value), threshold_mode."""
+        """Pause, resume, skip, stop, marker (label, note), threshold (value), threshold_mode,
+        inhibit_limit (inhibit, value)."""
         if self.recorder is None:
             raise SessionError("the session has not started")
         self.runner.command(kind, **info)

@@ -5,7 +5,7 @@ returns frame rows; everything it decides (step changes, thresholds, baseline st
 is an event stamped with a sample index. Commands from the user (pause, resume, skip, stop,
 markers, manual thresholds) are queued from any thread and applied before the next frame,
 stamped with that frame's sample index, so a replay that re-applies them at the same indices
-reproduces the session bit for bit.
+reproduces the session bit for bit. Inhibit limits changed by the practitioner are commands too.
 """
 
 from __future__ import annotations
@@ -28,7 +28,13 @@ from ..montage import map_channels
 from ..protocol import Protocol
 from ..reward import Inhibitor, ThresholdController, hold_frames
 from ..sources import BoardLayout
-from .format import FRAME_COLUMNS, GAP_EVENT, gap_problem, timeline_from_pairs
+from .format import (
+    FRAME_COLUMNS,
+    GAP_EVENT,
+    INHIBIT_LIMIT_EVENT,
+    gap_problem,
+    timeline_from_pairs,
+)
 from .script import Step, build_script
 from .sham import SHAM_FRAME_COLUMNS, ShamPlan
 
@@ -60,6 +66,7 @@ COMMAND_KINDS = (
     "threshold",
     "threshold_mode",
     "gap",
+    INHIBIT_LIMIT_EVENT,
 )
 
 
@@ -99,6 +106,21 @@ def validate_command(cmd: dict) -> dict:
         problem = gap_problem(cmd)
         if problem:
             raise ConfigError(f"{problem} (a gap command)")
+    elif kind == INHIBIT_LIMIT_EVENT:
+        name, value = cmd.get("inhibit"), cmd.get("value")
+        if isinstance(name, bool) or not isinstance(name, str | int) or name == "":
+            raise ConfigError(
+                f"inhibit_limit command: inhibit must be an inhibit's name or its index in "
+                f"the protocol's [[inhibit]] list, got {name!r:.40}"
+            )
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not (np.isfinite(value) and value > 0)
+        ):
+            raise ConfigError(
+                f"inhibit_limit command: value must be a finite number > 0, got {value!r:.40}"
+            )
     return cmd
 
 
@@ -169,6 +191,10 @@ class Snapshot:
     blocks: list[dict] = field(default_factory=list)
     #: the session's warnings so far (``warning`` events), oldest first
     warnings: tuple[str, ...] = ()
+    #: each adjustable inhibit's limit (None: a band limit the baseline has not set yet) and
+    #: its measure at the newest frame, by name (``amplitude``, ``band_theta``...)
+    inhibit_limits: dict[str, float | None] = field(default_factory=dict)
+    inhibit_values: dict[str, float] = field(default_factory=dict)
 
 
 def trained_channels(protocol: Protocol, layout: BoardLayout) -> list[str]:
@@ -334,6 +360,17 @@ class SessionRunner:
         self._lock = threading.Lock()
         self._pending: deque[dict] = deque()
         self._scheduled = deque(_checked_schedule(scheduled or []))
+        for j, ev in enumerate(self._scheduled):
+            if ev["kind"] == INHIBIT_LIMIT_EVENT:
+                try:
+                    self._scheduled[j] = {**ev, "inhibit": self._inhibit_name(ev["inhibit"])}
+                except ConfigError as err:
+                    where = f"recorded event at sample {ev['sample_index']}"
+                    raise SessionError(f"{where}: {err}") from None
+        #: inhibits whose limit changed before the current frame (re-evaluated from it)
+        self._relimited: list[str] = []
+        #: the inhibit limit changes so far (``inhibit_limit`` events)
+        self.inhibit_limit_changes: list[dict] = []
         self._step_i = 0
         self._elapsed = 0
         self._paused = False
@@ -438,8 +475,38 @@ class SessionRunner:
         are inhibited (``invalid``) until the filters have settled (``at`` plus the
         pipeline's warm-up), and ``time_s`` counts the ``missing`` samples from that frame
         on. A bare ``gap`` (no fields) settles the filters from the frame that takes it.
+        ``inhibit_limit`` needs ``inhibit`` (a name of :attr:`inhibit_limits`, or an index
+        in the protocol's ``[[inhibit]]`` list) and ``value`` (the new limit, > 0, in the
+        inhibit's unit); it is recorded with the name.
         """
-        self._pending.append(validate_command({"kind": kind, **info}))
+        cmd = validate_command({"kind": kind, **info})
+        if kind == INHIBIT_LIMIT_EVENT:
+            cmd["inhibit"] = self._inhibit_name(cmd["inhibit"])
+        self._pending.append(cmd)
+
+    @property
+    def inhibit_limits(self) -> dict[str, float | None]:
+        """The adjustable inhibits' current limits by name (None: not set by a baseline yet)."""
+        return self.inhibitor.limits()
+
+    def _inhibit_name(self, inhibit: str | int) -> str:
+        """The name of an inhibit given by name or by index in the protocol's list."""
+        names = list(self.inhibitor.limits())
+        if isinstance(inhibit, int):
+            table = self.protocol.data["inhibit"]
+            if not 0 <= inhibit < len(table):
+                raise ConfigError(
+                    f"inhibit_limit command: inhibit index {inhibit} is outside the protocol's "
+                    f"{len(table)} inhibits"
+                )
+            inh = table[inhibit]
+            inhibit = f"band_{inh['band']}" if inh["kind"] == "band" else inh["kind"]
+        if inhibit not in names:
+            raise ConfigError(
+                f"inhibit_limit command: no inhibit {inhibit!r} in this session; its "
+                f"adjustable inhibits: {', '.join(names) or 'none'}"
+            )
+        return inhibit
 
     def _emit(self, event: dict) -> None:
         if event["kind"] == "warning":
@@ -475,6 +542,19 @@ class SessionRunner:
             self.thresholds.append(event)
         elif kind == "threshold_mode":
             self.threshold_mode = cmd["mode"]
+        elif kind == INHIBIT_LIMIT_EVENT:
+            name, value = cmd["inhibit"], float(cmd["value"])
+            previous = self.inhibitor.limits()[name]
+            self.inhibitor.set_limit(name, value)
+            self._relimited.append(name)
+            event = {
+                "sample_index": s,
+                "kind": kind,
+                "inhibit": name,
+                "value": value,
+                "previous": previous,
+            }
+            self.inhibit_limit_changes.append(event)
         elif kind == GAP_EVENT:
             at = int(cmd.get("at", s))
             self._break_runs()
@@ -664,6 +744,8 @@ class SessionRunner:
                 s = indices[i]
                 if not self._clock_enter(s):
                     break
+                if self._relimited:
+                    self._relimit_stage(i, inh, any_inh_list)
                 st = self.current_step
                 raw = raws[i]
                 value = (raw - self._zs[0]) / self._zs[1] if self.zscore else raw
@@ -710,7 +792,7 @@ class SessionRunner:
             if sham_cols is not None:
                 rows[:, k:] = sham_cols[:n_out]
             if n_out:
-                self._update_snapshot(rows[-1])
+                self._update_snapshot(rows[-1], self.inhibitor.values(fb, n_out - 1))
         if n_out and self.on_frames is not None:
             self.on_frames(rows)
         return rows
@@ -749,6 +831,17 @@ class SessionRunner:
                 if self.finished:
                     return False
         return True
+
+    def _relimit_stage(self, i: int, inh: dict, any_inh: list) -> None:
+        """Inhibit limits changed before frame ``i``: the signal-quality flags of the chunk
+        from ``i`` on, with the new limits (band inhibits read theirs frame by frame)."""
+        for name in self._relimited:
+            flags = self.inhibitor.flags_from(name, i)
+            if flags is not None:
+                inh[name] = flags
+        self._relimited.clear()
+        kinds = [*(r.kind for r in self.inhibitor.rules), "invalid"]
+        any_inh[i:] = np.logical_or.reduce([inh[k][i:] for k in kinds]).tolist()
 
     def _inhibit_stage(
         self, i: int, s: int, inhibited: bool, inh: dict, fb, band_rules: bool
@@ -843,6 +936,7 @@ class SessionRunner:
                     self._apply(cmd, s)
             self._pending.clear()
             self._gaps_due.clear()
+            self._relimited.clear()
             if not self.finished and self._started:
                 self._apply({"kind": "stop", "reason": reason}, s)
             self.finished = True
@@ -850,7 +944,7 @@ class SessionRunner:
                 self.status = "stopped"
             self._snap.finished = True
 
-    def _update_snapshot(self, row: np.ndarray) -> None:
+    def _update_snapshot(self, row: np.ndarray, inhibit_values: dict[str, float]) -> None:
         st = self.current_step
         blk = self.blocks[-1] if self.blocks and st is not None and st.name == "block" else None
         self._snap = Snapshot(
@@ -867,6 +961,8 @@ class SessionRunner:
             block_reward_rate=(blk.n_reward / blk.n_frames) if blk and blk.n_frames else None,
             blocks=[b.to_dict() for b in self.blocks],
             warnings=tuple(self.warnings),
+            inhibit_limits=self.inhibitor.limits(),
+            inhibit_values=inhibit_values,
         )
 
     def snapshot(self) -> Snapshot:
