@@ -215,7 +215,7 @@ def test_the_synthetic_boards_auxiliary_preset_is_recorded_and_read_back(tmp_pat
     assert not rec.frames["inhibit_motion"].any()
     raw = rec.raw
     misc = [c for c, t in zip(raw.ch_names, raw.get_channel_types(), strict=True) if t == "misc"]
-    assert misc == [f"auxiliary_{c}" for c in aux.labels]
+    assert misc == list(aux.labels)
     assert raw.n_times == rec.n_samples + rec.n_missing
 
 
@@ -247,17 +247,17 @@ def test_mne_gets_the_streams_as_misc_channels_on_the_eeg_grid(muse_session):
     types = dict(zip(raw.ch_names, raw.get_channel_types(), strict=True))
     assert [c for c, t in types.items() if t == "eeg"] == ["TP9", "AF7", "AF8", "TP10"]
     assert [c for c, t in types.items() if t == "misc"] == [
-        *(f"auxiliary_{a}_{x}" for a in ("accel", "gyro") for x in "xyz"),
-        "ancillary_ppg_0", "ancillary_ppg_1", "ancillary_ppg_2",
+        *(f"{a}_{x}" for a in ("accel", "gyro") for x in "xyz"),
+        "ppg_0", "ppg_1", "ppg_2",
     ]  # fmt: skip
     # resampled by the board timestamps: the head turn is where the EEG of its time is
-    gyro_z = raw.get_data(picks="auxiliary_gyro_z")[0]
+    gyro_z = raw.get_data(picks="gyro_z")[0]
     at = _file_time(rec, np.arange(rec.n_samples))
     inside = (at > TURN_S[0] + 0.1) & (at < TURN_S[1] - 0.1)
     still = (at > 1.0) & (at < TURN_S[0] - 0.3)
     assert inside.sum() > 50 and still.sum() > 200
     assert gyro_z[inside].min() > TURN_DPS - 5 and np.abs(gyro_z[still]).max() < 5
-    accel_z = raw.get_data(picks="auxiliary_accel_z")[0]
+    accel_z = raw.get_data(picks="accel_z")[0]
     assert abs(np.median(accel_z) - 1.0) < 0.05  # in g, as recorded
     # each stream at its own rate, untouched
     ppg = rec.stream_raw("ancillary")
@@ -360,3 +360,27 @@ def _motion_dict() -> dict:
         "reward": {"threshold": 5.0},
         "script": {"baseline_eyes_open": 0, "baseline_eyes_closed": 0, "blocks": 1},
     }
+
+
+def test_edf_and_bids_keep_the_stream_channels(muse_session, tmp_path):
+    import csv
+
+    import mne
+
+    from nfb.session.bids import export_bids
+    from nfb.session.export import export_session
+
+    rec, _, _ = muse_session
+    edf = tmp_path / "s.edf"
+    export_session(rec.path, edf)
+    back = mne.io.read_raw(edf, verbose="error")
+    assert back.ch_names == rec.raw.ch_names  # labels fit EDF's 16 characters
+    gyro = back.get_data(picks="gyro_z")[0][: rec.raw.n_times]  # EDF pads its last record
+    np.testing.assert_allclose(gyro, rec.raw.get_data(picks="gyro_z")[0], atol=0.01)
+    bids = export_bids(rec, tmp_path / "bids")
+    tsv = bids.eeg_file.with_name(bids.eeg_file.name.replace("_eeg.edf", "_channels.tsv"))
+    with open(tsv, newline="", encoding="utf-8") as f:
+        table = {r["name"]: r for r in csv.DictReader(f, delimiter="\t")}
+    assert table["gyro_z"]["type"] == "MISC" and table["gyro_z"]["units"] == "deg/s"
+    assert "52 Hz" in table["accel_x"]["description"] and "(g)" in table["accel_x"]["description"]
+    assert "64 Hz" in table["ppg_1"]["description"] and table["TP9"]["type"] == "EEG"

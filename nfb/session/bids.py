@@ -43,7 +43,8 @@ from .._logging import logger
 from .._version import __version__
 from ..bands import DEFAULT_BANDS
 from ..errors import ConfigError, SessionError, one_line
-from .format import json_safe, protocol_slug
+from .format import STREAM_KINDS, json_safe, protocol_slug
+from .reader import stream_channel_names
 from .store import RecordedSession, read_session
 
 #: EEG file formats of the BIDS export (MNE-BIDS ``format=``): EDF is 16-bit, BDF 24-bit.
@@ -280,6 +281,40 @@ def _write_raw(rec: RecordedSession, bids_path, data_format: str, overwrite: boo
     if protocol.get("description") or protocol.get("name"):
         extra["TaskDescription"] = str(protocol.get("description") or protocol.get("name"))
     update_sidecar_json(bids_path.copy().update(extension=".json"), extra, verbose="error")
+    if rec.streams:
+        channels = bids_path.copy().update(suffix="channels", extension=".tsv")
+        _describe_stream_channels(rec, channels)
+
+
+#: BIDS units of the stream kinds where BIDS has a symbol for them (``g`` is a gram there).
+_BIDS_STREAM_UNITS = {"gyro": "deg/s", "temperature": "degC", "resistance": "Ohm"}
+
+
+def _describe_stream_channels(rec: RecordedSession, channels_path) -> None:
+    """The motion and PPG rows of ``channels.tsv``: what each measures, in which unit, at
+    which rate it was recorded, and how it came onto the EEG's rate (see the reader)."""
+    streams = list(rec.streams.values())
+    names = stream_channel_names(rec.ch_names, streams)
+    rows = [(st, kind) for st in streams for kind in st.layout["kinds"]]
+    about = {}
+    for name, (st, kind) in zip(names, rows, strict=True):
+        unit = STREAM_KINDS.get(kind, "")
+        about[name] = (
+            _BIDS_STREAM_UNITS.get(kind, "n/a"),
+            f"{kind} ({unit or 'board units'}) from BrainFlow's {st.name} preset at "
+            f"{st.sfreq:g} Hz, linearly interpolated onto the EEG samples by board timestamps",
+        )
+    path = Path(channels_path.fpath)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split("\t")
+    col_unit, col_desc = header.index("units"), header.index("description")
+    out = [lines[0]]
+    for line in lines[1:]:
+        cells = line.split("\t")
+        if cells and cells[0] in about:
+            cells[col_unit], cells[col_desc] = about[cells[0]]
+        out.append("\t".join(cells))
+    _write_text(path, "\n".join(out) + "\n")
 
 
 def _line_freq(meta: dict[str, Any]) -> float | None:

@@ -118,7 +118,16 @@ def export_session(
         else:
             import mne
 
-            mne.export.export_raw(tmp, session.raw, fmt="edf", overwrite=True, verbose="error")
+            # each channel's own range (as BIDS does): one range for all misc channels
+            # would give a 52 Hz gyroscope the 16-bit steps of a PPG's 50000 counts
+            mne.export.export_raw(
+                tmp,
+                session.raw,
+                fmt="edf",
+                physical_range="channelwise",
+                overwrite=True,
+                verbose="error",
+            )
         fs.replace(tmp, out)
     except OSError as err:
         raise NfbError(f"cannot write {out}: {err.strerror or err}") from None

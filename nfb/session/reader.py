@@ -14,7 +14,8 @@ annotation, so that every annotation after a gap is at its real time.
 Extra streams (a Muse's motion at 52 Hz and PPG at 64 Hz; :attr:`RecordedSession.streams`)
 are read at their own rate, each with its own sample index, board timestamps, fetch times and
 ``eeg_index``. In :attr:`RecordedSession.raw` their signal rows are ``misc`` channels named
-``<stream>_<label>`` (``auxiliary_accel_x``, ``ancillary_ppg_1``), in their own units (g,
+by their labels (``accel_x``, ``gyro_z``, ``ppg_1``; ``<stream>_<label>`` where two streams
+share a label), in their own units (g,
 deg/s, ADC counts), resampled onto the EEG sample grid by **linear interpolation on the
 board's timestamps** (BrainFlow stamps every preset on one clock): each EEG sample gets the
 stream's value at its own timestamp, the stream's first (last) value before (after) the
@@ -224,6 +225,18 @@ def on_eeg_grid(
     return values[:, np.clip(newest, 0, None)]
 
 
+def stream_channel_names(taken: list[str], streams: list[RecordedStream]) -> list[str]:
+    """The Raw's names of the streams' rows: their labels (``accel_x``, ``ppg_1``: short
+    enough for EDF's 16 characters), ``<stream>_<label>`` where a label is taken twice."""
+    labels = [c for st in streams for c in st.labels]
+    seen = {c.lower() for c in taken}
+    return [
+        f"{st.name}_{c}" if labels.count(c) > 1 or c.lower() in seen else c
+        for st in streams
+        for c in st.labels
+    ]
+
+
 class RecordedSession:
     """A session folder read back.
 
@@ -409,7 +422,7 @@ class RecordedSession:
             eeg_ts = self.samples[int(row)] if row is not None else None
             extra = [on_eeg_grid(st, self.n_samples, eeg_ts) for st in self.streams.values()]
             data = np.vstack([data, *extra])
-            names = names + [f"{st.name}_{c}" for st in self.streams.values() for c in st.labels]
+            names = names + stream_channel_names(names, list(self.streams.values()))
             types = types + ["misc"] * (len(names) - len(types))
         data = insert_gaps(data, self.gaps)
         # EOG/EMG/ECG/misc rows keep their type; the montage places the EEG ones only
