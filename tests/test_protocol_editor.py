@@ -175,6 +175,8 @@ def test_a_bad_value_shows_the_schema_message_and_save_refuses(qtbot, editor):
     # a copy of a built-in preset needs its own name: Save waits for it, the cursor is there
     assert not ed.save_button.isEnabled()
     assert ed.focusWidget() is ed.file_edit
+    # and a name of its own, told apart from the preset's in the lists and reports
+    assert field(ed, "name").text() == load_protocol("smr-up").name + " (copy)"
     assert ed.message.text().startswith("Give the protocol a file name: lowercase letters")
     type_into(qtbot, ed.file_edit, "smr-up")
     assert "'smr-up' is a built-in protocol" in ed.message.text()
@@ -252,11 +254,18 @@ def test_a_band_of_ones_own_feedback_mode_and_a_fixed_threshold(qtbot, editor):
     ed = editor("alpha-up")
     type_into(qtbot, ed.file_edit, "low-alpha")
     qtbot.mouseClick(ed.add_band_button, CLICK)
-    name_w, lo, hi = ed.bands[-1]
-    type_into(qtbot, name_w, "low_alpha")
-    type_into(qtbot, lo, "8")
-    type_into(qtbot, hi, "10")
+    row = ed.bands[-1]
+    type_into(qtbot, row.name, "low_alpha")
+    type_into(qtbot, row.lo, "8")
+    type_into(qtbot, row.hi, "10")
     type_into(qtbot, field(ed, "feedback.feature"), "low_alpha")
+    assert row.use.text() == "reward"
+    assert [r.use.text() for r in ed.bands if r.name.text() == "alpha"] == [""]
+    # a band added by mistake is removed again
+    qtbot.mouseClick(ed.add_band_button, CLICK)
+    assert "band name '' must be a plain identifier" in ed.message.text()
+    qtbot.mouseClick(ed.bands[-1].remove, CLICK)
+    assert ed.error is None and ed.bands[-1] is row
     mode = field(ed, "feedback.mode")
     mode.setCurrentText("audio")
     direction = field(ed, "feedback.direction")

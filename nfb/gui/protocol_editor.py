@@ -23,7 +23,7 @@ from typing import Any
 
 from PyQt6 import QtCore, QtWidgets
 
-from ..bands import DEFAULT_BANDS
+from ..bands import DEFAULT_BANDS, resolve_bands
 from ..errors import NfbError
 from ..protocol import (
     CHOICES,
@@ -31,6 +31,7 @@ from ..protocol import (
     INHIBIT_SCHEMA,
     SCHEMA,
     SHAM_SCHEMA,
+    Protocol,
     load_protocol,
     protocol_origin,
     save_user_protocol,
@@ -199,6 +200,17 @@ class _Field:
         self.widget.setStyleSheet(_BAD_STYLE if bad else "")
 
 
+@dataclass
+class _BandRow:
+    """One band's row: its name (a label for a default band), edges, what uses it."""
+
+    name: QtWidgets.QWidget
+    lo: QtWidgets.QLineEdit
+    hi: QtWidgets.QLineEdit
+    use: QtWidgets.QLabel
+    remove: QtWidgets.QPushButton | None = None
+
+
 def _label(key: str, path: str) -> str:
     return LABELS.get(path, LABELS.get(key, key))
 
@@ -256,7 +268,7 @@ class ProtocolEditor(QtWidgets.QDialog):
         self.fields: dict[str, _Field] = {}
         #: per inhibit: its kind, its fields by key, its page
         self.inhibits: list[dict[str, Any]] = []
-        self.bands: list[tuple[QtWidgets.QWidget, QtWidgets.QLineEdit, QtWidgets.QLineEdit]] = []
+        self.bands: list[_BandRow] = []
         self._source_bands = set(protocol.data["bands"])
         self.error: str | None = None
         self.bad_field: str | None = None
@@ -348,7 +360,7 @@ class ProtocolEditor(QtWidgets.QDialog):
         box = QtWidgets.QGroupBox("Bands (Hz): the feature and the band inhibits name them")
         outer = QtWidgets.QVBoxLayout(box)
         self.bands_grid = QtWidgets.QGridLayout()
-        for col, text in enumerate(("Band", "Low (Hz)", "High (Hz)")):
+        for col, text in enumerate(("Band", "Low (Hz)", "High (Hz)", "Used by")):
             self.bands_grid.addWidget(QtWidgets.QLabel(f"<b>{text}</b>"), 0, col)
         outer.addLayout(self.bands_grid)
         add = QtWidgets.QHBoxLayout()
@@ -363,7 +375,7 @@ class ProtocolEditor(QtWidgets.QDialog):
         return box
 
     def _add_band_row(self, name: str | None, edges, *, custom: bool) -> None:
-        row = len(self.bands) + 1
+        row = self.bands_grid.rowCount()
         if custom:
             name_w: QtWidgets.QWidget = QtWidgets.QLineEdit(name or "")
             name_w.setPlaceholderText("name")
@@ -381,19 +393,34 @@ class ProtocolEditor(QtWidgets.QDialog):
             e.setToolTip("empty: the default edge" if default is not None else "Hz")
             self._watch(e)
             edits.append(e)
-        self.bands_grid.addWidget(name_w, row, 0)
-        self.bands_grid.addWidget(edits[0], row, 1)
-        self.bands_grid.addWidget(edits[1], row, 2)
-        self.bands.append((name_w, edits[0], edits[1]))
+        use = QtWidgets.QLabel("")
+        use.setToolTip("What uses the band: the reward feature, an inhibit")
+        band = _BandRow(name_w, edits[0], edits[1], use)
+        for col, w in enumerate((name_w, edits[0], edits[1], use)):
+            self.bands_grid.addWidget(w, row, col)
+        if custom:
+            band.remove = QtWidgets.QPushButton("Remove")
+            band.remove.setToolTip("Remove this band of your own")
+            band.remove.clicked.connect(lambda: self._remove_band(band))
+            self.bands_grid.addWidget(band.remove, row, 4)
+        self.bands.append(band)
         if custom:
             name_w.setFocus()
         self.validate()
 
+    def _remove_band(self, band: _BandRow) -> None:
+        self.bands.remove(band)
+        for w in (band.name, band.lo, band.hi, band.use, band.remove):
+            if w is not None:
+                self.bands_grid.removeWidget(w)
+                w.deleteLater()
+        self.validate()
+
     def band_edits(self, name: str) -> tuple[QtWidgets.QLineEdit, QtWidgets.QLineEdit]:
         """The low and high edge fields of band ``name``."""
-        for name_w, lo, hi in self.bands:
-            if name_w.text() == name:
-                return lo, hi
+        for band in self.bands:
+            if band.name.text() == name:
+                return band.lo, band.hi
         raise KeyError(name)
 
     def _inhibits_box(self) -> QtWidgets.QWidget:
@@ -481,6 +508,8 @@ class ProtocolEditor(QtWidgets.QDialog):
             self.inhibit_list.setCurrentRow(0)
         if self.in_place:
             self.file_edit.setText(self.source)
+        else:  # a copy is told apart from its preset in the list, the reports, the folders
+            self.fields["name"].widget.setText(f"{data['name']} (copy)")
 
     def protocol_data(self) -> dict:
         """The protocol as the fields have it (not validated)."""
@@ -497,10 +526,10 @@ class ProtocolEditor(QtWidgets.QDialog):
         if sham is not None and not sham.get("blocks") and not sham.get("count"):
             del data["sham"]  # no sham blocks asked for: no [sham] table
         bands: dict[str, Any] = {}
-        for name_w, lo, hi in self.bands:
-            name = name_w.text().strip()
+        for band in self.bands:
+            name = band.name.text().strip()
             edges = []
-            for i, edit in enumerate((lo, hi)):
+            for i, edit in enumerate((band.lo, band.hi)):
                 present, value = text_value(edit.text())
                 if not present and name in DEFAULT_BANDS:
                     value = DEFAULT_BANDS[name][i]
@@ -534,10 +563,12 @@ class ProtocolEditor(QtWidgets.QDialog):
         except NfbError as err:
             problem, field, path = str(err), "file_name", None
         try:
-            validate(self.protocol_data(), src=f"{name}.toml" if name else "protocol")
+            protocol = validate(self.protocol_data(), src=f"{name}.toml" if name else "protocol")
         except NfbError as err:  # the protocol's problem first: it is what was just edited
             problem = str(err)
             field = self._field_of(problem, name)
+        else:
+            self._show_uses(protocol)
         for entry in self.inhibits:  # a band inhibit is listed by its band
             i = self.inhibits.index(entry)
             item = self.inhibit_list.item(i)
@@ -558,6 +589,16 @@ class ProtocolEditor(QtWidgets.QDialog):
             self.message.setText(f"{where}: {problem}" if where else problem)
         self.save_button.setEnabled(problem is None)
         return problem is None
+
+    def _show_uses(self, protocol: dict) -> None:
+        """Beside each band, whether the reward feature or an inhibit uses it."""
+        names = resolve_bands(protocol["bands"], sfreq=1e9)
+        feature = {ref.band for ref in Protocol(protocol).feature(names).refs}
+        inhibit = {i["band"] for i in protocol["inhibit"] if "band" in i}
+        for row in self.bands:
+            band = row.name.text().strip()
+            uses = [w for w, s in (("reward", feature), ("inhibit", inhibit)) if band in s]
+            row.use.setText(", ".join(uses))
 
     def _where(self, path: str | None) -> str | None:
         """Where a field is, as the practitioner sees it: ``Script › Block length (min)``."""
@@ -600,10 +641,10 @@ class ProtocolEditor(QtWidgets.QDialog):
             if item is not None and m is not None and int(m.group(1)) == i:
                 item.setText(item.text() + _WARN)
         band = path[len("bands.") :] if path and path.startswith("bands.") else None
-        for name_w, lo, hi in self.bands:
-            bad = band is not None and name_w.text().strip() == band
-            for w in (name_w, lo, hi):
-                w.setStyleSheet(_BAD_STYLE if bad and w is not name_w else "")
+        for row in self.bands:
+            bad = band is not None and row.name.text().strip() == band
+            for w in (row.lo, row.hi):
+                w.setStyleSheet(_BAD_STYLE if bad else "")
         section = (path or "").split(".")[0].split("[")[0]
         if path in self.fields and "." not in path:
             section = ""
