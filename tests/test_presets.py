@@ -384,3 +384,41 @@ def test_edf_and_bids_keep_the_stream_channels(muse_session, tmp_path):
     assert table["gyro_z"]["type"] == "MISC" and table["gyro_z"]["units"] == "deg/s"
     assert "52 Hz" in table["accel_x"]["description"] and "(g)" in table["accel_x"]["description"]
     assert "64 Hz" in table["ppg_1"]["description"] and table["TP9"]["type"] == "EEG"
+
+
+def test_the_console_shows_the_heart_rate(qtbot, own_windows, tmp_path):
+    """Connected to the Muse playback, the console's status bar shows the pulse's rate."""
+    pytest.importorskip("pytestqt")
+    from PyQt6 import QtCore
+
+    from nfb.feedback.level import FeedbackState
+    from nfb.gui.client_window import ClientWindow
+    from nfb.gui.console import ConsoleWindow
+
+    write_muse_recording(tmp_path, seconds=15.0)
+    devices = tmp_path / "user-config" / "devices"  # NFB_CONFIG_DIR of conftest
+    devices.mkdir(parents=True)
+    text = MUSE_PROFILE
+    for name in ("eeg", "aux", "anc"):
+        text = text.replace(f'"{name}.csv"', json.dumps(str(tmp_path / f"{name}.csv")))
+    (devices / "muse-play.toml").write_text(text)
+    settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    state = FeedbackState()
+    console = own_windows(
+        ConsoleWindow(
+            tmp_path / "sessions", settings=settings, client_window=ClientWindow(state), state=state
+        )
+    )
+    console.show()
+    assert console.status_heart.text() == ""
+    console.device_box.setCurrentText("muse-play")
+    console.connect_device()
+    qtbot.waitUntil(lambda: console.stream is not None, timeout=20000)
+    assert console.status_heart.text() in ("", "heart no signal")  # no PPG yet: waiting
+    qtbot.waitUntil(lambda: console.status_heart.text().endswith(" bpm"), timeout=20000)
+    bpm = float(console.status_heart.text().split()[1])
+    assert abs(bpm - BPM) < 2
+    console.disconnect_device()
+    qtbot.waitUntil(
+        lambda: console.stream is None and console.status_heart.text() == "", timeout=20000
+    )

@@ -558,8 +558,15 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         metrics = self.status_latency.fontMetrics()
         self.status_latency.setMinimumWidth(metrics.horizontalAdvance("latency 9999 ms") + 4)
         self.status_audio = QtWidgets.QLabel("")
+        # the heart rate from a headband's PPG stream (Muse 2 / S), estimated by the stream
+        self.status_heart = QtWidgets.QLabel("")
+        self.status_heart.setToolTip(
+            "Heart rate from the headband's PPG, updated every second ('no signal' while the "
+            "pulse is unreliable: movement, a loose band)"
+        )
         for w in (self.status_state, self.status_dropped, self.status_latency, self.status_audio):
             self.statusBar().addPermanentWidget(w)
+        self.statusBar().addPermanentWidget(self.status_heart)
         self.rating_after.valueChanged.connect(self._after_rating_changed)
         self._build_menus()
         self._device_changed(self.device_box.currentText())
@@ -1542,7 +1549,11 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             self.device_state.setText(state)
             self.status_state.setText(f"{stream.profile.name}: {state}")
             self.status_dropped.setText(f"dropped {stream.n_dropped}")
+            heart = stream.heart
+            self.status_heart.setText(f"heart {heart.text}" if heart is not None else "")
             self.plots.show_monitor(self.monitor.view if self.monitor is not None else None)
+        else:
+            self.status_heart.clear()
         session = self.session
         if session is not None:
             self._refresh_session(session)
