@@ -393,3 +393,42 @@ def test_nfb_run_uses_the_saved_protocol(qtbot, editor):
     assert used == tomllib.loads(path.read_text())
     assert used["bands"]["smr"] == [12, 16] and used["reward"]["target_rate"] == 0.7
     assert used["script"]["blocks"] == 2 and meta["protocol_slug"] == "smr-cli"
+
+
+def test_every_schema_field_has_a_control(qtbot, editor):
+    from nfb.protocol import INHIBIT_KINDS, INHIBIT_SCHEMA, SCHEMA, SHAM_SCHEMA
+
+    ed = editor()
+    want = {f"{s}.{k}" if s else k for s, table in SCHEMA.items() for k in table}
+    want |= {f"sham.{k}" for k in SHAM_SCHEMA}
+    assert set(ed.fields) == want
+    for kind in INHIBIT_KINDS:
+        ed.inhibit_kind.setCurrentText(kind)
+        qtbot.mouseClick(ed.add_inhibit_button, CLICK)
+        assert set(ed.inhibits[-1]["fields"]) == set(INHIBIT_SCHEMA[kind]), kind
+        assert ed.inhibit_pages.currentWidget() is ed.inhibits[-1]["page"]
+
+
+@pytest.mark.parametrize("name", [p.stem for p in list_protocols()])
+def test_a_copy_saved_untouched_is_the_preset(qtbot, editor, name):
+    ed = editor(name)
+    type_into(qtbot, ed.file_edit, f"{name}-copy")
+    assert ed.error is None, ed.error
+    qtbot.mouseClick(ed.save_button, CLICK)
+    preset, copy = load_protocol(name).data, load_protocol(f"{name}-copy").data
+    assert copy["name"] == preset["name"] + " (copy)"
+    assert {**copy, "name": preset["name"]} == preset
+
+
+def test_a_broken_protocol_of_ones_own_is_said_not_opened(qtbot, own_windows, tmp_path):
+    from nfb.gui.console import ConsoleWindow
+
+    user_protocols_dir().mkdir(parents=True)
+    (user_protocols_dir() / "broken.toml").write_text('name = "x"\n[reward]\nhold_ms = -5\n')
+    settings_ = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    console = own_windows(ConsoleWindow(tmp_path / "sessions", settings=settings_))
+    console.show()
+    console.protocol_box.setCurrentText("broken")
+    qtbot.mouseClick(console.edit_protocol_button, CLICK)
+    assert console.protocol_editor is None
+    assert console.error_bar.isVisible() and "broken.toml" in console.error_text.text()
