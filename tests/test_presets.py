@@ -422,3 +422,36 @@ def test_the_console_shows_the_heart_rate(qtbot, own_windows, tmp_path):
     qtbot.waitUntil(
         lambda: console.stream is None and console.status_heart.text() == "", timeout=20000
     )
+
+
+def test_motion_flags_follow_what_had_come_in_and_go_off_when_the_stream_falls_silent():
+    from nfb.dsp.motion import MotionInhibit
+
+    # a 52 Hz stream, rows [counter, ax, ay, az, gx, gy, gz]; EEG at 256 Hz
+    gate = MotionInhibit(
+        52.0, [1, 2, 3], [4, 5, 6], max_accel_g=0.2, max_gyro_dps=20, hold_ms=0, stale_samples=256
+    )
+    still = np.zeros((7, 10))
+    still[3] = 1.0  # gravity only
+    jolt = still.copy()
+    jolt[1, 5] = 0.9  # |a| = 1.35 g for one sample
+    gate.feed(still, 100)
+    gate.feed(jolt, 200)  # known from EEG sample 200 on
+    gate.feed(still, 300)
+    flags = gate.flags(np.array([150, 199, 200, 250, 299, 300, 555, 556]))
+    # hold_ms 0: only the newest sample counts, and the jolt (5th of 10) never is
+    assert not flags.any()
+    held = MotionInhibit(
+        52.0, [1, 2, 3], [4, 5, 6], max_accel_g=0.2, max_gyro_dps=20, hold_ms=200, stale_samples=256
+    )
+    held.feed(still, 100)
+    held.feed(jolt, 200)
+    held.feed(still, 300)
+    flags = held.flags(np.array([150, 199, 200, 250, 299, 300, 555, 556]))
+    # seen from 200 until 11 newer samples (200 ms at 52 Hz) have come at 300; the stream
+    # silent from 300: at 556 its samples are 256 EEG samples old
+    assert flags.tolist() == [False, False, True, True, True, False, False, False]
+    gyro = still.copy()
+    gyro[6, -1] = 25.0  # a turn at the newest sample
+    held.feed(gyro, 600)
+    assert held.flags(np.array([600, 855, 856])).tolist() == [True, True, False]

@@ -15,7 +15,10 @@ re-scored sessions agree exactly: each motion chunk carries ``eeg_index``, the n
 samples received when it was fetched, and frame ``s`` (its newest EEG sample's index) sees the
 motion samples with ``eeg_index <= s``: exactly those the acquisition thread had handed out
 before the EEG block holding sample ``s`` (a poll hands out its EEG block first, then its
-streams). Before any motion sample has come, nothing is inhibited.
+streams). Before any motion sample has come, nothing is inhibited, and neither is anything
+while the motion stream is silent: samples that came more than ``stale_samples`` EEG samples
+(1 s by default) before a frame do not count for it, so a stream that dies during a movement
+does not hold the inhibit on for the rest of the session.
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ class MotionInhibit:
         Largest rotation rate (deg/s); 0: not used.
     hold_ms : float
         A frame is inhibited while a motion sample of the last ``hold_ms`` was over a limit.
+    stale_samples : int | None
+        Motion samples that came this many EEG samples or more before a frame are too old
+        for it; None: never too old.
     """
 
     def __init__(
@@ -53,12 +59,14 @@ class MotionInhibit:
         max_accel_g: float,
         max_gyro_dps: float,
         hold_ms: float,
+        stale_samples: int | None = None,
     ) -> None:
         self.accel_rows = list(accel_rows) if max_accel_g > 0 else []
         self.gyro_rows = list(gyro_rows) if max_gyro_dps > 0 else []
         self.max_accel_g = float(max_accel_g)
         self.max_gyro_dps = float(max_gyro_dps)
         self.window = max(1, round(hold_ms / 1000.0 * sfreq) + 1)
+        self.stale_samples = stale_samples
         self._over = np.zeros(0, bool)  # per motion sample: over a limit
         self._known_at = np.zeros(0, np.int64)  # its eeg_index
 
@@ -93,8 +101,12 @@ class MotionInhibit:
             return out
         # motion samples each frame sees, and the windows over the last ``window`` of them
         seen = np.searchsorted(self._known_at, idx, side="right")
+        first = np.maximum(seen - self.window, 0)
+        if self.stale_samples is not None:
+            fresh = np.searchsorted(self._known_at, idx - self.stale_samples, side="right")
+            first = np.maximum(first, fresh)
         csum = np.concatenate(([0], np.cumsum(self._over)))
-        out = csum[seen] - csum[np.maximum(seen - self.window, 0)] > 0
+        out = csum[seen] - csum[np.minimum(first, seen)] > 0
         # later frames never look further back than the last one's window
         keep = max(0, int(seen[-1]) - self.window)
         if keep:

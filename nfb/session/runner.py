@@ -422,6 +422,7 @@ class SessionRunner:
             max_accel_g=spec["max_accel_g"],
             max_gyro_dps=spec["max_gyro_dps"],
             hold_ms=spec["hold_ms"],
+            stale_samples=round(layout.sfreq),  # a motion stream silent for 1 s: no inhibit
         )
 
     @staticmethod
