@@ -301,3 +301,17 @@ def _cue_opacity(elapsed_s: float) -> float:
     if not math.isfinite(elapsed_s):
         return 1.0
     return _clip01(1.0 - (elapsed_s - EYES_CLOSED_CUE_S) / EYES_CLOSED_FADE_S)
+
+
+#: what of a video can follow the feedback level (any combination; the client window's
+#: video mode)
+VIDEO_FOLLOW = ("brightness", "size", "volume")
+#: the combinations the console offers, as it lists them
+VIDEO_FOLLOW_CHOICES = (
+    "brightness",
+    "brightness + size",
+    "brightness + volume",
+    "brightness + size + volume",
+    "size",
+    "volume",
+)

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PyQt6.QtCore import QEvent, QPointF, QRectF, Qt
+from PyQt6.QtCore import QEvent, QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import (
     QBrush,
     QColor,
@@ -47,6 +47,7 @@ from nfb.feedback.pacer import BreathingPacer
 from nfb.feedback.visual import (
     FEEDBACK_SCREEN,
     LISTEN_TEXT,
+    VIDEO_FOLLOW,
     ClientScreen,
     VisualFeedback,
     VisualFrame,
@@ -170,7 +171,10 @@ class ClientWindow(QWidget):
     last_frame : VisualFrame
         The frame drawn by the last paint (updated by :meth:`refresh`).
     MODES : tuple of str
-        ``"bar"``, ``"circle"``, ``"image"``, ``"pacer"``.
+        ``"bar"``, ``"circle"``, ``"image"``, ``"pacer"``, ``"video"``.
+    video_failed : pyqtSignal(str)
+        The chosen video cannot be played (one line); the window is back in the mode it
+        had before the video.
 
     Notes
     -----
@@ -178,7 +182,9 @@ class ClientWindow(QWidget):
     cursor is hidden.
     """
 
-    MODES = ("bar", "circle", "image", "pacer")
+    MODES = ("bar", "circle", "image", "pacer", "video")
+
+    video_failed = pyqtSignal(str)
 
     def __init__(self, state: FeedbackState, parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
@@ -198,6 +204,9 @@ class ClientWindow(QWidget):
         self._halo_grow = 0.0
         self._halo_key: tuple | None = None
         self._screen: ClientScreen = FEEDBACK_SCREEN
+        self._video = None  # a VideoSource, made when a video is first chosen
+        self._video_follow: frozenset[str] = frozenset({"brightness"})
+        self._mode_before_video = "bar"
         self.last_frame: VisualFrame = self._model.step(state, 0.0)
         self.setMinimumSize(240, 240)
         self.resize(800, 600)
@@ -212,12 +221,83 @@ class ClientWindow(QWidget):
         """Show ``mode`` (one of :attr:`MODES`); entering the pacer starts with an inhale."""
         if mode not in self.MODES:
             raise ConfigError(f"client window: unknown mode {mode!r} (allowed: {self.MODES})")
+        if mode == "video" and self.video_path is None:
+            raise ConfigError("client window: choose a video file first (Video…)")
         if mode == "pacer" and self._mode != "pacer":
             self._pacer_t = 0.0
+        if mode == "video" and self._mode != "video":
+            self._mode_before_video = self._mode
         self._mode = mode
         self._prepare_caches()
+        self._update_video_playing()
         logger.debug("client window mode: %s", mode)
         self.update()
+
+    # ------------------------------------------------------------------ video
+    @property
+    def video_path(self) -> Path | None:
+        """The video file shown in video mode (None before one is chosen)."""
+        return self._video.path if self._video is not None else None
+
+    @property
+    def video(self):
+        """The :class:`~nfb.gui.video.VideoSource` (None before a video is chosen)."""
+        return self._video
+
+    def set_video(self, path: str | Path) -> None:
+        """Play the video at ``path`` in video mode, in a loop.
+
+        Raises
+        ------
+        ConfigError
+            If the file is missing or unreadable (the window keeps what it had). A file that
+            turns out not to be a video emits :attr:`video_failed` a moment later and the
+            window goes back to the mode it had before the video.
+        """
+        # QtMultimedia (and its sound libraries) only once a video is used: the other
+        # modes work on a machine without them
+        from nfb.gui.video import VideoSource, check_video_file
+
+        check_video_file(path)  # before anything changes
+        if self._video is None:
+            self._video = VideoSource(self)
+            self._video.failed.connect(self._video_error)
+            self._video.frame_arrived.connect(self._video_frame)
+        self._video.open(path)
+        self._update_video_playing()
+
+    def set_video_follow(self, follow) -> None:
+        """What of the video follows the level: any of "brightness", "size" and "volume"."""
+        follow = frozenset(follow)
+        unknown = sorted(follow - set(VIDEO_FOLLOW))
+        if unknown:
+            raise ConfigError(
+                f"client window: video cannot follow {', '.join(unknown)} (allowed: "
+                f"{', '.join(VIDEO_FOLLOW)})"
+            )
+        self._video_follow = follow
+        if self._video is not None and "volume" not in follow:
+            self._video.set_volume(1.0)
+        self.update()
+
+    @property
+    def video_follow(self) -> frozenset[str]:
+        """What of the video follows the level."""
+        return self._video_follow
+
+    def _update_video_playing(self) -> None:
+        """The video plays only while it is on screen (video mode, a feedback step)."""
+        if self._video is not None:
+            self._video.set_playing(self._mode == "video" and self._screen.draws_feedback)
+
+    def _video_frame(self) -> None:
+        if self._mode == "video":
+            self.update()
+
+    def _video_error(self, message: str) -> None:
+        if self._mode == "video":
+            self.set_mode(self._mode_before_video)
+        self.video_failed.emit(message)
 
     @property
     def screen(self) -> ClientScreen:
@@ -235,6 +315,7 @@ class ClientWindow(QWidget):
         if screen.pacer and not self._screen.pacer:
             self._pacer_t = 0.0
         self._screen = screen
+        self._update_video_playing()
         logger.debug("client window screen: %s %r", screen.kind, screen.title)
         self.update()
 
@@ -282,6 +363,9 @@ class ClientWindow(QWidget):
         self._last_refresh = now
         self.last_frame = self._model.step(self.state, dt)
         self._pacer_t += max(0.0, dt)
+        if self._video is not None and self._mode == "video" and "volume" in self._video_follow:
+            f = self.last_frame
+            self._video.set_volume((0.15 + 0.85 * f.level) * f.dim)
         self.update()
 
     # ------------------------------------------------------------------ Qt events
@@ -335,6 +419,8 @@ class ClientWindow(QWidget):
             self._paint_circle(p, rect, f)
         elif self._mode == "image":
             self._paint_image(p, rect, f)
+        elif self._mode == "video":
+            self._paint_video(p, rect, f)
         else:
             self._paint_pacer(p, rect)
         if f.show and self._mode in ("bar", "circle") and f.dim < 0.999:
@@ -548,6 +634,26 @@ class ClientWindow(QWidget):
             p.fillRect(rect, QColor(0, 0, 0, round(255 * (1.0 - f.brightness))))
         if f.glow > 0.01:  # reward: a faint warm light over the scene
             p.fillRect(rect, QColor(255, 236, 200, round(28 * f.glow)))
+
+    def _paint_video(self, p: QPainter, rect: QRectF, f: VisualFrame) -> None:
+        """The newest video frame, fitted to the window; its brightness follows the level."""
+        p.fillRect(rect, QColor(0, 0, 0))
+        image = self._video.image() if self._video is not None else None
+        if image is None:
+            return
+        follow = self._video_follow
+        scale = min(rect.width() / image.width(), rect.height() / image.height())
+        if "size" in follow:  # from a bit over half the window at level 0 to all of it
+            scale *= 0.55 + 0.45 * f.level
+        w, h = image.width() * scale, image.height() * scale
+        target = QRectF(rect.center().x() - w / 2, rect.center().y() - h / 2, w, h)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        p.drawImage(target, image)
+        light = f.brightness if "brightness" in follow else f.dim
+        if light < 0.999:
+            p.fillRect(target, QColor(0, 0, 0, round(255 * (1.0 - light))))
+        if f.glow > 0.01:  # reward: the same faint warm light as over the image
+            p.fillRect(target, QColor(255, 236, 200, round(28 * f.glow)))
 
     def _paint_pacer(self, p: QPainter, rect: QRectF) -> None:
         p.fillRect(rect, BACKGROUND)

@@ -22,7 +22,12 @@ from .._version import __version__
 from ..devices import DeviceProfile, list_profiles, load_profile
 from ..errors import NfbError
 from ..feedback.level import FeedbackState
-from ..feedback.visual import IDLE_SCREEN, complete_screen, step_screen
+from ..feedback.visual import (
+    IDLE_SCREEN,
+    VIDEO_FOLLOW_CHOICES,
+    complete_screen,
+    step_screen,
+)
 from ..impedance import CHECK_KOHM, GOOD_KOHM, IMPEDANCE_BOARDS
 from ..paths import legacy_store_notice
 from ..ports import connection_warnings, list_serial_ports, scan_ble
@@ -422,12 +427,27 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         fbk = QtWidgets.QGroupBox("Client feedback")
         g = QtWidgets.QFormLayout(fbk)
         self.mode_box = QtWidgets.QComboBox()
-        self.mode_box.addItems(["bar", "circle", "image", "pacer"])
+        self.mode_box.addItems(["bar", "circle", "image", "pacer", "video"])
         self.mode_box.currentTextChanged.connect(self._mode_changed)
         self.mode_box.setToolTip(
             "What the client sees while training: a bar, a growing circle, an image that "
-            "sharpens, or the breathing pacer"
+            "sharpens, the breathing pacer, or a video of your choice (Video…)"
         )
+        video = QtWidgets.QHBoxLayout()
+        self.video_button = QtWidgets.QPushButton("Video…")
+        self.video_button.setToolTip(
+            "Choose a video file for the client: it plays in a loop, dim while the feedback "
+            "is low and bright while it is high"
+        )
+        self.video_button.clicked.connect(self._choose_video)
+        self.video_follow_box = QtWidgets.QComboBox()
+        self.video_follow_box.addItems(VIDEO_FOLLOW_CHOICES)
+        self.video_follow_box.setToolTip("What of the video follows the feedback level")
+        self.video_follow_box.currentTextChanged.connect(self._video_follow_changed)
+        video.addWidget(self.video_button)
+        video.addWidget(self.video_follow_box, 1)
+        if self.client_window is not None:
+            self.client_window.video_failed.connect(self._video_failed)
         self.pacer_rests = QtWidgets.QCheckBox("breathing pacer during rests")
         self.pacer_rests.setChecked(True)
         self.pacer_rests.setToolTip("Show the breathing pacer to the client during rests")
@@ -458,6 +478,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         sound.addWidget(self.mute_box)
         sound.addWidget(self.volume_slider)
         g.addRow("Display", self.mode_box)
+        g.addRow("Video", video)
         g.addRow(self.pacer_rests)
         g.addRow("Pacer", self.bpm_box)
         g.addRow(show)
@@ -597,6 +618,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
     # --- settings --------------------------------------------------------------------------
     def _restore(self) -> None:
         s = self.settings
+        self._restore_video(s)  # before the display mode, which may be "video"
         geometry = s.value("console/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -635,6 +657,18 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             self.volume_slider.setValue(int(volume))
         self._volume_changed(self.volume_slider.value())
 
+    def _restore_video(self, s: QtCore.QSettings) -> None:
+        follow = s.value("last/video_follow")
+        if follow in VIDEO_FOLLOW_CHOICES:
+            self.video_follow_box.setCurrentText(follow)
+        path = s.value("last/video")
+        if path and self.client_window is not None:
+            try:
+                self.client_window.set_video(path)
+            except NfbError as err:  # moved or deleted since: the display falls back
+                logger.info("the last video is gone: %s", err)
+                s.remove("last/video")
+
     def save_settings(self) -> None:
         s = self.settings
         s.setValue("console/geometry", self.saveGeometry())
@@ -647,6 +681,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         else:
             s.remove("last/client_id")
         s.setValue("last/mode", self.mode_box.currentText())
+        s.setValue("last/video_follow", self.video_follow_box.currentText())
         s.setValue("last/scale", self.scale_box.currentText())
         s.setValue("last/serial_port", self.serial_edit.text())
         s.setValue("last/mac", self.mac_edit.text())
@@ -1502,8 +1537,51 @@ class ConsoleWindow(QtWidgets.QMainWindow):
 
     # --- feedback window and sound ---------------------------------------------------------
     def _mode_changed(self, mode: str) -> None:
-        if self.client_window is not None:
+        if self.client_window is None:
+            return
+        try:
             self.client_window.set_mode(mode)
+        except NfbError as err:  # video without a file: say so, keep what the client sees
+            self.error(err)
+            self._set_mode_box(self.client_window.mode)
+
+    def _set_mode_box(self, mode: str) -> None:
+        self.mode_box.blockSignals(True)
+        self.mode_box.setCurrentText(mode)
+        self.mode_box.blockSignals(False)
+
+    def _choose_video(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self,
+            "Video for the client",
+            str(Path(self.settings.value("last/video", "") or "").parent),
+            "Videos (*.mp4 *.m4v *.mkv *.webm *.avi *.mov *.mpg *.ogv);;All files (*)",
+        )
+        if path:
+            self.use_video(path)
+
+    def use_video(self, path) -> bool:
+        """Show the video at ``path`` to the client (video mode); False, with an error, if not."""
+        if self.client_window is None:
+            return False
+        try:
+            self.client_window.set_video(path)
+        except NfbError as err:
+            self.error(err)
+            return False
+        self.settings.setValue("last/video", str(path))
+        self.mode_box.setCurrentText("video")
+        return True
+
+    def _video_failed(self, message: str) -> None:
+        """The video could not be played: the client window is back in its previous mode."""
+        self.settings.remove("last/video")
+        self.error(message)
+        self._set_mode_box(self.client_window.mode)
+
+    def _video_follow_changed(self, text: str) -> None:
+        if self.client_window is not None:
+            self.client_window.set_video_follow(text.split(" + "))
 
     def _bpm_changed(self, bpm: float) -> None:
         if self.client_window is not None:
@@ -1616,7 +1694,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             return
         wanted = self.mode_box.currentText()
         if self.client_window.mode != wanted:
-            self.client_window.set_mode(wanted)
+            self._mode_changed(wanted)
         if session is None:
             self.client_window.set_screen(self._client_end_screen or IDLE_SCREEN)
             return
