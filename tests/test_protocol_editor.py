@@ -432,3 +432,28 @@ def test_a_broken_protocol_of_ones_own_is_said_not_opened(qtbot, own_windows, tm
     qtbot.mouseClick(console.edit_protocol_button, CLICK)
     assert console.protocol_editor is None
     assert console.error_bar.isVisible() and "broken.toml" in console.error_text.text()
+
+
+def test_closing_after_an_edit_asks_first(qtbot, editor):
+    ed = editor()
+    qtbot.mouseClick(ed.close_button, CLICK)  # nothing edited: closes at once
+    assert not ed.isVisible() and ed.discard_box is None
+    ed = editor()
+    type_into(qtbot, ed.file_edit, "smr-draft")
+    type_into(qtbot, field(ed, "script.blocks"), "9")
+    role = QtWidgets.QMessageBox.ButtonRole
+
+    def answer(want):
+        qtbot.waitUntil(lambda: ed.discard_box is not None and ed.discard_box.isVisible())
+        box = ed.discard_box
+        (button,) = [b for b in box.buttons() if box.buttonRole(b) == want]
+        qtbot.mouseClick(button, CLICK)
+        qtbot.waitUntil(lambda: ed.discard_box is None)
+
+    qtbot.keyClick(field(ed, "script.blocks"), QtCore.Qt.Key.Key_Escape)
+    answer(role.RejectRole)  # keep editing
+    assert ed.isVisible() and field(ed, "script.blocks").text() == "9"
+    ed.close()  # the title bar's button
+    answer(role.AcceptRole)  # discard
+    assert not ed.isVisible()
+    assert not (user_protocols_dir() / "smr-draft.toml").exists()

@@ -79,6 +79,8 @@ LABELS = {
     "window_s": "Window (s)",
     "fraction": "Fraction of ADC range",
     "channel": "Channel(s)",
+    "max_accel_g": "Head movement (g off 1 g)",
+    "max_gyro_dps": "Head rotation (°/s)",
 }
 #: The tab each section is edited on.
 TABS = (
@@ -281,6 +283,10 @@ class ProtocolEditor(QtWidgets.QDialog):
         self.validate()
         if not self.in_place:
             self.file_edit.setFocus()  # a copy needs its name first
+        #: what was loaded: closing after an edit asks before the edit is dropped
+        self._loaded = (self.file_name(), self.protocol_data())
+        #: the open "discard the changes?" question, if any
+        self.discard_box: QtWidgets.QMessageBox | None = None
 
     # --- layout --------------------------------------------------------------------------
     def _build(self) -> None:
@@ -666,6 +672,40 @@ class ProtocolEditor(QtWidgets.QDialog):
             self.message.setStyleSheet("color: #c62828; font-weight: bold")
             self.message.setText(str(err))
             return False
+        self._loaded = (name, self.protocol_data())
         self.saved.emit(name)
         self.accept()
         return True
+
+    def changed(self) -> bool:
+        """Whether anything was edited since the protocol was loaded or saved."""
+        return (self.file_name(), self.protocol_data()) != self._loaded
+
+    def reject(self) -> None:
+        """Close (Close, Escape, the title bar's button: QDialog routes it here); after an
+        edit, ask first."""
+        if not self.changed():
+            super().reject()
+            return
+        if self.discard_box is not None:
+            return
+        box = QtWidgets.QMessageBox(
+            QtWidgets.QMessageBox.Icon.Question,
+            "Discard the changes?",
+            "Close the editor without saving? The changes to this protocol are lost.",
+            parent=self,
+        )
+        discard = box.addButton("Discard changes", QtWidgets.QMessageBox.ButtonRole.AcceptRole)
+        keep = box.addButton("Keep editing", QtWidgets.QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.setEscapeButton(keep)
+
+        def answered(_result) -> None:
+            self.discard_box = None
+            if box.clickedButton() is discard:
+                super(ProtocolEditor, self).reject()
+            box.deleteLater()
+
+        box.finished.connect(answered)
+        self.discard_box = box
+        box.open()  # window-modal, not a nested event loop
