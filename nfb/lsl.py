@@ -17,7 +17,9 @@ Streams (``<id>`` is the session id, ``YYYYmmdd-HHMMSS-<protocol>``; no client i
 - ``nfb-eeg``, type ``EEG``, float32 at the sampling rate, µV (``--lsl-raw`` only).
 
 Source ids are ``nfb:<id>:frames``, ``nfb:<id>:markers`` and ``nfb:<id>:eeg``; channel labels
-(and units where they are physical) are in each stream's ``desc/channels``.
+(and units where they are physical) are in each stream's ``desc/channels``, and in the EEG
+stream each channel's type (``EEG``, ``EOG``, ``EMG``, ``ECG``, ``MISC``), so that an EOG
+channel is an EOG channel to whatever reads the stream (nfb's own LSL device included).
 
 Clock: LSL timestamps are :func:`pylsl.local_clock` (a monotonic clock shared by the processes
 of a machine). nfb stamps by wall time (``time.time()`` when a chunk was fetched), so the
@@ -118,6 +120,7 @@ class LslOutlet:
             session.runner.frame_rate,
             sfreq=session.layout.sfreq,
             ch_names=list(session.layout.ch_names),
+            ch_types=list(session.layout.ch_types),
         )
 
     def on_samples(self, eeg: np.ndarray, first_index: int, fetch_time: float) -> None:
@@ -146,6 +149,7 @@ class LslOutlet:
         *,
         sfreq: float | None = None,
         ch_names: list[str] | None = None,
+        ch_types: list[str] | None = None,
     ) -> None:
         """Create the outlets (they are discoverable from now on).
 
@@ -161,6 +165,9 @@ class LslOutlet:
             EEG sampling frequency: the EEG stream's rate and the clock of event times.
         ch_names : list of str | None
             EEG channel labels (needed with ``raw=True``).
+        ch_types : list of str | None
+            Their types (``"eeg"``, ``"eog"``, ...), published as each channel's ``type``
+            (``EEG``, ``EOG``, ``EMG``, ``ECG``, ``MISC``); default all EEG.
 
         An error is logged and kept in :attr:`error`; the session goes on without LSL.
         """
@@ -204,7 +211,11 @@ class LslOutlet:
                     EEG_NAME, "EEG", len(ch_names), float(sfreq), pylsl.cf_float32,
                     f"nfb:{session_id}:eeg",
                 )  # fmt: skip
-                _describe(eeg, session_id, [(c, "microvolts") for c in ch_names], kind="EEG")
+                types = list(ch_types or ["eeg"] * len(ch_names))
+                if len(types) != len(ch_names):
+                    raise ConfigError(f"{len(ch_names)} channel names but {len(types)} types")
+                chans = [(c, "microvolts") for c in ch_names]
+                _describe(eeg, session_id, chans, kind=[t.upper() for t in types])
                 outlets.append(pylsl.StreamOutlet(eeg, max_buffered=_BUFFER_S))
         except Exception as err:  # a missing liblsl, no network: the session goes on
             self._failed("LSL streaming is off", err)
@@ -293,19 +304,23 @@ class LslOutlet:
             logger.error("%s: %s (further LSL errors are not logged)", what, err)
 
 
-def _describe(info, session_id: str, channels: list[tuple[str, str | None]], kind=None) -> None:
+def _describe(
+    info, session_id: str, channels: list[tuple[str, str | None]], kind: list[str] | None = None
+) -> None:
+    """Write the stream's description: nfb's fields and ``channels`` (label, unit and, with
+    ``kind``, each channel's type)."""
     desc = info.desc()
     desc.append_child_value("manufacturer", "nfb")
     desc.append_child_value("session_id", session_id)
     desc.append_child_value("clock", "local_clock of the wall time a sample was fetched")
     chans = desc.append_child("channels")
-    for label, unit in channels:
+    for i, (label, unit) in enumerate(channels):
         ch = chans.append_child("channel")
         ch.append_child_value("label", label)
         if unit is not None:
             ch.append_child_value("unit", unit)
         if kind is not None:
-            ch.append_child_value("type", kind)
+            ch.append_child_value("type", kind[i])
 
 
 def _frame_unit(column: str) -> str | None:

@@ -8,8 +8,9 @@ input that way. :class:`LslSource` is a :class:`~nfb.sources.Source` over one su
   name and no source id, the one EEG stream on the network; with several matching, the
   connection is refused with the list (the wrong client's headset is worse than none).
 - **Channels.** Labels, units and types come from the stream's ``desc/channels`` (the XDF
-  meta-data convention). Channels typed other than EEG (``AUX``, ``ACC``, ``Markers``...) are
-  left out; labels are read as 10-20 names where they are (``"EEG Fp1-REF"`` gives ``Fp1``);
+  meta-data convention). EEG channels (and untyped ones) are EEG; EOG, EMG, ECG and MISC
+  channels keep their type (:data:`LSL_TYPES`); others (``AUX``, ``ACC``, ``Markers``...) are
+  left out; EEG labels are read as 10-20 names where they are (``"EEG Fp1-REF"`` gives ``Fp1``);
   values are converted to µV from the declared unit (V, mV, µV, nV; none declared: µV, said
   once). A stream without a regular rate, or of strings, is refused.
 - **Rows.** Blocks are ``[counter, eeg..., timestamp, marker]``
@@ -46,6 +47,9 @@ from .sources import BoardLayout, check_marker, file_layout, label_from_name
 
 #: Channel types read as EEG (case-insensitive); an empty type counts as EEG.
 EEG_TYPES = ("eeg", "")
+#: LSL channel types (XDF meta-data, case-insensitive) kept as nfb channel types; any other
+#: (``AUX``, ``ACC``, ``Markers``, ...) is left out.
+LSL_TYPES = {"eeg": "eeg", "": "eeg", "eog": "eog", "emg": "emg", "ecg": "ecg", "misc": "misc"}
 #: Declared unit -> factor to µV (lower-case, as the XDF convention and common apps spell them).
 UNIT_TO_UV = {
     "": 1.0,
@@ -267,17 +271,18 @@ def list_streams(timeout: float = 1.0) -> list[StreamListing]:
     return out
 
 
-def _channels(info) -> tuple[list[int], list[str], list[float]]:
-    """EEG columns of the stream, their labels and their factors to µV."""
+def _channels(info) -> tuple[list[int], list[str], list[float], list[str]]:
+    """Signal columns of the stream, their labels, factors to µV and nfb channel types."""
     n = info.channel_count()
     ch = info.desc().child("channels").child("channel")
-    cols, labels, scales, unknown_units, declared = [], [], [], set(), False
+    cols, labels, scales, types, unknown_units, declared = [], [], [], [], set(), False
     for i in range(n):
         label = ch.child_value("label") if not ch.empty() else ""
         unit = ch.child_value("unit") if not ch.empty() else ""
         kind = ch.child_value("type") if not ch.empty() else ""
         ch = ch.next_sibling() if not ch.empty() else ch
-        if kind.strip().lower() not in EEG_TYPES:
+        ch_type = LSL_TYPES.get(kind.strip().lower())
+        if ch_type is None:
             continue
         key = unit.strip().lower()
         declared = declared or bool(key)
@@ -285,16 +290,19 @@ def _channels(info) -> tuple[list[int], list[str], list[float]]:
             unknown_units.add(unit)
             continue
         cols.append(i)
-        labels.append(label_from_name(label) if label.strip() else f"EEG{i + 1}")
+        if not label.strip():
+            label = f"{ch_type.upper()}{i + 1}"
+        labels.append(label_from_name(label) if ch_type == "eeg" else label.strip())
         scales.append(UNIT_TO_UV[key])
-    if not cols:
+        types.append(ch_type)
+    if "eeg" not in types:
         why = f"; units not in volts: {sorted(unknown_units)}" if unknown_units else ""
         raise DeviceError(f"LSL stream {info.name()!r} has no EEG channel{why}")
     if len(set(labels)) != len(labels):  # duplicates (or none given): number them
-        labels = [f"EEG{c + 1}" for c in cols]
+        labels = [f"{t.upper()}{c + 1}" for c, t in zip(cols, types, strict=True)]
     if not declared:
         logger.info("LSL stream %r declares no units: its values are taken as µV", info.name())
-    return cols, labels, scales
+    return cols, labels, scales, types
 
 
 class LslSource:
@@ -348,9 +356,9 @@ class LslSource:
             del inlet
         self.info = info
         self._found = found
-        self._cols, labels, scales = _channels(info)
+        self._cols, labels, scales, types = _channels(info)
         self._scales = np.asarray(scales)[:, None]
-        self.layout: BoardLayout = file_layout(rate, labels)
+        self.layout: BoardLayout = file_layout(rate, labels, types)
         self._markers_info = None
         if markers_name:
             self._markers_info = find_stream(markers_name, "", "", timeout)

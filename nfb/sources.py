@@ -457,8 +457,13 @@ def board_layout(
     )
 
 
-def file_layout(sfreq: float, ch_names: Sequence[str]) -> BoardLayout:
-    """Layout of :class:`FileSource` blocks: ``[counter, eeg..., timestamp, marker]``."""
+def file_layout(
+    sfreq: float, ch_names: Sequence[str], ch_types: Sequence[str] | None = None
+) -> BoardLayout:
+    """Layout of :class:`FileSource` blocks: ``[counter, eeg..., timestamp, marker]``.
+
+    ``ch_types`` types the signal rows (``"eeg"``, ``"eog"``, ...; default all EEG).
+    """
     n = len(ch_names)
     return BoardLayout(
         board_id=None,
@@ -471,6 +476,7 @@ def file_layout(sfreq: float, ch_names: Sequence[str]) -> BoardLayout:
         timestamp_row=n + 1,
         marker_row=n + 2,
         rail_uv=None,
+        ch_types=tuple(ch_types or ()),
     )
 
 
@@ -948,22 +954,29 @@ def _read_raw(path: Path, preload: bool):
     except Exception as err:
         msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise SessionError(f"{path}: cannot read as EEG ({msg}); expected {_MNE_FORMATS}") from None
-    picks = mne.pick_types(raw.info, eeg=True, exclude=[])
-    if len(picks) == 0:
+    if len(mne.pick_types(raw.info, eeg=True, exclude=[])) == 0:
         raise SessionError(f"{path}: has no EEG channels (types: {set(raw.get_channel_types())})")
+    # EOG, EMG and ECG channels come along with their types (MNE keeps them in volts); a
+    # misc channel only where the file says volts (misc is often a trigger or a sensor)
+    picks = mne.pick_types(raw.info, eeg=True, eog=True, emg=True, ecg=True, misc=True, exclude=[])
+    kinds = raw.get_channel_types()
+    volts = mne.io.constants.FIFF.FIFF_UNIT_V
+    picks = [int(i) for i in picks if kinds[i] != "misc" or raw.info["chs"][i]["unit"] == volts]
     names = [raw.ch_names[i] for i in picks]
-    labels = [label_from_name(n) for n in names]
+    types = [kinds[i] for i in picks]
+    labels = [label_from_name(n) if t == "eeg" else n for n, t in zip(names, types, strict=True)]
     if len(set(labels)) != len(labels):
         labels = names
-    return raw, picks, labels
+    return raw, picks, labels, types
 
 
 def read_eeg_file(path: str | Path) -> EEGRecording:
     """Read an EEG file that MNE reads (EDF, BDF, FIF, BrainVision, ...).
 
-    The EEG channels become rows 1 … n of a :func:`file_layout` (in µV), row 0 the sample
-    number, then the timestamp (s since the epoch if the file has a measurement date, else
-    since the first sample) and a marker row of zeros; annotations are kept separately.
+    The EEG channels, and the EOG, EMG, ECG (and volt-valued misc) channels with their types,
+    become rows 1 … n of a :func:`file_layout` (in µV), row 0 the sample number, then the
+    timestamp (s since the epoch if the file has a measurement date, else since the first
+    sample) and a marker row of zeros; annotations are kept separately.
 
     Raises
     ------
@@ -971,10 +984,10 @@ def read_eeg_file(path: str | Path) -> EEGRecording:
         One line if the file is missing, unreadable or has no EEG channel.
     """
     path = Path(path)
-    raw, picks, labels = _read_raw(path, preload=True)
+    raw, picks, labels, types = _read_raw(path, preload=True)
     eeg = raw.get_data(picks=picks) * 1e6
     sfreq = float(raw.info["sfreq"])
-    layout = file_layout(sfreq, labels)
+    layout = file_layout(sfreq, labels, types)
     n = eeg.shape[1]
     data = np.zeros((layout.n_rows, n))
     data[0] = np.arange(n)
@@ -992,7 +1005,10 @@ def read_eeg_file(path: str | Path) -> EEGRecording:
 
 
 def read_brainflow_file(
-    path: str | Path, board_id: int, ch_names: Sequence[str] | None = None
+    path: str | Path,
+    board_id: int,
+    ch_names: Sequence[str] | None = None,
+    ch_types: Sequence[str] | None = None,
 ) -> EEGRecording:
     """Read a ``DataFilter.write_file`` CSV written from a BrainFlow board.
 
@@ -1004,6 +1020,8 @@ def read_brainflow_file(
         The board that produced it (its rows are that board's rows).
     ch_names : sequence of str | None
         Labels of the EEG rows; default BrainFlow's.
+    ch_types : sequence of str | None
+        Their types (the profile's ``channel_types``); default all EEG.
 
     Returns
     -------
@@ -1015,7 +1033,7 @@ def read_brainflow_file(
     path = Path(path)
     if not path.is_file():
         raise SessionError(f"{path}: no such file")
-    layout = board_layout(board_id, ch_names)
+    layout = board_layout(board_id, ch_names, ch_types)
     try:
         DataFilter.disable_data_logger()  # its C++ log would print past our one-line error
         data = DataFilter.read_file(str(path))
@@ -1073,8 +1091,8 @@ class FileSource:
         self.speed = float(speed)
         self.loop = loop
         self.name = name or self.path.name
-        raw, _, labels = _read_raw(self.path, preload=False)
-        self.layout = file_layout(float(raw.info["sfreq"]), labels)
+        raw, _, labels, types = _read_raw(self.path, preload=False)
+        self.layout = file_layout(float(raw.info["sfreq"]), labels, types)
         self._eeg: np.ndarray | None = None
         self._pos = 0  # next sample number to deliver (counts on across loops)
         self._t0 = 0.0
@@ -1105,7 +1123,7 @@ class FileSource:
                 rec = read_eeg_file(self.path)
             except NfbError as err:
                 raise DeviceError(f"cannot open {self.name}: {err}") from None
-            if rec.layout.ch_names != self.layout.ch_names or rec.layout.sfreq != self.layout.sfreq:
+            if rec.layout != self.layout:
                 raise DeviceError(f"cannot open {self.name}: {self.path} changed its channels")
             if rec.n_samples == 0:
                 raise DeviceError(f"cannot open {self.name}: {self.path} holds no samples")

@@ -214,3 +214,115 @@ def test_a_recorded_session_keeps_the_types_in_raw_and_bids(tmp_path):
     sidecar = json.loads(bids.eeg_file.with_suffix(".json").read_text())
     assert sidecar["EEGChannelCount"] == 14 and sidecar["EOGChannelCount"] == 1
     assert sidecar["EMGChannelCount"] == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# channel types through LSL and files
+
+
+def test_an_eog_channel_stays_eog_through_nfb_s_lsl_outlet_and_lsl_source(tmp_path):
+    pylsl = pytest.importorskip("pylsl")
+    from nfb.lsl import EEG_NAME, LslOutlet
+    from nfb.protocol import load_protocol
+    from nfb.session.live import LiveSession
+    from nfb.stream import DeviceStream
+
+    source_stream = DeviceStream(load_profile(str(_profile(tmp_path))))
+    outlet = LslOutlet(raw=True)
+    session = LiveSession(
+        source_stream, load_protocol("alpha-up"), "types", sessions_dir=tmp_path / "s",
+        observers=[outlet],
+    )  # fmt: skip
+    with source_stream:
+        path = session.start()
+        try:
+            sid = f"nfb:{path.name}:eeg"
+            # what any LSL reader sees in the description
+            info = pylsl.resolve_bypred(f"source_id='{sid}'", 1, 10.0)[0]
+            inlet = pylsl.StreamInlet(info)
+            ch = inlet.info(10.0).desc().child("channels").child("channel")
+            seen = []
+            while not ch.empty():
+                seen.append((ch.child_value("label"), ch.child_value("type")))
+                ch = ch.next_sibling()
+            del inlet
+            assert seen == [
+                (n, t.upper()) for n, t in zip((*SYNTH, "VEOG", "EMG-chin"), TYPES, strict=True)
+            ]
+            # and nfb's LSL device keeps them
+            profile = load_profile("lsl", lsl_stream=f"name={EEG_NAME},source_id={sid}")
+            reader = DeviceStream(profile)
+            assert reader.layout.ch_names == source_stream.layout.ch_names
+            assert reader.layout.ch_types == tuple(TYPES)
+        finally:
+            session.stop("user")
+
+
+def test_an_lsl_stream_s_typed_channels_keep_their_types():
+    pylsl = pytest.importorskip("pylsl")
+    import uuid
+
+    from nfb.lsl_source import LslSource
+
+    name = f"nfb-test-types-{uuid.uuid4().hex[:8]}"
+    kinds = [("Fp1", "EEG"), ("Cz", "eeg"), ("HEOG", "EOG"), ("Chin", "EMG"), ("EKG", "ECG"),
+             ("GSR", "MISC"), ("ACC_X", "ACC"), ("", "EOG")]  # fmt: skip
+    info = pylsl.StreamInfo(name, "EEG", len(kinds), 250.0, "float32", name)
+    chans = info.desc().append_child("channels")
+    for label, kind in kinds:
+        ch = chans.append_child("channel")
+        ch.append_child_value("label", label)
+        ch.append_child_value("unit", "microvolts")
+        ch.append_child_value("type", kind)
+    outlet = pylsl.StreamOutlet(info)
+    try:
+        layout = LslSource(name, timeout=10.0).layout
+    finally:
+        del outlet
+    assert layout.ch_names == ("Fp1", "Cz", "HEOG", "Chin", "EKG", "GSR", "EOG8")
+    assert layout.ch_types == ("eeg", "eeg", "eog", "emg", "ecg", "misc", "eog")  # no ACC
+
+
+def test_an_eeg_file_s_eog_emg_and_volt_misc_channels_keep_their_types(tmp_path):
+    import mne
+
+    from nfb.sources import FileSource, read_eeg_file
+
+    names = ["EEG Fz-REF", "Cz", "VEOG", "EMG1", "ECG", "Resp", "Trigger"]
+    types = ["eeg", "eeg", "eog", "emg", "ecg", "misc", "misc"]
+    info = mne.create_info(names, 250.0, types)
+    units = mne.io.constants.FIFF
+    # MNE leaves a misc channel's unit open: the file says which
+    info["chs"][names.index("Resp")]["unit"] = units.FIFF_UNIT_V
+    info["chs"][names.index("Trigger")]["unit"] = units.FIFF_UNIT_NONE
+    data = np.arange(len(names))[:, None] * 1e-6 * np.ones((1, 500))
+    path = tmp_path / "exg_raw.fif"
+    mne.io.RawArray(data, info, verbose="error").save(path, verbose="error")
+    rec = read_eeg_file(path)
+    assert rec.layout.ch_names == ("Fz", "Cz", "VEOG", "EMG1", "ECG", "Resp")  # no trigger
+    assert rec.layout.ch_types == ("eeg", "eeg", "eog", "emg", "ecg", "misc")
+    np.testing.assert_allclose(rec.eeg[:, 0], [0, 1, 2, 3, 4, 5])  # µV, in file order
+    assert FileSource(path).layout == rec.layout
+
+
+def test_a_brainflow_recording_replayed_keeps_the_profile_s_types(tmp_path):
+    from brainflow.data_filter import DataFilter
+
+    from nfb.sources import read_brainflow_file
+
+    rows = np.zeros((32, 300))
+    rows[0] = np.arange(300) % 256
+    csv_path = tmp_path / "synth.csv"
+    DataFilter.write_file(rows, str(csv_path), "w")
+    profile = load_profile(str(_profile(tmp_path)))
+    rec = read_brainflow_file(csv_path, profile.board_id, profile.channels, profile.channel_types)
+    assert rec.layout.ch_types == tuple(TYPES)
+    # BrainFlow's playback board, typed by its profile
+    text = (
+        'board = "PLAYBACK_FILE_BOARD"\n'
+        f"channels = {json.dumps(SYNTH)[:-1]}, "
+        '{ label = "VEOG", type = "eog" }, { label = "EMG-chin", type = "emg" }]\n'
+        f'[connection]\nfile = "{csv_path}"\nmaster_board = "SYNTHETIC_BOARD"\n'
+    )
+    layout = open_source(load_profile(str(_profile(tmp_path, text, "playback-exg")))).layout
+    assert layout.ch_types == tuple(TYPES) and layout.ch_names[-2:] == ("VEOG", "EMG-chin")

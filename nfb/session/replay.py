@@ -99,7 +99,9 @@ def open_replay_source(path, *, device: str | None = None) -> ReplaySource:
         profile = load_profile(device or "synthetic")
         if profile.board_id is None:
             raise ConfigError(f"--device {profile.name}: a BrainFlow CSV needs a BrainFlow board")
-        eeg = read_brainflow_file(path, profile.board_id, profile.channels or None)
+        eeg = read_brainflow_file(
+            path, profile.board_id, profile.channels or None, profile.channel_types or None
+        )
         kind, meta = "brainflow", {"device": profile.to_dict()}
     else:
         eeg = read_eeg_file(path)
