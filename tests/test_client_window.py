@@ -368,3 +368,111 @@ def test_a_console_session_drives_the_client_screens(qtbot, console, monkeypatch
     texts, px = drawn_texts(win, monkeypatch)
     assert texts == ["Well done — the session is over", "1 training block completed"]
     assert not teal(px).any()
+
+
+# --- screen choice and geometry (issue 14, problem 10) ----------------------------------------
+from PyQt6.QtCore import QRect, QSettings  # noqa: E402
+from PyQt6.QtGui import QGuiApplication  # noqa: E402
+
+from nfb.gui.client_window import client_placement, default_screen, screen_label  # noqa: E402
+
+
+def test_the_client_opens_on_another_screen_than_the_consoles():
+    left, right = QRect(0, 0, 1920, 1080), QRect(1920, 0, 1280, 1024)
+    console = QRect(100, 50, 1500, 950)
+    assert default_screen([left, right], console) == 1
+    assert default_screen([right, left], console) == 0  # whatever the order
+    assert default_screen([left], console) == 0  # one screen: the console's
+    # a screen of its own: all of it
+    assert client_placement(right, console) == right
+
+
+@pytest.mark.parametrize(
+    "console", [QRect(0, 0, 1366, 768), QRect(0, 0, 900, 700), QRect(500, 100, 866, 668)]
+)
+def test_on_the_consoles_screen_the_client_window_is_smaller_and_beside_it(console):
+    area = QRect(0, 0, 1366, 740)  # a laptop, less its task bar
+    rect = client_placement(area, console)
+    assert area.contains(rect)
+    assert rect.width() <= 0.5 * area.width() and rect.height() <= 0.5 * area.height()
+    assert not rect.contains(console.center())
+    assert rect.width() >= 320 and rect.height() >= 240
+
+
+def settings_file(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+def test_one_screen_the_window_does_not_cover_the_console(qtbot, tmp_path):
+    (screen,) = QGuiApplication.screens()  # offscreen Qt has one screen
+    win = ClientWindow(FeedbackState())
+    qtbot.addWidget(win)
+    console = screen.availableGeometry()  # a maximised console
+    assert win.recall(settings_file(tmp_path), [screen], console) is screen
+    win.show_as_remembered()
+    qtbot.waitExposed(win)
+    assert not win.isFullScreen()
+    assert win.screen_name == screen.name()
+    g = win.geometry()
+    assert g.width() < 0.5 * console.width() and not g.contains(console.center())
+
+
+def test_the_windows_screen_size_place_and_full_screen_are_remembered(qtbot, tmp_path):
+    (screen,) = QGuiApplication.screens()
+    console = QRect(0, 0, 600, 400)
+    win = ClientWindow(FeedbackState())
+    qtbot.addWidget(win)
+    win.recall(settings_file(tmp_path), [screen], console)
+    win.show_as_remembered()
+    qtbot.waitExposed(win)
+    win.setGeometry(QRect(130, 90, 500, 380))  # the practitioner moves and resizes it
+    win.remember(settings_file(tmp_path))
+    win.close()
+
+    again = ClientWindow(FeedbackState())
+    qtbot.addWidget(again)
+    assert again.recall(settings_file(tmp_path), [screen], console) is screen
+    again.show_as_remembered()
+    qtbot.waitExposed(again)
+    assert again.geometry() == QRect(130, 90, 500, 380) and not again.isFullScreen()
+    again.showFullScreen()
+    again.remember(settings_file(tmp_path))
+    again.close()
+
+    third = ClientWindow(FeedbackState())
+    qtbot.addWidget(third)
+    third.recall(settings_file(tmp_path), [screen], console)
+    third.show_as_remembered()
+    qtbot.waitExposed(third)
+    assert third.isFullScreen()
+    third.showNormal()
+    assert third.geometry() == QRect(130, 90, 500, 380)  # the normal size under full screen
+
+
+def test_the_console_lists_the_screens_and_remembers_the_client_window(
+    qtbot, console, own_windows, tmp_path
+):
+    from nfb.gui.console import ConsoleWindow
+
+    (screen,) = QGuiApplication.screens()
+    assert console.screen_box.count() == 1
+    assert console.screen_box.currentText() == screen_label(screen)
+    assert "×" in screen_label(screen)
+    win = console.client_window
+    win.show_as_remembered()
+    qtbot.waitExposed(win)
+    win.setGeometry(QRect(60, 70, 420, 330))
+    console.save_settings()
+    state = FeedbackState()
+    second = own_windows(
+        ConsoleWindow(
+            tmp_path / "sessions",
+            settings=console.settings,
+            client_window=ClientWindow(state),
+            state=state,
+        )
+    )
+    second.client_window.show_as_remembered()
+    qtbot.waitExposed(second.client_window)
+    assert second.client_window.geometry() == QRect(60, 70, 420, 330)
+    assert second.screen_box.currentData() == screen.name()

@@ -144,7 +144,7 @@ def main(
     if mains_hz:
         console.set_mains_hz(mains_hz)
     console.show()
-    console.client_window.show()
+    console.client_window.show_as_remembered()  # on its screen, full screen if it was
     if connect:
         QtCore.QTimer.singleShot(0, console.connect_device)
     try:

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PyQt6.QtCore import QEvent, QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtCore import QEvent, QPointF, QRect, QRectF, QSettings, Qt, pyqtSignal
 from PyQt6.QtGui import (
     QBrush,
     QColor,
@@ -37,6 +37,7 @@ from PyQt6.QtGui import (
     QPixmap,
     QRadialGradient,
     QResizeEvent,
+    QScreen,
 )
 from PyQt6.QtWidgets import QWidget
 
@@ -72,6 +73,63 @@ BREATHE_TEXT = {"inhale": "breathe in", "exhale": "breathe out"}
 
 #: downscale factors of the precomputed blur levels, from sharp to most blurred
 BLUR_FACTORS = (1, 4, 10, 24, 56)
+
+
+#: the part of a screen the client window takes when it shares the screen with the console
+SHARED_SCREEN_FRACTION = (0.42, 0.45)
+MIN_SIZE = (320, 240)
+
+
+def screen_label(screen: QScreen) -> str:
+    """How the console lists a screen: its name and size, e.g. ``"HDMI-1 (1920×1080)"``."""
+    size = screen.size()
+    return f"{screen.name() or 'screen'} ({size.width()}×{size.height()})"
+
+
+def default_screen(screens: list[QRect], console: QRect | None) -> int:
+    """Which screen the client window opens on when none was chosen.
+
+    Parameters
+    ----------
+    screens : list of QRect
+        The screens' geometries, in the order of ``QGuiApplication.screens()``.
+    console : QRect | None
+        The console window's frame geometry (None: not known).
+
+    Returns
+    -------
+    index : int
+        The first screen that does not show the console's centre, if there is one (the
+        client's own monitor); else the console's screen.
+    """
+    if not screens:
+        raise ValueError("client window: no screen to open on")
+    if console is None:
+        return 0
+    centre = console.center()
+    others = [i for i, r in enumerate(screens) if not r.contains(centre)]
+    return others[0] if others else 0
+
+
+def client_placement(available: QRect, console: QRect | None) -> QRect:
+    """Where the client window opens on a screen (its available area, without task bars).
+
+    On a screen of its own it takes the whole area. On the console's screen it opens as a
+    normal window of :data:`SHARED_SCREEN_FRACTION` of the area, in the corner farthest from
+    the console's centre, so that it never covers the console.
+    """
+    if console is None or not available.intersects(console):
+        return QRect(available)
+    w = min(
+        available.width(), max(MIN_SIZE[0], round(available.width() * SHARED_SCREEN_FRACTION[0]))
+    )
+    h = min(
+        available.height(), max(MIN_SIZE[1], round(available.height() * SHARED_SCREEN_FRACTION[1]))
+    )
+    c, mid = console.center(), available.center()
+    x = available.left() if c.x() > mid.x() else available.left() + available.width() - w
+    y = available.top() if c.y() > mid.y() else available.top() + available.height() - h
+    return QRect(x, y, w, h)
 
 
 @functools.lru_cache(maxsize=1)
@@ -207,6 +265,8 @@ class ClientWindow(QWidget):
         self._video = None  # a VideoSource, made when a video is first chosen
         self._video_follow: frozenset[str] = frozenset({"brightness"})
         self._mode_before_video = "bar"
+        self._screen_name: str | None = None
+        self._restore_fullscreen = False
         self.last_frame: VisualFrame = self._model.step(state, 0.0)
         self.setMinimumSize(240, 240)
         self.resize(800, 600)
@@ -351,6 +411,71 @@ class ClientWindow(QWidget):
             self.showNormal()
         else:
             self.showFullScreen()
+
+    # ------------------------------------------------------------------ screen and geometry
+    @property
+    def screen_name(self) -> str | None:
+        """The name of the screen the window was put on (:meth:`open_on`), None before."""
+        return self._screen_name
+
+    def open_on(self, screen: QScreen, console: QRect | None = None) -> None:
+        """Put the window on ``screen``: all of it, or a corner away from the console.
+
+        Parameters
+        ----------
+        screen : QScreen
+            The screen chosen by the practitioner.
+        console : QRect | None
+            The console's frame geometry: on the console's screen the window opens as a
+            smaller normal window beside it (:func:`client_placement`), never full screen.
+        """
+        full = self.isFullScreen()
+        if full:
+            self.showNormal()
+        self._screen_name = screen.name()
+        available = screen.availableGeometry()
+        rect = client_placement(available, console)
+        self.setGeometry(rect)
+        shared = console is not None and available.intersects(console)
+        if full and not shared:
+            self.showFullScreen()  # full screen stays full screen on a screen of its own
+        logger.debug("client window on %s at %s", screen.name(), rect)
+
+    def remember(self, settings: QSettings) -> None:
+        """Save the screen, size, position and full-screen state (``client/*`` keys)."""
+        if self._screen_name is not None:
+            settings.setValue("client/screen", self._screen_name)
+        settings.setValue("client/geometry", self.saveGeometry())
+        settings.setValue("client/fullscreen", self.isFullScreen())
+
+    def recall(self, settings: QSettings, screens: list[QScreen], console: QRect | None) -> QScreen:
+        """Put the window where it was last time, or by the default rule; returns the screen.
+
+        The remembered screen, size and position are used while that screen is still there;
+        otherwise the window opens by :func:`default_screen` and :func:`client_placement`.
+        The full-screen state applies at the next :meth:`show`.
+        """
+        if not screens:
+            raise ConfigError("client window: the system reports no screen")
+        name = settings.value("client/screen")
+        geometry = settings.value("client/geometry")
+        known = [sc for sc in screens if sc.name() == name]
+        if known and geometry is not None and self.restoreGeometry(geometry):
+            self._screen_name = known[0].name()
+            self._restore_fullscreen = settings.value("client/fullscreen", False, type=bool)
+            return known[0]
+        i = default_screen([sc.geometry() for sc in screens], console)
+        self.open_on(screens[i], console)
+        self._restore_fullscreen = False
+        return screens[i]
+
+    def show_as_remembered(self) -> None:
+        """Show the window, full screen if it was full screen when it was remembered."""
+        if self._restore_fullscreen:
+            self._restore_fullscreen = False
+            self.showFullScreen()
+        else:
+            self.show()
 
     def refresh(self, dt: float | None = None) -> None:
         """Advance the display by ``dt`` seconds (measured when None) and schedule a repaint.
@@ -681,4 +806,10 @@ class ClientWindow(QWidget):
         p.drawText(text_rect, Qt.AlignmentFlag.AlignCenter, BREATHE_TEXT[phase])
 
 
-__all__ = ["ClientWindow", "calm_landscape"]
+__all__ = [
+    "ClientWindow",
+    "calm_landscape",
+    "client_placement",
+    "default_screen",
+    "screen_label",
+]

@@ -466,6 +466,16 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.fullscreen_button.setToolTip("Show the client's window full screen, or back (F11)")
         show.addWidget(self.show_client)
         show.addWidget(self.fullscreen_button)
+        self.screen_box = QtWidgets.QComboBox()
+        self.screen_box.setToolTip(
+            "The screen the client's window opens on. On the console's own screen it opens "
+            "as a smaller window beside the console; its size and place are remembered"
+        )
+        self._fill_screens()
+        self.screen_box.currentIndexChanged.connect(self._client_screen_changed)
+        app = QtGui.QGuiApplication.instance()
+        app.screenAdded.connect(self._fill_screens)
+        app.screenRemoved.connect(self._fill_screens)
         self.mute_box = QtWidgets.QCheckBox("mute")
         self.mute_box.toggled.connect(self._mute_changed)
         self.mute_box.setToolTip("Silence the feedback tone (the session goes on)")
@@ -481,6 +491,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         g.addRow("Video", video)
         g.addRow(self.pacer_rests)
         g.addRow("Pacer", self.bpm_box)
+        g.addRow("Screen", self.screen_box)
         g.addRow(show)
         g.addRow("Sound", sound)
         form.addWidget(fbk)
@@ -656,6 +667,9 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         if volume is not None:
             self.volume_slider.setValue(int(volume))
         self._volume_changed(self.volume_slider.value())
+        if self.client_window is not None:  # the screen, size and place it had last time
+            screen = self.client_window.recall(s, self._screens(), self.frameGeometry())
+            self._select_screen(screen.name())
 
     def _restore_video(self, s: QtCore.QSettings) -> None:
         follow = s.value("last/video_follow")
@@ -689,6 +703,8 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         s.setValue("last/volume", self.volume_slider.value())
         s.setValue("last/lsl", self.lsl_box.isChecked())
         s.setValue("last/mains_hz", self.mains_hz())
+        if self.client_window is not None:
+            self.client_window.remember(s)
         s.sync()
 
     # --- helpers ---------------------------------------------------------------------------
@@ -1589,8 +1605,39 @@ class ConsoleWindow(QtWidgets.QMainWindow):
 
     def _show_client(self) -> None:
         if self.client_window is not None:
-            self.client_window.show()
+            self.client_window.show_as_remembered()
             self.client_window.raise_()
+
+    @staticmethod
+    def _screens() -> list[QtGui.QScreen]:
+        return list(QtGui.QGuiApplication.screens())
+
+    def _fill_screens(self, *_screen) -> None:
+        """List the screens (again: one was plugged in or out), keeping the choice."""
+        from .client_window import screen_label
+
+        keep = self.client_window.screen_name if self.client_window is not None else None
+        self.screen_box.blockSignals(True)
+        self.screen_box.clear()
+        for sc in self._screens():
+            self.screen_box.addItem(screen_label(sc), sc.name())
+        self.screen_box.blockSignals(False)
+        if keep is not None:
+            self._select_screen(keep)
+
+    def _select_screen(self, name: str) -> None:
+        i = self.screen_box.findData(name)
+        if i >= 0:
+            self.screen_box.blockSignals(True)
+            self.screen_box.setCurrentIndex(i)
+            self.screen_box.blockSignals(False)
+
+    def _client_screen_changed(self, index: int) -> None:
+        """The practitioner chose a screen: the client window moves there."""
+        screens = {sc.name(): sc for sc in self._screens()}
+        screen = screens.get(self.screen_box.itemData(index))
+        if screen is not None and self.client_window is not None:
+            self.client_window.open_on(screen, self.frameGeometry())
 
     def _fullscreen_client(self) -> None:
         if self.client_window is not None:
