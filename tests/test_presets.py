@@ -455,3 +455,28 @@ def test_motion_flags_follow_what_had_come_in_and_go_off_when_the_stream_falls_s
     gyro[6, -1] = 25.0  # a turn at the newest sample
     held.feed(gyro, 600)
     assert held.flags(np.array([600, 855, 856])).tolist() == [True, True, False]
+
+
+def test_an_interrupted_session_recovers_its_streams(muse_session, tmp_path):
+    import shutil
+
+    from nfb.session.recovery import recover_session
+
+    rec, _, _ = muse_session
+    folder = tmp_path / "interrupted"
+    shutil.copytree(rec.path, folder)
+    meta = json.loads((folder / "session.json").read_text())
+    meta["status"] = "recording"  # as a killed recorder leaves it
+    for node in meta["streams"].values():
+        node["n_samples"] = 0
+    (folder / "session.json").write_text(json.dumps(meta))
+    with open(folder / "auxiliary.f64", "ab") as f:
+        f.write(b"\0" * 13)  # half a record: the kill came mid-write
+    assert recover_session(folder) == "recovered"
+    back = read_session(folder)
+    meta = json.loads((folder / "session.json").read_text())
+    for name, st in rec.streams.items():
+        assert meta["streams"][name]["n_samples"] == st.n_samples
+        np.testing.assert_array_equal(back.streams[name].samples, st.samples)
+    record = 8 * len(meta["streams"]["auxiliary"]["columns"])
+    assert (folder / "auxiliary.f64").stat().st_size == rec.streams["auxiliary"].n_samples * record

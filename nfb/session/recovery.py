@@ -40,7 +40,8 @@ FAILED_START_AGE_S = 60.0
 def recover_session(path: str | os.PathLike) -> str:
     """Finalise an interrupted session (its recorder was killed or crashed).
 
-    Trailing partial records of ``raw.f64``/``frames.f64`` and a partial last line of
+    Trailing partial records of ``raw.f64``/``frames.f64`` (and of the motion and PPG
+    stream files, whose ``n_samples`` is set too) and a partial last line of
     ``events.jsonl`` are truncated, ``n_samples``/``n_frames`` and ``end_time`` (the last fetch
     time) are set, and the status becomes ``"recovered"``. A session that is not interrupted
     is left alone. A data file that is a link, a FIFO or a folder stops the recovery before
@@ -107,15 +108,17 @@ def _truncate_partial(path: Path, meta: dict, raw_fd: int) -> dict[str, int]:
     cut), then cut through its own descriptor, so a link swapped in meanwhile is not cut.
     """
     fds = {"raw": raw_fd}
+    streams = meta.get("streams") or {}
+    files = {key: data_file(path, meta, key) for key in ("frames", "events")}
+    files.update({f"stream:{name}": path / str(node["file"]) for name, node in streams.items()})
     try:
-        for key in ("frames", "events"):
+        for key, file in files.items():
             try:
-                fds[key] = fs.open_file(data_file(path, meta, key), os.O_RDWR)
+                fds[key] = fs.open_file(file, os.O_RDWR)
             except FileNotFoundError:
                 continue
             except OSError as err:
-                name = data_file(path, meta, key).name
-                raise OSError(err.errno, f"{name}: {err.strerror}") from None
+                raise OSError(err.errno, f"{file.name}: {err.strerror}") from None
         counts = {"raw": 0, "frames": 0}
         for key in ("raw", "frames"):
             if key not in fds:
@@ -125,6 +128,14 @@ def _truncate_partial(path: Path, meta: dict, raw_fd: int) -> dict[str, int]:
             counts[key] = size // record
             if size != counts[key] * record:
                 os.ftruncate(fds[key], counts[key] * record)
+        for name, node in streams.items():  # motion, PPG: whole records, as raw.f64
+            key = f"stream:{name}"
+            if key in fds:
+                record = 8 * len(node["columns"])
+                size = os.fstat(fds[key]).st_size
+                node["n_samples"] = size // record
+                if size != node["n_samples"] * record:
+                    os.ftruncate(fds[key], node["n_samples"] * record)
         if "events" in fds:
             data = fs.read_fd(fds["events"], fs.MAX_EVENTS_BYTES, data_file(path, meta, "events"))
             keep = data.rfind(b"\n") + 1
