@@ -111,3 +111,14 @@ def test_a_key_with_no_code_passes_through(qtbot):
         assert pressed == [1]  # only Space was taken
     finally:
         keys.remove()
+
+
+def test_a_client_name_with_a_space_and_an_m_is_typed_whole(qtbot, console):
+    # the editable client box has the focus and hands keys to its line edit: Space and M are
+    # delivered to the combo box itself, and were taken as pause/marker ("Anna K" -> "AnnaK")
+    connect(qtbot, console)
+    console.client_box.setCurrentText("")
+    console.client_box.setFocus()
+    qtbot.keyClicks(console.client_box, "Anna Kim m")
+    assert console.client_box.currentText() == "Anna Kim m"
+    assert console.session is None

@@ -20,6 +20,10 @@ _TEXT_WIDGETS = (QtWidgets.QLineEdit, QtWidgets.QTextEdit, QtWidgets.QPlainTextE
 
 def is_typing_in(widget: QtWidgets.QWidget | None) -> bool:
     """Whether ``widget`` takes free text (a spin box's own line edit does not count)."""
+    if isinstance(widget, QtWidgets.QComboBox):
+        # an editable combo box (the client's name) has the focus and hands the keys to its
+        # line edit: the key is delivered to the combo box itself
+        return widget.isEditable()
     if not isinstance(widget, _TEXT_WIDGETS):
         return False
     if isinstance(widget, QtWidgets.QLineEdit) and isinstance(
