@@ -492,6 +492,8 @@ class Acquisition:
         self.n_reconnects = 0
         self.error: BaseException | None = None
         self._drops = DropDetector(layout)
+        self._count_drops = True  # off while a board sends rows that are no samples
+        self._drops_restart = False  # the counter starts afresh at the next block
         self._stop_event = threading.Event()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -574,6 +576,17 @@ class Acquisition:
         again (a board that re-opens but sends nothing is still lost)."""
         lost = self._lost_at
         return None if lost is None else max(0.0, self.clock() - lost)
+
+    def count_drops(self, on: bool) -> None:
+        """Count losses from the package counter (the default), or not.
+
+        Off while the board sends rows that are not samples under counters of their own (a
+        Ganglion's impedance test numbers its packets 201-205); back on, the counter is
+        read afresh from the next block, as after a reconnect.
+        """
+        if on:
+            self._drops_restart = True
+        self._count_drops = bool(on)
 
     def insert_marker(self, value: float) -> None:
         """Mark the next sample with ``value`` (non-zero) in the source's marker row.
@@ -738,7 +751,10 @@ class Acquisition:
     def _deliver(self, block: np.ndarray) -> None:
         wall = time.time()
         now = self.clock()
-        losses = self._drops.losses(block)
+        if self._drops_restart:
+            self._drops_restart = False
+            self._drops.reset()
+        losses = self._drops.losses(block) if self._count_drops else []
         outage = self._measure_outage(block, now) if self._gap_pending else None
         index = self.ring.append(block)
         with self._cond:

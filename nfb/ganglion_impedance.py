@@ -182,7 +182,9 @@ def measure(
     """Run a streaming Ganglion's impedance test and return each input's impedance.
 
     Sends ``z``, reads the impedance rows until every input was read ``rounds`` times, sends
-    ``Z`` (always, also after an error) and waits for the EEG stream to come back.
+    ``Z`` (always, also after an error) and waits for the EEG stream to come back. Losses
+    are not counted meanwhile (:meth:`~nfb.acquisition.Acquisition.count_drops`): the
+    impedance rows' counters are packet ids, not sample numbers.
 
     Parameters
     ----------
@@ -211,27 +213,41 @@ def measure(
     counter_row = layout.counter_row
     readings = Readings(layout.ch_names, rounds)
     start = stream.n_samples
-    stream.configure("z")
+    # impedance rows are numbered 201-205: no samples, so no losses to read from them
+    stream.acquisition.count_drops(False)
+    measured = False
     try:
-        deadline = time.monotonic() + timeout
-        seen = start
-        while not readings.complete:
-            if time.monotonic() > deadline:
-                raise DeviceError(
-                    f"{stream.profile.name} sent no impedance for {', '.join(readings.missing())} "
-                    f"within {timeout:g} s"
-                )
-            _wait(stream, seen, poll)
-            now = stream.n_samples
-            if now > seen:
-                first = max(seen, stream.ring.first_available)
-                block = stream.ring.get(first, now)
-                readings.add_rows(block[counter_row], block[rows])
-                seen = now
+        stream.configure("z")
+        _collect(stream, readings, start, rows, counter_row, timeout, poll)
+        measured = True
     finally:
-        stream.configure("Z")
-    _wait_for_eeg(stream, counter_row, timeout, poll)
+        try:
+            stream.configure("Z")
+            _wait_for_eeg(stream, counter_row, timeout, poll)
+        except DeviceError:
+            if measured:  # else the reason the test failed is the one to tell
+                raise
+        finally:
+            stream.acquisition.count_drops(True)
     return readings.result()
+
+
+def _collect(stream, readings: Readings, seen: int, rows, counter_row, timeout, poll) -> None:
+    """Feed the impedance rows arriving after sample ``seen`` to ``readings`` until every
+    input was read."""
+    deadline = time.monotonic() + timeout
+    while not readings.complete:
+        if time.monotonic() > deadline:
+            raise DeviceError(
+                f"{stream.profile.name} sent no impedance for {', '.join(readings.missing())} "
+                f"within {timeout:g} s"
+            )
+        _wait(stream, seen, poll)
+        now = stream.n_samples
+        if now > seen:
+            block = stream.ring.get(max(seen, stream.ring.first_available), now)
+            readings.add_rows(block[counter_row], block[rows])
+            seen = now
 
 
 def _wait_for_eeg(stream, counter_row: int, timeout: float, poll: float) -> None:

@@ -129,6 +129,7 @@ class GanglionDriverOutput:
         self.mode = "eeg"
         self.commands: list[str] = []
         self.rows_by_mode = {"eeg": 0, "impedance": 0}
+        self.skip_next = 0  # EEG samples to lose after the next read
         self._k = 0
 
     def open(self):
@@ -170,6 +171,9 @@ class GanglionDriverOutput:
         n = 4
         k = self._k + np.arange(n)
         self._k += n
+        if self.skip_next:  # lost on the way: their counters never arrive
+            self._k += self.skip_next
+            self.skip_next = 0
         out = np.zeros((lay.n_rows, n))
         out[lay.counter_row] = 101 + (k // 2) % 100
         out[list(lay.eeg_rows)] = 10 * np.sin(2 * np.pi * 10 * k / lay.sfreq)
@@ -178,16 +182,25 @@ class GanglionDriverOutput:
         return out
 
 
-def test_measure_through_brainflow_rows_and_back_to_streaming():
+def test_measure_through_brainflow_rows_and_back_to_streaming(caplog):
     profile = load_profile("ganglion-native")
     source = GanglionDriverOutput(RECORDED)
     with DeviceStream(profile, source=source) as stream:
         assert stream.acquisition.wait_samples(200, timeout=30)
-        result = impedance.measure(stream)  # dispatches on the board
-        eeg_before = source.rows_by_mode["eeg"]
+        with caplog.at_level(logging.WARNING, logger="nfb"):
+            result = impedance.measure(stream)  # dispatches on the board
+            eeg_before = source.rows_by_mode["eeg"]
+            n = stream.n_samples
+            assert stream.acquisition.wait_samples(n + 100, timeout=30)
+        assert source.mode == "eeg" and source.rows_by_mode["eeg"] > eeg_before + 50
+        # the packet ids 201-205 were no lost samples; back in EEG, losses count again
+        assert stream.n_dropped == 0 and not any(
+            "dropped" in r.getMessage() for r in caplog.records
+        )
+        source.skip_next = 6  # the radio loses three BLE packets (6 samples)
         n = stream.n_samples
         assert stream.acquisition.wait_samples(n + 100, timeout=30)
-        assert source.mode == "eeg" and source.rows_by_mode["eeg"] > eeg_before + 50
+        assert stream.n_dropped == 6
     assert source.commands == ["z", "Z"]
     assert [r.name for r in result] == [*NAMES, "REF"]
     # done once channel 2 was read twice (its "44"); BrainFlow's stoi kept what parse_packet
