@@ -743,3 +743,126 @@ def test_python_api(client_store):
     assert len(listed) == 3
     with pytest.raises(SessionError, match="no sessions of client"):
         client_trends("nobody", client_store)
+
+
+# --------------------------------------------------------------------------- baselines
+def _inhibited_baselines_session(tmp_path: Path) -> Path:
+    """Both baselines recorded (12 s each) under a 400 µV artefact on every electrode, so
+    that every baseline frame is inhibited; the training blocks are clean."""
+    truth = generate_session(seconds=SECONDS, seed=3)
+    layout = truth.layout
+    n = truth.n_samples
+    eeg = realistic_eeg(n, truth.sfreq, len(layout["eeg_rows"]), 3)
+    t = np.arange(n) / truth.sfreq
+    artefact = np.where(t < EC[1], 400.0 * np.sin(2 * np.pi * 3.0 * t), 0.0)
+    for j, row in enumerate(layout["eeg_rows"]):
+        truth.samples[row] = eeg[j] + artefact
+    src = write_session(truth, tmp_path / "src", threaded=False)
+    return replay(
+        src,
+        tmp_path / "store" / "client-01" / "inhibited",
+        protocol="alpha-beta-up",
+        overrides=SCRIPT,
+    )
+
+
+def test_report_of_a_recorded_but_fully_inhibited_baseline(tmp_path):
+    """Problem 11 of issue 14: not "No baseline was recorded" when it was, but inhibited."""
+    path = _inhibited_baselines_session(tmp_path)
+    rec = read_session(path)
+    assert rec.meta["baseline"] == {"baseline_eyes_open": {}, "baseline_eyes_closed": {}}
+    first = next(e for e in rec.events if e["kind"] == "threshold")
+    assert first["source"] == "auto"  # no usable baseline: the training set it
+    soup = soup_of(build_session_report(path))
+    spectra = " ".join(soup.find("section", id="spectra").get_text(" ").split())
+    assert "No baseline was recorded" not in spectra and "was recorded" in spectra
+    for label in ("eyes-open", "eyes-closed"):
+        assert f"The {label} baseline was recorded (12 s) but fully inhibited" in spectra
+    assert "the threshold came from the automatic rule during the first" in spectra
+    bands = " ".join(soup.find("section", id="bands").get_text(" ").split())
+    assert "Not recorded" not in bands
+    assert "The eyes-open baseline was recorded (12 s) but fully inhibited" in bands
+    assert "The threshold came from the automatic rule" in bands
+
+
+def test_report_says_which_baseline_set_the_threshold(session_path):
+    rec = read_session(session_path)
+    first = next(e for e in rec.events if e["kind"] == "threshold")
+    assert first["source"] == "baseline" and first["baseline"] == "baseline_eyes_open"
+    from nfb.report.metrics import baseline_coverage, threshold_origin
+
+    assert threshold_origin(rec) == "came from the eyes-open baseline"
+    coverage = baseline_coverage(rec)
+    assert coverage["baseline_eyes_open"]["seconds"] == pytest.approx(12.0, abs=0.05)
+    assert 0 <= coverage["baseline_eyes_open"]["inhibited_pct"] < 50
+
+
+# --------------------------------------------------------------------------- trend axes
+@pytest.fixture(scope="module")
+def two_protocol_store(tmp_path_factory) -> Path:
+    """A client trained with SMR up (µV) and alpha-theta (a ratio), alternately."""
+    root = tmp_path_factory.mktemp("report-two-protocols")
+    store = root / "store"
+    for k, proto in enumerate(["smr-up", "alpha-theta", "smr-up"]):
+        start = datetime(2024, 6, 1, 17, 0, tzinfo=timezone.utc) + timedelta(days=7 * k)
+        truth = generate_session(seconds=SECONDS, seed=20 + k, start=start)
+        eeg = realistic_eeg(truth.n_samples, truth.sfreq, len(truth.layout["eeg_rows"]), 20 + k)
+        for j, row in enumerate(truth.layout["eeg_rows"]):
+            truth.samples[row] = eeg[j]
+        src = write_session(truth, root / f"src-{k}", threaded=False, client="two-p")
+        replay(
+            src,
+            store / "two-p" / f"{start:%Y%m%d-%H%M%S}-{proto}",
+            protocol=proto,
+            overrides=SCRIPT,
+        )
+    return store
+
+
+def test_trends_give_each_feature_its_own_axis_and_unit(two_protocol_store):
+    """Problem 11 of issue 14: SMR in µV and theta/alpha were one line on one axis."""
+    from nfb.report.trends import feature_axes
+
+    trends = client_trends("two-p", two_protocol_store)
+    names = [s["protocol"] for s in trends.sessions]
+    smr, theta = names[0], names[1]
+    assert names == [smr, theta, smr] and smr != theta
+    axes = feature_axes(trends)
+    assert [(a.feature, a.unit, a.protocols) for a in axes] == [
+        ("smr", "amplitude (µV)", (smr,)),
+        ("theta / alpha", "ratio (no unit)", (theta,)),
+    ]
+    series = trend_series(trends)
+    for name, values in series["block_feature"].items():
+        # every line is one protocol's: no line has values from sessions of both
+        has = {names[i] for i, v in enumerate(values) if v is not None}
+        assert len(has) == 1 and name.startswith(has.pop()), name
+    soup = soup_of(build_trends_report("two-p", two_protocol_store))
+    for ident in ("feature", "block-feature"):
+        png = section_png(soup, ident)
+        height = int.from_bytes(png[20:24], "big")
+        assert height > 2 * 200, ident  # two axes stacked, not one
+
+
+def test_trend_legends_and_labels_stay_inside_the_figure():
+    """Long protocol names in the legend: the axes narrow, nothing is cut at the edge."""
+    long_names = {
+        "SMR up, theta and high-beta inhibit, eyes open · block 1": [1.0, 1.2, None, 1.4],
+        "Alpha-theta (eyes closed, audio) · block 2": [0.5, None, 0.6, 0.7],
+    }
+    labels = [f"2024-06-0{d} 17:00" for d in range(1, 5)]
+    panels = [
+        report_figures.TrendPanel(long_names, "amplitude (µV)", title="smr"),
+        report_figures.TrendPanel({"before": [8, 7, 6, 5], "after": [6, 5, 4, 3]}, "0–10"),
+    ]
+    fig = report_figures.trend_panels(labels, panels, join_gaps=True)
+    renderer = fig.canvas.get_renderer()
+    drawn = fig.get_tightbbox(renderer)  # inches
+    page = fig.bbox_inches
+    assert drawn.x0 >= page.x0 - 0.01 and drawn.x1 <= page.x1 + 0.01, (drawn, page)
+    assert drawn.y0 >= page.y0 - 0.01 and drawn.y1 <= page.y1 + 0.01, (drawn, page)
+    lefts = {round(ax.get_position().x0, 6) for ax in fig.axes}
+    assert len(lefts) == 1  # the axes line up
+    legend = fig.axes[0].get_legend()
+    assert legend.get_texts()[0].get_text().endswith("…")  # cut to fit
+    assert all(ax.get_ylabel() for ax in fig.axes)

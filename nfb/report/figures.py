@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -395,6 +396,148 @@ def spectra_figure(
     return _png(fig)
 
 
+@dataclass
+class TrendPanel:
+    """One axis of a trend chart: series sharing one unit.
+
+    Attributes
+    ----------
+    series : dict
+        Series name to one value per session (``None``: missing).
+    ylabel : str
+        Y axis label, with its unit (``"amplitude (µV)"``).
+    title : str
+        Drawn above the axis, left (``""``: none).
+    colors : dict | None
+        Series name to colour.
+    target : float | None
+        A dashed horizontal reference line (the target reward rate).
+    ylim : (float, float) | None
+        Fixed y range.
+    logy : bool
+        Log y axis.
+    """
+
+    series: dict[str, Sequence[float | None]]
+    ylabel: str
+    title: str = ""
+    colors: dict[str, str] | None = None
+    target: float | None = None
+    ylim: tuple[float, float] | None = None
+    logy: bool = False
+
+
+#: Height of one trend axis (in); margins around it (in).
+_PANEL_H, _TITLE_H, _GAP_H = 1.9, 0.3, 0.35
+_LEFT_IN, _RIGHT_IN = 0.8, 0.15
+#: Longest legend entry (characters): a protocol's name may be long, the legend stays beside
+#: the plot.
+MAX_LEGEND_CHARS = 34
+
+
+def _short(text: str) -> str:
+    text = plain(text)
+    return text if len(text) <= MAX_LEGEND_CHARS else text[: MAX_LEGEND_CHARS - 1] + "…"
+
+
+def trend_panels(x_labels: Sequence[str], panels: Sequence[TrendPanel], *, join_gaps: bool = False):
+    """The trend chart as a Matplotlib figure: one axis per panel, sessions along a shared x.
+
+    Every axis starts at the same distance from the left edge (charts line up on the page);
+    legends sit right of their axis, and the axes are narrowed until the widest legend fits
+    in the figure.
+
+    Parameters
+    ----------
+    x_labels : sequence of str
+        One label per session (its date), in order.
+    panels : sequence of TrendPanel
+        The axes, top to bottom.
+    join_gaps : bool
+        Join a series' points across sessions where it has no value (a feature of one
+        protocol across sessions of another); else a missing value breaks the line.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    rotate = len(x_labels) > 6
+    bottom = 0.75 if rotate else 0.4
+    titled = [bool(p.title) for p in panels]
+    heights = [_PANEL_H + (_TITLE_H if t else 0.0) for t in titled]
+    total = bottom + sum(heights) + _GAP_H * max(0, len(panels) - 1) + 0.15
+    fig = _figure(FULL_WIDTH, total, layout=None)
+    x = np.arange(len(x_labels))
+    palette = ["#2f4b7c", "#2e9e5b", "#8e5bd8", "#f28c28", "#d64545", "#3b7dd8", "#6b7280"]
+    left = _LEFT_IN / FULL_WIDTH
+    axes, legends = [], []
+    top = total - 0.15
+    for k, panel in enumerate(panels):
+        top -= _TITLE_H if titled[k] else 0.0
+        y0 = top - _PANEL_H
+        ax = fig.add_axes((left, y0 / total, 1 - left - _RIGHT_IN / FULL_WIDTH, _PANEL_H / total))
+        top = y0 - _GAP_H
+        _style(ax)
+        plotted = False
+        for j, (name, values) in enumerate(panel.series.items()):
+            y = np.array([np.nan if v is None else float(v) for v in values])
+            ok = np.isfinite(y)
+            if not ok.any():
+                continue
+            color = (panel.colors or {}).get(name, palette[j % len(palette)])
+            xs, ys = (x[ok], y[ok]) if join_gaps else (x, y)
+            ax.plot(
+                xs, ys, marker="o", markersize=5, linewidth=1.6, color=color, label=_short(name)
+            )
+            plotted = True
+        if panel.title:
+            ax.set_title(plain(panel.title), loc="left", fontsize=9.5, color=COLORS["text"])
+        if not plotted:
+            _message(ax, "no values")
+            axes.append(ax)
+            continue
+        if panel.target is not None:
+            ax.axhline(
+                panel.target, color=COLORS["target"], linestyle="--", linewidth=1.2, label="target"
+            )
+        ax.set_xticks(x, [plain(lab) for lab in x_labels], fontsize=8)
+        ax.set_xlim(-0.5, len(x_labels) - 0.5)
+        if panel.ylim is not None:
+            ax.set_ylim(*panel.ylim)
+        if panel.logy:
+            _log_y(ax)
+        ax.set_ylabel(plain(panel.ylabel))
+        if len(panel.series) > 1 or panel.target is not None:
+            legends.append(
+                ax.legend(
+                    fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0), ncols=1
+                )
+            )
+        axes.append(ax)
+    for ax in axes[:-1]:
+        ax.tick_params(labelbottom=False)  # the dates once, under the lowest axis
+    if rotate and axes:
+        for tick in axes[-1].get_xticklabels():
+            tick.set_rotation(30)
+            tick.set_ha("right")
+    if legends:
+        renderer = fig.canvas.get_renderer()
+        right = max(lg.get_window_extent(renderer).x1 for lg in legends)
+        overflow = (right - fig.bbox.x1 + 4) / fig.bbox.width
+        if overflow > 0:
+            for ax in axes:
+                box = ax.get_position()
+                ax.set_position((box.x0, box.y0, box.width - overflow, box.height))
+    return fig
+
+
+def trend_panels_figure(
+    x_labels: Sequence[str], panels: Sequence[TrendPanel], *, join_gaps: bool = False
+) -> bytes:
+    """:func:`trend_panels` as PNG bytes."""
+    return _png(trend_panels(x_labels, panels, join_gaps=join_gaps))
+
+
 def trend_figure(
     x_labels: Sequence[str],
     series: dict[str, Sequence[float | None]],
@@ -405,7 +548,7 @@ def trend_figure(
     ylim: tuple[float, float] | None = None,
     logy: bool = False,
 ) -> bytes:
-    """One point per session for one or more series (lines with markers).
+    """One point per session for one or more series of one unit (lines with markers).
 
     Parameters
     ----------
@@ -414,7 +557,7 @@ def trend_figure(
     series : dict
         Series name to one value per session (``None``: missing, left as a gap).
     ylabel : str
-        Y axis label.
+        Y axis label, with its unit.
     colors : dict | None
         Series name to colour.
     target : float | None
@@ -428,39 +571,8 @@ def trend_figure(
     -------
     png : bytes
     """
-    # fixed axes (not constrained): every trend chart's plot area lines up on the page
-    fig = _figure(FULL_WIDTH, 2.7, layout=None)
-    ax = fig.add_axes((0.08, 0.14, 0.76, 0.8))
-    _style(ax)
-    x = np.arange(len(x_labels))
-    palette = ["#2f4b7c", "#2e9e5b", "#8e5bd8", "#f28c28", "#d64545", "#3b7dd8", "#6b7280"]
-    plotted = False
-    for k, (name, values) in enumerate(series.items()):
-        y = np.array([np.nan if v is None else float(v) for v in values])
-        if not np.isfinite(y).any():
-            continue
-        color = (colors or {}).get(name, palette[k % len(palette)])
-        ax.plot(x, y, marker="o", markersize=5, linewidth=1.6, color=color, label=plain(name))
-        plotted = True
-    if not plotted:
-        _message(ax, "no values")
-        return _png(fig)
-    if target is not None:
-        ax.axhline(target, color=COLORS["target"], linestyle="--", linewidth=1.2, label="target")
-    ax.set_xticks(x, [plain(lab) for lab in x_labels], fontsize=8)
-    if len(x_labels) > 6:
-        for tick in ax.get_xticklabels():
-            tick.set_rotation(30)
-            tick.set_ha("right")
-    ax.set_xlim(-0.5, len(x_labels) - 0.5)
-    if ylim is not None:
-        ax.set_ylim(*ylim)
-    if logy:
-        _log_y(ax)
-    ax.set_ylabel(ylabel)
-    if len(series) > 1 or target is not None:
-        ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0), ncols=1)
-    return _png(fig)
+    panel = TrendPanel(series, ylabel, colors=colors, target=target, ylim=ylim, logy=logy)
+    return trend_panels_figure(x_labels, [panel])
 
 
 def series_points(values: Sequence[Any]) -> int:

@@ -17,6 +17,7 @@ report must not be able to leak which blocks were sham.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -726,3 +727,143 @@ def baseline_feature_mean(rec: RecordedSession) -> float | None:
         if mean is not None:
             return mean
     return None
+
+
+def baseline_coverage(rec: RecordedSession) -> dict[str, dict[str, float]]:
+    """How much of each recorded baseline the artefact inhibits left usable.
+
+    Parameters
+    ----------
+    rec : RecordedSession
+        The session.
+
+    Returns
+    -------
+    coverage : dict
+        For each baseline step of :data:`BASELINES` that was run: ``seconds`` (its length on
+        the session's timeline) and ``inhibited_pct`` (its frames under an inhibit, 0–100;
+        NaN without frames). A baseline that was not run is absent.
+    """
+    frames = rec.frames
+    names = frames.dtype.names or ()
+    out: dict[str, dict[str, float]] = {}
+    for seg in segments(rec):
+        if seg.name not in BASELINES:
+            continue
+        entry = out.setdefault(seg.name, {"seconds": 0.0, "n": 0, "n_inhibited": 0})
+        entry["seconds"] += timeline_s(rec, seg.stop) - timeline_s(rec, seg.start)
+        if frames.size and "step" in names and seg.step >= 0:
+            sel = frames["step"] == seg.step
+        elif frames.size:
+            sel = (frames["sample_index"] > seg.start) & (frames["sample_index"] <= seg.stop)
+        else:
+            continue
+        entry["n"] += int(sel.sum())
+        entry["n_inhibited"] += int(frames["inhibited"][sel].sum())
+    return {
+        name: {
+            "seconds": float(e["seconds"]),
+            "inhibited_pct": 100.0 * e["n_inhibited"] / e["n"] if e["n"] else math.nan,
+        }
+        for name, e in out.items()
+    }
+
+
+def threshold_origin(rec: RecordedSession) -> str:
+    """Where the session's first reward threshold came from, as the end of a sentence that
+    starts "the threshold ...".
+
+    ``"came from the eyes-closed baseline"``, ``"came from the automatic rule during the
+    first 12 s of training"``, ``"was set by hand"``, ``"was reused from session …"``,
+    ``"was the protocol's fixed value (3)"`` or ``"was never set"``.
+    """
+    first = next((e for e in sorted_events(rec) if e.get("kind") == "threshold"), None)
+    protocol = rec.meta.get("protocol") if isinstance(rec.meta.get("protocol"), dict) else {}
+    fixed = _num((protocol.get("reward") or {}).get("threshold"))
+    if first is None:
+        if fixed is not None:
+            return f"was the protocol's fixed value ({fixed:g})"
+        return "was never set"
+    source = first.get("source")
+    if source == "baseline":
+        name = first.get("baseline")
+        label = CONDITION_NAMES.get(name) if isinstance(name, str) else None
+        return f"came from the {label}" if label else "came from a baseline"
+    if source == "manual":
+        return "was set by hand"
+    if source == "reused":
+        return f"was reused from session {first.get('from') or 'of the same protocol'}"
+    if source == "auto":
+        blocks = [s for s in segments(rec) if s.name == "block"]
+        at = int(first["sample_index"])
+        if blocks and blocks[0].start <= at:
+            seconds = timeline_s(rec, at) - timeline_s(rec, blocks[0].start)
+            return f"came from the automatic rule during the first {seconds:.0f} s of training"
+        return "came from the automatic rule during training"
+    return "was set during the session"
+
+
+#: Baselines named as a sentence says them.
+CONDITION_NAMES = {
+    "baseline_eyes_open": "eyes-open baseline",
+    "baseline_eyes_closed": "eyes-closed baseline",
+}
+
+
+def baseline_unusable_text(rec: RecordedSession, name: str, coverage: dict[str, float]) -> str:
+    """Why a recorded baseline gave no spectrum (inhibited throughout, or too short), as a
+    sentence; :func:`threshold_origin` says what the threshold came from instead.
+
+    Parameters
+    ----------
+    rec : RecordedSession
+        The session.
+    name : str
+        The baseline step (``baseline_eyes_open``...).
+    coverage : dict
+        Its entry of :func:`baseline_coverage`.
+    """
+    label = CONDITION_NAMES.get(name, name.replace("_", " "))
+    seconds, pct = coverage["seconds"], coverage["inhibited_pct"]
+    if seconds < WELCH_SECONDS:
+        why = f"was recorded ({seconds:.0f} s) but is shorter than a {WELCH_SECONDS:g} s window"
+    elif math.isfinite(pct) and pct >= 99.5:
+        why = f"was recorded ({seconds:.0f} s) but fully inhibited (artefacts throughout)"
+    else:
+        why = (
+            f"was recorded ({seconds:.0f} s) but inhibited in {pct:.0f} % of its frames, "
+            f"leaving no {WELCH_SECONDS:g} s stretch free of inhibits"
+        )
+    return f"The {label} {why}."
+
+
+_BAND_REF = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(@[A-Za-z0-9]+(-[A-Za-z0-9]+)?)?")
+
+
+def feature_axis(meta: dict[str, Any]) -> tuple[str, str]:
+    """The feedback feature of a session and its unit, for an axis label.
+
+    Parameters
+    ----------
+    meta : dict
+        The session's ``session.json``.
+
+    Returns
+    -------
+    feature, unit : str
+        The protocol's ``feedback.feature`` (``"smr"``, ``"theta / alpha"``) and its unit:
+        ``"amplitude (µV)"`` or ``"power (µV²)"`` for a band (``feedback.measure``),
+        ``"ratio (no unit)"`` for a ratio or a log-ratio, ``"z (baseline sd)"`` when z-scored.
+    """
+    protocol = meta.get("protocol") if isinstance(meta.get("protocol"), dict) else {}
+    fb = protocol.get("feedback") if isinstance(protocol.get("feedback"), dict) else {}
+    feature = str(fb.get("feature") or "feature")
+    if fb.get("zscore") is True:
+        return feature, "z (baseline sd)"
+    unit = "power (µV²)" if fb.get("measure") == "power" else "amplitude (µV)"
+    compact = feature.replace(" ", "")
+    if _BAND_REF.fullmatch(compact):
+        return feature, unit
+    if "/" in compact or "ln(" in compact or "log" in compact:
+        return feature, "ratio (no unit)"
+    return feature, unit

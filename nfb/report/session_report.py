@@ -230,7 +230,12 @@ def _bands_section(
         + [fmt(powers[c].get(name), 2) for c in conds]
         for name, (lo, hi) in bands.items()
     ]
-    absent = [figures.CONDITION_LABELS[c] for c in figures.CONDITION_LABELS if c not in powers]
+    coverage = metrics.baseline_coverage(rec)
+    absent = [
+        figures.CONDITION_LABELS[c]
+        for c in figures.CONDITION_LABELS
+        if c not in powers and c not in coverage
+    ]
     body = (
         f"<p>Absolute band power of the raw EEG at {esc(channel)} (Welch, 2 s windows; "
         "windows with inhibited frames are left out), baseline against training blocks.</p>"
@@ -239,6 +244,11 @@ def _bands_section(
     )
     if absent:
         body += missing("Not recorded: " + ", ".join(absent) + ".")
+    unusable = [c for c in metrics.BASELINES if c in coverage and c not in powers]
+    for cond in unusable:
+        body += missing(metrics.baseline_unusable_text(rec, cond, coverage[cond]))
+    if unusable:
+        body += missing(f"The threshold {metrics.threshold_origin(rec)}.")
     return section("bands", "Band power", body)
 
 
@@ -246,17 +256,32 @@ def _spectra_section(
     rec: RecordedSession, spectra: dict[str, tuple[np.ndarray, np.ndarray]], channel: str
 ) -> str:
     base = {k: v for k, v in spectra.items() if k in metrics.BASELINES}
+    coverage = metrics.baseline_coverage(rec)
+
+    def why(cond: str) -> str:
+        # a baseline that was run but left no clean window is not "not recorded"
+        if cond in coverage:
+            return metrics.baseline_unusable_text(rec, cond, coverage[cond])
+        return f"No {figures.CONDITION_LABELS[cond]} was recorded."
+
     if not base:
-        return section(
-            "spectra", "Baseline spectra", missing("No baseline was recorded in this session.")
-        )
+        if not coverage:
+            text = missing("No baseline was recorded in this session.")
+        else:
+            text = "".join(missing(why(c)) for c in metrics.BASELINES)
+            text += missing(
+                f"No baseline was usable: the threshold {metrics.threshold_origin(rec)}."
+            )
+        return section("spectra", "Baseline spectra", text)
     png = figures.spectra_figure(spectra, metrics.analysis_bands(rec.sfreq))
     body = f"<p>Power spectra at {esc(channel)}, 1–45 Hz, log scale.</p>" + img(
         png, "eyes-open vs eyes-closed baseline spectra"
     )
     for cond in metrics.BASELINES:
         if cond not in base:
-            body += missing(f"No {figures.CONDITION_LABELS[cond]} was recorded.")
+            body += missing(why(cond))
+    if any(c in coverage and c not in base for c in metrics.BASELINES):
+        body += missing(f"The threshold {metrics.threshold_origin(rec)}.")
     return section("spectra", "Baseline spectra: eyes open vs eyes closed", body)
 
 

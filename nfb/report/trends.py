@@ -123,6 +123,7 @@ def client_trends(
             out.skipped.append((sid, f"cannot be read: {err}"))
             continue
         row["label"] = _label(row["start_time"])
+        row["feature"], row["feature_unit"] = metrics.feature_axis(rec.meta)
         row["baseline_mean"] = metrics.baseline_feature_mean(rec)
         out.sessions.append(row)
         out.blocks.append(blocks)
@@ -151,14 +152,14 @@ def trend_series(trends: ClientTrends) -> dict[str, dict[str, list[float | None]
     out: dict[str, dict[str, list[float | None]]] = {
         "reward": {"reward %": [s["reward_pct"] for s in sessions]},
     }
-    n_blocks = max((len(b) for b in trends.blocks), default=0)
-    for key, chart in (("reward_pct", "block_reward"), ("feature_mean", "block_feature")):
-        out[chart] = {}
-        for k in range(n_blocks):
-            out[chart][f"block {k + 1}"] = [
-                blocks[k][key] if k < len(blocks) else None for blocks in trends.blocks
-            ]
+    out["block_reward"] = _block_series(trends, "reward_pct")
     protocols = list(dict.fromkeys(s["protocol"] for s in sessions))
+    # a feature is a protocol's own: never one line through the sessions of two protocols
+    out["block_feature"] = {}
+    for p in protocols:
+        prefix = f"{p} · " if len(protocols) > 1 else ""
+        for name, values in _block_series(trends, "feature_mean", p).items():
+            out["block_feature"][prefix + name] = values
     out["feature"] = {
         p: [s["feature_mean"] if s["protocol"] == p else None for s in sessions] for p in protocols
     }
@@ -172,6 +173,60 @@ def trend_series(trends: ClientTrends) -> dict[str, dict[str, list[float | None]
         "after": [s["anxiety_after"] for s in sessions],
     }
     return out
+
+
+def _block_series(
+    trends: ClientTrends, key: str, protocol: str | None = None
+) -> dict[str, list[float | None]]:
+    """``block <k>``: a block metric per session (of ``protocol`` only, if given)."""
+    mine = [protocol is None or s["protocol"] == protocol for s in trends.sessions]
+    n_blocks = max((len(b) for b, m in zip(trends.blocks, mine, strict=True) if m), default=0)
+    return {
+        f"block {k + 1}": [
+            blocks[k][key] if m and k < len(blocks) else None
+            for blocks, m in zip(trends.blocks, mine, strict=True)
+        ]
+        for k in range(n_blocks)
+    }
+
+
+@dataclass(frozen=True)
+class FeatureAxis:
+    """The protocols whose feature shares one axis: the same expression, the same unit."""
+
+    feature: str
+    unit: str
+    protocols: tuple[str, ...]
+
+
+def feature_axes(trends: ClientTrends) -> list[FeatureAxis]:
+    """One axis per feature and unit (SMR in µV and theta/alpha as a ratio are two), in the
+    order the client's sessions first used them."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for s in trends.sessions:
+        protocols = groups.setdefault((s["feature"], s["feature_unit"]), [])
+        if s["protocol"] not in protocols:
+            protocols.append(s["protocol"])
+    return [FeatureAxis(f, u, tuple(p)) for (f, u), p in groups.items()]
+
+
+def _feature_chart(
+    ident: str, title: str, labels: list[str], axes: list[tuple[FeatureAxis, dict]]
+) -> str:
+    """A chart with one axis per feature (:func:`feature_axes`)."""
+    panels = [
+        figures.TrendPanel(
+            series,
+            ylabel=axis.unit,
+            title=axis.feature + (f" · {axis.protocols[0]}" if len(axis.protocols) == 1 else ""),
+        )
+        for axis, series in axes
+        if any(figures.series_points(v) for v in series.values())
+    ]
+    if not panels:
+        return section(ident, title, missing(f"No session has {title.lower()}."))
+    png = figures.trend_panels_figure(labels, panels, join_gaps=True)
+    return section(ident, title, img(png, title))
 
 
 def _chart(
@@ -375,22 +430,32 @@ def trend_parts(trends: ClientTrends, *, unblind: bool = False) -> list[str]:
             ylim=(0, 100),
         )
     )
+    axes = feature_axes(trends)
     parts.append(
-        _chart(
+        _feature_chart(
             "feature",
             "Feature mean per session",
             labels,
-            series["feature"],
-            ylabel="feature (training blocks)",
+            [(a, {p: series["feature"][p] for p in a.protocols}) for a in axes],
         )
     )
+    many = len({p for a in axes for p in a.protocols}) > 1
     parts.append(
-        _chart(
+        _feature_chart(
             "block-feature",
             "Feature mean per block",
             labels,
-            series["block_feature"],
-            ylabel="feature",
+            [
+                (
+                    a,
+                    {
+                        (f"{p} · " if many and len(a.protocols) > 1 else "") + name: values
+                        for p in a.protocols
+                        for name, values in _block_series(trends, "feature_mean", p).items()
+                    },
+                )
+                for a in axes
+            ],
         )
     )
     parts.append(section("blocks", "Blocks", _blocks_table(trends, unblind)))

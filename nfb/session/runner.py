@@ -684,13 +684,15 @@ class SessionRunner:
             base = (self._baseline_raw[name] - self._zs[0]) / self._zs[1]
             first = self.auto.initial(base)
             if first is not None:
-                self._set_threshold(first, s, "baseline")
+                self._set_threshold(first, s, "baseline", baseline=name)
 
-    def _set_threshold(self, value: float, s: int, source: str) -> None:
+    def _set_threshold(self, value: float, s: int, source: str, **info) -> None:
+        """Set the threshold and record it; ``info`` says more about its source (the
+        baseline it came from)."""
         if value == self.threshold:
             return
         self.threshold = value
-        event = {"sample_index": s, "kind": "threshold", "value": value, "source": source}
+        event = {"sample_index": s, "kind": "threshold", "value": value, "source": source, **info}
         self.thresholds.append(event)
         self._emit(event)
 
