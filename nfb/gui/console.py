@@ -305,8 +305,8 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.impedance_map = HeadMap()  # beside the table: where each electrode sits
         self.impedance_map.setVisible(False)
         impedance_row = QtWidgets.QHBoxLayout()
-        impedance_row.addWidget(self.impedance_table)
-        impedance_row.addWidget(self.impedance_map)
+        impedance_row.addWidget(self.impedance_table, 2)
+        impedance_row.addWidget(self.impedance_map, 3)
         v.addWidget(self.check_button)
         v.addWidget(self.check_table)
         v.addWidget(self.check_verdict)

@@ -93,7 +93,7 @@ class HeadMap(QtWidgets.QWidget):
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self._electrodes: list[MapElectrode] = []
-        self.setMinimumSize(220, 250)
+        self.setMinimumSize(200, 240)
         self.setSizePolicy(
             QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Expanding
         )
