@@ -38,6 +38,7 @@ from ..session.live import LiveSession
 from ..session.runner import COLUMN, trained_channels
 from ..stream import DeviceStream
 from .headmap import HeadMap
+from .history import HistoryDialog
 from .keys import SessionKeys
 from .lsl_streams import StreamFinder
 from .messages import HOW_A_SESSION_RUNS, plain_error
@@ -360,7 +361,17 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         ratings.addWidget(self.rating_before)
         ratings.addWidget(QtWidgets.QLabel("after"))
         ratings.addWidget(self.rating_after)
-        g.addRow("Client", self.client_box)
+        self.history_button = QtWidgets.QPushButton("History…")
+        self.history_button.setToolTip(
+            "The client's past sessions: date, protocol, reward per block, ratings; "
+            "open a session's report from there"
+        )
+        self.history_button.clicked.connect(self.show_history)
+        self.history_dialog: HistoryDialog | None = None
+        client_row = QtWidgets.QHBoxLayout()
+        client_row.addWidget(self.client_box, 1)
+        client_row.addWidget(self.history_button)
+        g.addRow("Client", client_row)
         self.course_row = CourseRow(self.sessions_dir, self.client_box)  # plan, questionnaires
         g.addRow("Course", self.course_row)
         protocol_row = QtWidgets.QHBoxLayout()
@@ -1464,9 +1475,25 @@ class ConsoleWindow(QtWidgets.QMainWindow):
 
     def open_report(self) -> None:
         """Write the last session's report (the per-user reports folder) and open it."""
-        path = self.last_session_path
-        if path is None:
+        if self.last_session_path is not None:
+            self.open_session_report(self.last_session_path)
+
+    def show_history(self) -> None:
+        """The chosen client's past sessions (a dialog; the store is read in a worker)."""
+        name = self.client_box.currentText().strip()
+        if not name:
+            self.error("choose a client first: the history is a client's")
             return
+        if self.history_dialog is not None:
+            self.history_dialog.close()
+        self.history_dialog = HistoryDialog(
+            self.sessions_dir, name, self._in_thread, self.open_session_report, self
+        )
+        self.history_dialog.show()
+        self.history_dialog.load()
+
+    def open_session_report(self, path: Path) -> None:
+        """Write a session's report (the per-user reports folder) and open it."""
         from ..paths import user_data_dir
         from ..report import build_session_report, write_report
 
