@@ -580,6 +580,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.plots = LivePlots()
         self.plots.window_changed.connect(self._window_changed)
         self.plots.spectrum_channel_changed.connect(self._spectrum_channel_changed)
+        self.plots.error.connect(self.error)  # an inhibit limit the session refused
         # the plots' own choices, remembered with the console's settings
         self.scale_box = self.plots.scale_box
         self.window_box = self.plots.window_box
@@ -1346,6 +1347,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             # show the spectrum of the electrode being trained
             self.plots.set_spectrum_channel(runner.pipeline.derivations[0].terms[0][0])
             self.plots.set_trained(ch for d in runner.pipeline.derivations for ch, _ in d.terms)
+            self.plots.set_session(session)  # the per-band view and its inhibit limits
             # the threshold controls say what the engine does, and the engine what they say
             # the controls start from the protocol's rule (set when it was chosen and after
             # the last session); "manual" chosen since then is this session's own choice
@@ -1721,7 +1723,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
     def _refresh_session(self, session: LiveSession) -> None:
         snap = session.snapshot()
         rows = session.history.latest(self._view_frames())
-        self.plots.show_frames(rows)
+        self.plots.show_frames(rows, snap)
         if len(rows):
             col = COLUMN
             newest = rows[-1]

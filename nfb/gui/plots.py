@@ -5,7 +5,8 @@ transforms, no I/O, no work in a paint path; the engine computes, the views draw
 :class:`LivePlots` lays the views out with their toolbar (scale, window, spectrum channel) and
 is what the console's 60 Hz timer feeds: :meth:`LivePlots.show_monitor` with the
 :class:`~nfb.monitor.SignalMonitor`'s newest view, :meth:`LivePlots.show_frames` with the
-session's newest frame rows, :meth:`LivePlots.show_blocks` with its blocks.
+session's newest frame rows (and snapshot, for the per-band view), :meth:`LivePlots.show_blocks`
+with its blocks. Session markers are drawn on the feature plot and on the raw traces.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtGui, QtWidgets
 
+from ..errors import NfbError
 from ..session.runner import COLUMN
+from .band_view import BandView
 from .lifetime import delete_now
 
 REWARD = (60, 180, 90)
@@ -79,6 +82,44 @@ class TracesView(pg.PlotWidget):
         self._x = self._y = np.empty((0, 0))
         self._offsets = np.zeros((self.n_channels, 1))
         self._update_ticks()
+        #: session markers (stream index, label) and the lines that draw them
+        self.markers: list[tuple[int, str]] = []
+        self.marker_lines: list[pg.InfiniteLine] = []
+
+    def add_marker(self, stream_index: int, label: str) -> None:
+        """A session marker at the stream's sample ``stream_index``: a labelled line that
+        scrolls with the traces until it leaves the window."""
+        self.markers.append((int(stream_index), str(label)))
+
+    def set_markers_at(self, newest_index: int, sfreq: float, span_s: float) -> None:
+        """Place the markers for traces whose newest sample is ``newest_index``."""
+        if not self.markers:
+            return
+        oldest = newest_index - span_s * sfreq
+        self.markers = [m for m in self.markers if m[0] >= oldest]
+        while len(self.marker_lines) < len(self.markers):
+            line = pg.InfiniteLine(
+                angle=90,
+                pen=pg.mkPen(MARKER, width=2, style=QtCore.Qt.PenStyle.DashLine),
+                label="",
+                labelOpts={"position": 0.98, "color": MARKER},
+            )
+            self.addItem(line)
+            self.marker_lines.append(line)
+        for k, line in enumerate(self.marker_lines):
+            if k < len(self.markers):
+                index, label = self.markers[k]
+                line.setPos((index - newest_index) / sfreq)
+                if line.label.format != label:
+                    line.label.setFormat(label)
+                line.setVisible(True)
+            elif line.isVisible():
+                line.setVisible(False)
+
+    def clear_markers(self) -> None:
+        self.markers = []
+        for line in self.marker_lines:
+            line.setVisible(False)
 
     def set_scale(self, scale_uv: float) -> None:
         self.scale_uv = float(scale_uv)
@@ -353,6 +394,8 @@ class LivePlots(QtWidgets.QWidget):
 
     window_changed = QtCore.pyqtSignal(int)
     spectrum_channel_changed = QtCore.pyqtSignal(int)
+    #: a command the practitioner gave in the plots (an inhibit limit) was refused: its text
+    error = QtCore.pyqtSignal(str)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -393,11 +436,14 @@ class LivePlots(QtWidgets.QWidget):
         bottom = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         self.spectrum = SpectrumView()
         self.feature = FeatureView()
+        self.band_view = BandView()
+        self.band_view.limit_changed.connect(self._limit_changed)
         self.blocks = BlockRewardView()
         bottom.addWidget(self.spectrum)
         bottom.addWidget(self.feature)
+        bottom.addWidget(self.band_view)
         bottom.addWidget(self.blocks)
-        bottom.setSizes([300, 600, 250])
+        bottom.setSizes([260, 480, 320, 200])
         self.splitter.addWidget(bottom)
         self.splitter.setSizes([520, 300])
         rv.addWidget(self.splitter, 1)
@@ -405,6 +451,7 @@ class LivePlots(QtWidgets.QWidget):
         self._trained: list[int] = []
         self.events = EventFeed()
         self._pending_markers: list[dict] = []
+        self.session = None
 
     # --- a device attached ----------------------------------------------------------------
     def attach(self, ch_names) -> TracesView:
@@ -440,9 +487,26 @@ class LivePlots(QtWidgets.QWidget):
     def new_session(self) -> EventFeed:
         """Clear the markers of the last session; the feed to observe the new one with."""
         self.feature.clear_markers()
+        if self.traces is not None:
+            self.traces.clear_markers()
         self._pending_markers = []
         self.events = EventFeed()
         return self.events
+
+    def set_session(self, session) -> None:
+        """The started :class:`~nfb.session.live.LiveSession` the plots show: its bars on the
+        per-band view, whose inhibit limits go to it as ``inhibit_limit`` commands."""
+        self.session = session
+        self.band_view.start(session)
+
+    def _limit_changed(self, name: str, value: float) -> None:
+        session = self.session
+        if session is None or session.finished:
+            return
+        try:
+            session.command("inhibit_limit", inhibit=name, value=value)
+        except NfbError as err:
+            self.error.emit(str(err))
 
     def set_trained(self, channels) -> None:
         """Highlight the trained channels (indices) on the traces."""
@@ -466,13 +530,20 @@ class LivePlots(QtWidgets.QWidget):
         drawn, self._drawn_view = self._drawn_view, view  # redraw only what changed
         if drawn is None or view.newest_index != drawn.newest_index:
             self.traces.set_data(view.times, view.traces)
+            if self.traces.markers and len(view.times) > 1:
+                dt = float(view.times[1] - view.times[0])
+                span = float(view.times[-1] - view.times[0])
+                self.traces.set_markers_at(view.newest_index, 1.0 / dt, span)
         if drawn is None or view.psd_db is not drawn.psd_db:  # a new spectrum 4 times a second
             self.spectrum.set_data(view.freqs, view.psd_db)
 
-    def show_frames(self, rows: np.ndarray) -> None:
-        """Draw the session's newest frame rows (the frame-history columns) on the feature."""
+    def show_frames(self, rows: np.ndarray, snap=None) -> None:
+        """Draw the session's newest frame rows (the frame-history columns) on the feature,
+        and with its snapshot on the per-band view."""
         if not len(rows):
             return
+        if snap is not None:
+            self.band_view.set_data(snap, rows)
         col = COLUMN
         self._pending_markers += self.events.take()
         if self._pending_markers:
@@ -498,6 +569,9 @@ class LivePlots(QtWidgets.QWidget):
             i = min(int(np.searchsorted(index, at)), len(index) - 1)
             label = event.get("label") or event.get("kind", "")
             self.feature.add_marker(float(rows[i, COLUMN["time_s"]]), str(label))
+            first = self.session.first_stream_index if self.session is not None else None
+            if self.traces is not None and first is not None:
+                self.traces.add_marker(first + int(at), str(label))
         self._pending_markers = waiting
 
     def show_blocks(self, blocks: list[dict]) -> None:

@@ -251,6 +251,12 @@ class LiveSession:
         return self.runner.snapshot()
 
     @property
+    def first_stream_index(self) -> int | None:
+        """The stream's index of the session's sample 0 (None before the first chunk): a
+        display of the stream places the session's events with it."""
+        return self._offset
+
+    @property
     def state(self) -> str:
         return self.stream.state
 
