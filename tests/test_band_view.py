@@ -132,7 +132,7 @@ def test_the_bars_show_what_the_session_computes(qtbot, console):
             bar = view.bars[name]
             assert bar.bar.opts["height"][0] == value
             share = 100 * recent[:, names.index(flag)].mean()
-            assert f"{'reward' if name == 'reward' else 'inhibited'} {share:.0f} %" in (
+            assert f"{'rew.' if name == 'reward' else 'inh.'} {share:.0f} %" in (
                 bar.label.toPlainText()
             )
             on = recent[-1, names.index(flag)] > 0

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6 import QtCore, QtWidgets
+from PyQt6 import QtCore, QtGui, QtWidgets
 
 from ..reward import LIMIT_UNITS
 
@@ -55,7 +55,7 @@ class _Range:
     def _fit(self, lo: float, hi: float) -> tuple[float, float]:
         margin = 0.25 * max(hi - lo, abs(hi) * 1e-3, 1e-9)
         self.lo = 0.0 if self.from_zero and lo >= 0 else lo - margin
-        self.hi = hi + margin
+        self.hi = hi + 1.6 * margin  # room for the text at the top
         return self.lo, self.hi
 
     def update(self, *values: float) -> tuple[float, float] | None:
@@ -170,7 +170,7 @@ class BandView(QtWidgets.QWidget):
         item = plot.getPlotItem()
         item.setTitle(title, size="8pt")
         item.hideAxis("bottom")
-        item.getAxis("left").setWidth(34)
+        item.hideAxis("left")  # narrow bars: the value is written on each
         item.enableAutoRange(False)
         plot.setXRange(-0.5, 0.5, padding=0)
         plot.setMinimumWidth(58)
@@ -187,6 +187,7 @@ class BandView(QtWidgets.QWidget):
         plot.addItem(line)
         # a text item, not a QLabel: a label's new text would lay the console out again
         label = pg.TextItem("", color=(20, 20, 20), anchor=(0.5, 0.0))
+        label.setFont(QtGui.QFont(label.textItem.font().family(), 8))
         label.setPos(0.0, 1.0)
         plot.addItem(label, ignoreBounds=True)
         col.addWidget(plot, 1)
@@ -197,9 +198,16 @@ class BandView(QtWidgets.QWidget):
             spin.setDecimals(2)
             spin.setStepType(QtWidgets.QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
             spin.setKeyboardTracking(False)  # a change is sent on Enter, not at each digit
-            spin.setSuffix(f" {unit}" if unit else "")
+            # narrow bars: no arrows (the arrow keys step it), and it shrinks with its bar
+            spin.setButtonSymbols(QtWidgets.QAbstractSpinBox.ButtonSymbols.NoButtons)
+            spin.setSizePolicy(
+                QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed
+            )
             spin.setEnabled(False)
-            spin.setToolTip(f"The {inhibit_label(name)} inhibit's limit; Enter sets it")
+            spin.setToolTip(
+                f"The {inhibit_label(name)} inhibit's limit ({unit or 'the band value'}): type "
+                "it and press Enter, or step it with the arrow keys"
+            )
             spin.valueChanged.connect(lambda v, n=name: self._spin_changed(n, v))
             col.addWidget(spin)
             line.sigPositionChangeFinished.connect(lambda ln, n=name: self._dragged(n, ln))
@@ -208,7 +216,8 @@ class BandView(QtWidgets.QWidget):
                 "The reward feature against its threshold (the line); below it the share of "
                 f"the last {WINDOW_S:g} s rewarded"
             )
-            holder = QtWidgets.QLabel(" ")
+            holder = QtWidgets.QWidget()  # as tall as the boxes: the plots line up
+            holder.setFixedHeight(QtWidgets.QDoubleSpinBox().sizeHint().height())
             col.addWidget(holder)
         self.row.addLayout(col, 1)
         b = _Bar(name, unit, plot, bar, line, label, spin, _Range(from_zero=inhibit))
@@ -256,12 +265,12 @@ class BandView(QtWidgets.QWidget):
             if bar.name == "reward":
                 value, limit = snap.value, snap.threshold
                 brush = REWARD_ON if flags[k] else REWARD_OFF
-                text = f"reward {shares[k]:.0f} %"
+                text = f"rew. {shares[k]:.0f} %"
             else:
                 value = snap.inhibit_values.get(bar.name, math.nan)
                 limit = snap.inhibit_limits.get(bar.name)
                 brush = INHIBIT_ON if flags[k] else INHIBIT_OFF
-                text = f"inhibited {shares[k]:.0f} %"
+                text = f"inh. {shares[k]:.0f} %"
                 if bar.wanted is not None:
                     bar.wanted_ticks -= 1
                     if limit == bar.wanted or bar.wanted_ticks <= 0:
