@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from nfb.errors import ConfigError
 from nfb.protocol import load_protocol
 from nfb.session.runner import SessionRunner
 from nfb.sources import BoardLayout
@@ -275,3 +276,51 @@ def test_a_marker_given_just_before_the_stop_is_kept_and_replayed():
     again.feed(data[:, :5000], 1000.0)
     again.finish("end")
     assert replayed == events
+
+
+def test_a_reused_threshold_is_where_the_session_starts_and_replays_exactly():
+    """Issue 14: "reuse the last thresholds": given before the first frame, the session
+    starts from it; the baseline sets the z-score and limits, not the threshold; the auto
+    rule goes on from it; a replay of the recorded events starts from it too."""
+    proto = load_protocol("alpha-beta-up", SHORT)
+    data = eeg(120, seed=3)
+    _plain, plain_rows, plain_events = run(proto, data)
+    reused = 0.25 * float(
+        next(e["value"] for e in plain_events if e["kind"] == "threshold")
+    )  # far below what the baseline gives: it would show if the baseline replaced it
+    cmd = (0, "threshold", {"value": reused, "source": "reused", "session": "20261101-x"})
+    r, rows, events = run(proto, data, commands=[cmd])
+    thresholds = [e for e in events if e["kind"] == "threshold"]
+    first = thresholds[0]
+    assert first == {
+        "sample_index": int(col(r, rows, "sample_index")[0]),
+        "kind": "threshold",
+        "value": reused,
+        "source": "reused",
+        "session": "20261101-x",
+    }
+    assert r.summary()["thresholds"][0] == first
+    assert all(e["source"] != "baseline" for e in thresholds)
+    block_start = next(
+        e["sample_index"] for e in events if e["kind"] == "step_start" and e["name"] == "block"
+    )
+    at_block = col(r, rows, "sample_index") > block_start
+    assert col(r, rows, "threshold")[at_block][0] == reused  # the first block starts there
+    assert r.threshold_mode == "auto"  # the protocol's rule goes on from it
+    assert any(e["source"] == "auto" for e in thresholds)
+    assert not np.array_equal(col(r, rows, "threshold"), col(_plain, plain_rows, "threshold"))
+    # replay: the recorded events as the schedule, one big chunk
+    _again, again_rows, again_events = run(proto, data, chunks=data.shape[1], scheduled=events)
+    wall = [c for c, _ in r.columns].index("wall_time")
+    keep = [c for c in range(rows.shape[1]) if c != wall]  # fetch times differ by construction
+    assert again_rows[:, keep].tobytes() == rows[:, keep].tobytes()
+    assert again_events == events
+
+
+def test_a_threshold_command_names_its_source():
+    proto = load_protocol("alpha-beta-up", SHORT)
+    r = SessionRunner(proto, LAYOUT)
+    with pytest.raises(ConfigError, match="source must be manual or reused"):
+        r.command("threshold", value=1.0, source="baseline")
+    with pytest.raises(ConfigError, match="session must be a session id"):
+        r.command("threshold", value=1.0, source="reused", session=3)

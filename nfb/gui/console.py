@@ -38,7 +38,7 @@ from ..session.live import LiveSession
 from ..session.runner import COLUMN, trained_channels
 from ..stream import DeviceStream
 from .headmap import HeadMap
-from .history import HistoryDialog
+from .history import HistoryDialog, ReuseThresholdBox
 from .keys import SessionKeys
 from .lsl_streams import StreamFinder
 from .messages import HOW_A_SESSION_RUNS, plain_error
@@ -413,6 +413,13 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         thr.addWidget(self.threshold_slider)
         thr.addWidget(self.threshold_label)
         g.addRow("Threshold", thr)
+        # off by default: a new session starts from the protocol's own rule
+        self.reuse_box = ReuseThresholdBox(self.sessions_dir, self._in_thread)
+        g.addRow(self.reuse_box)
+        self.client_box.currentTextChanged.connect(self._reuse_lookup)
+        self.protocol_box.currentTextChanged.connect(self._reuse_lookup)
+        self.session_stopped.connect(self._reuse_lookup)  # that session is now the last
+        self._reuse_lookup()
         mk = QtWidgets.QHBoxLayout()
         self.marker_note = QtWidgets.QLineEdit()
         self.marker_note.setPlaceholderText("note (optional)")
@@ -1318,6 +1325,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
                 meta={"ratings": ratings},
                 # the plots draw the session's markers
                 observers=[*([lsl] if lsl is not None else []), self.plots.new_session()],
+                reuse_threshold=self.reuse_box.reuse_threshold(),
             )
         except NfbError as err:
             self.error(err)
@@ -1479,6 +1487,10 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         """Write the last session's report (the per-user reports folder) and open it."""
         if self.last_session_path is not None:
             self.open_session_report(self.last_session_path)
+
+    def _reuse_lookup(self, *_args) -> None:
+        """What "reuse the last thresholds" offers for the client and protocol now chosen."""
+        self.reuse_box.update_for(self.client_box.currentText(), self.protocol_box.currentText())
 
     def show_history(self) -> None:
         """The chosen client's past sessions (a dialog; the store is read in a worker)."""
@@ -1806,6 +1818,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.action_edit_protocol.setEnabled(not running)
         self.lsl_box.setEnabled(not running)
         self.client_box.setEnabled(not running)
+        self.reuse_box.setEnabled(not running and self.reuse_box.found is not None)
         for menu_action, button in self._session_actions:
             menu_action.setEnabled(button.isEnabled())
         self.action_connect.setText("Disconnect" if connected else "Connect")

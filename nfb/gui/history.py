@@ -215,3 +215,99 @@ class HistoryDialog(QtWidgets.QDialog):
             self.summary.setText(f"No report: {entry.session_id} {entry.problem}")
             return
         self._open_report(entry.path)
+
+
+class ReuseThresholdBox(QtWidgets.QCheckBox):
+    """ "Reuse the last thresholds of this client and protocol": off by default.
+
+    It offers the newest readable session of the chosen client and protocol that set a
+    threshold (:func:`~nfb.session.history.last_threshold`, looked up in a worker thread
+    whenever the client or the protocol changes), says in its tooltip which session and
+    value it would reuse, and is disabled when there is none. It is unticked again at each
+    change, so a reused threshold is always a choice made for this session.
+
+    Parameters
+    ----------
+    sessions_dir : path-like
+        The store.
+    run_in_thread : callable
+        ``run_in_thread(fn, callback)`` (the console's worker threads).
+    """
+
+    #: Emitted after each lookup with the session it would reuse (``None``: none).
+    looked_up = QtCore.pyqtSignal(object)
+
+    TEXT = "Reuse the last thresholds of this client and protocol"
+
+    def __init__(self, sessions_dir, run_in_thread: Callable) -> None:
+        super().__init__(self.TEXT)
+        self.sessions_dir = Path(sessions_dir)
+        self._run_in_thread = run_in_thread
+        #: the session whose last threshold a start would reuse
+        self.found: HistoryEntry | None = None
+        self._asked = 0  # the newest lookup: an older one's answer is dropped
+        self._wanted: tuple[str, str] = ("", "")
+        # typing a client's name changes it at each key: look up once the typing pauses
+        self._timer = QtCore.QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(250)
+        self._timer.timeout.connect(self._look_up)
+        self._show(None, "")
+
+    def update_for(self, client: str, protocol: str) -> None:
+        """The client (name or id) and the protocol (name or file) now chosen."""
+        self._wanted = (client.strip(), protocol)
+        self.setChecked(False)
+        self._timer.start()
+
+    def _look_up(self) -> None:
+        from ..protocol import load_protocol
+        from ..session.history import last_threshold
+
+        client, protocol = self._wanted
+        self._asked += 1
+        asked, sessions_dir = self._asked, self.sessions_dir
+        if not client or not protocol:
+            self._show(None, "choose a client and a protocol first")
+            self.looked_up.emit(None)
+            return
+
+        def work():
+            return last_threshold(sessions_dir, client, load_protocol(protocol).slug)
+
+        def done(entry, err):
+            if asked != self._asked:
+                return
+            if err is not None:
+                self._show(None, f"the store cannot be read: {err}")
+            else:
+                self._show(
+                    entry, f"no earlier session of {client} with this protocol set a threshold"
+                )
+            self.looked_up.emit(self.found)
+
+        self._run_in_thread(work, done)
+
+    def _show(self, entry: HistoryEntry | None, why: str) -> None:
+        self.found = entry
+        self.setChecked(False)
+        self.setEnabled(entry is not None)
+        if entry is None:
+            self.setToolTip(
+                "Start from the last threshold of this client's previous session with this "
+                f"protocol instead of the protocol's own rule; not available: {why}"
+            )
+            return
+        when = entry.start.astimezone().strftime("%Y-%m-%d %H:%M") if entry.start else "?"
+        self.setToolTip(
+            f"Start from {entry.last_threshold:.4g}, the last threshold of the session of "
+            f"{when} ({entry.session_id}), instead of the protocol's own rule; the baseline "
+            "then sets no threshold. Off: the protocol's rule"
+        )
+
+    def reuse_threshold(self) -> dict | None:
+        """What a session started now reuses (``LiveSession(reuse_threshold=...)``), or
+        ``None`` when the box is off."""
+        if not self.isChecked() or self.found is None or self.found.last_threshold is None:
+            return None
+        return {"value": self.found.last_threshold, "session_id": self.found.session_id}

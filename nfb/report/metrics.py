@@ -792,7 +792,7 @@ def threshold_origin(rec: RecordedSession) -> str:
     if source == "manual":
         return "was set by hand"
     if source == "reused":
-        return f"was reused from session {first.get('from') or 'of the same protocol'}"
+        return f"was reused from session {first.get('session') or 'of the same protocol'}"
     if source == "auto":
         blocks = [s for s in segments(rec) if s.name == "block"]
         at = int(first["sample_index"])

@@ -82,6 +82,11 @@ class LiveSession:
     observers : iterable of SessionObserver
         Told about the session's start, samples, frames, events and stop (see
         :class:`SessionObserver`).
+    reuse_threshold : dict | None
+        Start from an earlier session's last threshold instead of the protocol's own rule:
+        ``{"value": float, "session_id": str}`` (see
+        :func:`~nfb.session.history.last_threshold`). Recorded as the first frame's
+        ``threshold`` event (source ``reused``), so a replay starts from it too.
     """
 
     def __init__(
@@ -95,6 +100,7 @@ class LiveSession:
         meta: dict | None = None,
         sham_source=None,
         observers: Iterable[SessionObserver] = (),
+        reuse_threshold: dict | None = None,
     ) -> None:
         self.stream = stream
         self.profile = stream.profile
@@ -120,6 +126,14 @@ class LiveSession:
             max_samples=max_samples,
             sham=self.sham,
         )
+        if reuse_threshold is not None:
+            # queued before any frame: applied at the first one
+            self.runner.command(
+                "threshold",
+                value=reuse_threshold.get("value"),
+                source="reused",
+                session=str(reuse_threshold.get("session_id") or ""),
+            )
         self.error: NfbError | None = None
         self.status = "idle"
         self._done = threading.Event()

@@ -70,6 +70,12 @@ COMMAND_KINDS = (
 )
 
 
+#: Where a threshold command comes from: the practitioner setting one (``manual``: the
+#: threshold stays there), or the last threshold of an earlier session reused at the start
+#: (``reused``: the protocol's rule goes on from it; the baseline does not replace it).
+THRESHOLD_COMMAND_SOURCES = ("manual", "reused")
+
+
 def _checked_schedule(events: list[dict]) -> list[dict]:
     out = []
     for e in events:
@@ -95,6 +101,15 @@ def validate_command(cmd: dict) -> dict:
         value = cmd.get("value")
         if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
             raise ConfigError(f"threshold command: value must be a finite number, got {value!r}")
+        if cmd.get("source", "manual") not in THRESHOLD_COMMAND_SOURCES:
+            raise ConfigError(
+                f"threshold command: source must be {' or '.join(THRESHOLD_COMMAND_SOURCES)}, "
+                f"got {cmd.get('source')!r}"
+            )
+        if not isinstance(cmd.get("session", ""), str):
+            raise ConfigError(
+                f"threshold command: session must be a session id, got {cmd.get('session')!r}"
+            )
     elif kind == "threshold_mode" and cmd.get("mode") not in ("auto", "manual"):
         mode = cmd.get("mode")
         raise ConfigError(f"threshold_mode command: mode must be auto or manual, got {mode!r}")
@@ -128,7 +143,7 @@ def is_command(event: dict) -> bool:
     """Whether a recorded event came from the user/driver (and is re-applied on replay)."""
     kind = event.get("kind")
     if kind == "threshold":
-        return event.get("source") == "manual"
+        return event.get("source") in THRESHOLD_COMMAND_SOURCES
     if kind == "stop":
         return event.get("reason") != "complete"
     return kind in COMMAND_KINDS
@@ -386,6 +401,9 @@ class SessionRunner:
         self.min_baseline_frames = round(5 * self.frame_rate)
         self.blocks: list[BlockStats] = []
         self.thresholds: list[dict] = []
+        #: a threshold reused from an earlier session is in effect: the baseline sets the
+        #: z-scores and band limits, not the first threshold
+        self._reused = False
         #: messages of the ``warning`` events so far (the console shows them until dismissed)
         self.warnings: list[str] = []
         self._last_index = -1
@@ -467,7 +485,11 @@ class SessionRunner:
     def command(self, kind: str, **info) -> None:
         """Queue a command (thread-safe); applied before the next frame.
 
-        ``threshold`` needs ``value`` (a finite number); ``threshold_mode`` needs ``mode``
+        ``threshold`` needs ``value`` (a finite number) and takes ``source`` (``"manual"``,
+        the default: the threshold stays there; ``"reused"``, with ``session``, the id of the
+        earlier session it comes from: given before the first frame, the session starts from
+        it, the baseline does not replace it and the threshold mode is unchanged);
+        ``threshold_mode`` needs ``mode``
         (``"auto"`` or ``"manual"``); ``marker`` takes ``label`` and ``note`` strings;
         ``gap`` (from the driver, with the fields of a :class:`~nfb.session.format.Gap`
         record: ``at``, ``missing``, ``duration_s``, ``cause``, ``clock``) says the samples
@@ -537,9 +559,14 @@ class SessionRunner:
             return
         elif kind == "threshold":
             value = float(cmd["value"])  # validated: finite
-            event = {"sample_index": s, "kind": "threshold", "value": value, "source": "manual"}
+            source = cmd.get("source", "manual")
+            event = {"sample_index": s, "kind": "threshold", "value": value, "source": source}
+            if source == "reused":
+                event["session"] = str(cmd.get("session", ""))
+                self._reused = True
+            else:
+                self.threshold_mode = "manual"
             self.threshold = value
-            self.threshold_mode = "manual"
             self.thresholds.append(event)
         elif kind == "threshold_mode":
             self.threshold_mode = cmd["mode"]
@@ -680,7 +707,7 @@ class SessionRunner:
         v = stats["value"]
         if self.zscore:
             self._zs = (v["mean"], v["sd"] if v["sd"] > 0 else 1.0)
-        if self.threshold_mode == "auto":
+        if self.threshold_mode == "auto" and not self._reused:
             base = (self._baseline_raw[name] - self._zs[0]) / self._zs[1]
             first = self.auto.initial(base)
             if first is not None:
