@@ -14,10 +14,36 @@ import pytest
 pytest.importorskip("pytestqt")
 from PyQt6 import QtCore
 
+from nfb.report.metrics import threshold_origin
 from nfb.session.replay import replay
 from nfb.session.store import read_session
-from tests.test_gui_console import connect
-from tests.test_gui_console import console as console  # the fixture
+from tests.test_gui_console import SHORT, connect
+
+#: The console tests' short protocol with an amplitude inhibit (whose limit is adjustable).
+SHORT_INHIBIT = (
+    SHORT
+    + """
+[[inhibit]]
+kind = "amplitude"
+max_uv = 100
+"""
+)
+
+
+@pytest.fixture
+def console(qtbot, own_windows, tmp_path, monkeypatch):
+    from nfb.gui.console import ConsoleWindow
+
+    protocols = tmp_path / "protocols"
+    protocols.mkdir()
+    (protocols / "short.toml").write_text(SHORT_INHIBIT)
+    (protocols / "other.toml").write_text(SHORT_INHIBIT.replace("Short alpha/beta", "Other"))
+    monkeypatch.setenv("NFB_PROTOCOLS_DIR", str(protocols))
+    settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    window = own_windows(ConsoleWindow(tmp_path / "sessions", settings=settings))
+    window.show()
+    return window
+
 
 LEFT = QtCore.Qt.MouseButton.LeftButton
 
@@ -75,6 +101,8 @@ def test_reuse_the_last_threshold_of_this_client_and_protocol(qtbot, console):
     console.threshold_slider.setFocus()
     qtbot.keyClick(console.threshold_slider, QtCore.Qt.Key.Key_PageUp)
     qtbot.waitUntil(lambda: any(t["source"] == "manual" for t in s1.runner.thresholds))
+    s1.command("inhibit_limit", inhibit="amplitude", value=80.0)  # as the band view sends it
+    qtbot.waitUntil(lambda: s1.runner.inhibit_limits["amplitude"] == 80.0)
     meta1 = _stop(qtbot, console, s1)
     manual = meta1["thresholds"][-1]
     assert manual["source"] == "manual"
@@ -85,9 +113,10 @@ def test_reuse_the_last_threshold_of_this_client_and_protocol(qtbot, console):
     assert found.last_threshold == manual["value"]
     assert box.isEnabled() and not box.isChecked()
     assert f"{manual['value']:.4g}" in box.toolTip() and s1.path.name in box.toolTip()
+    assert found.inhibit_limits == {"amplitude": 80.0} and "amplitude 80" in box.toolTip()
 
     # --- a different protocol, or another client: nothing to reuse
-    console.protocol_box.setCurrentText("alpha-up")
+    console.protocol_box.setCurrentText("other")
     assert _wait_lookup(qtbot, console) is None and not box.isEnabled()
     console.protocol_box.setCurrentText("short")
     console.client_box.setCurrentText("Someone Else")
@@ -104,6 +133,7 @@ def test_reuse_the_last_threshold_of_this_client_and_protocol(qtbot, console):
     _step(qtbot, s2, "baseline_eyes_closed")  # the eyes-open baseline has ended
     qtbot.waitUntil(lambda: len(s2.history.latest(10)) > 0)
     assert s2.snapshot().threshold == manual["value"]
+    assert s2.runner.inhibit_limits["amplitude"] == 80.0  # the protocol's own is 100
     meta2 = _stop(qtbot, console, s2)
     first = meta2["thresholds"][0]
     assert first["value"] == manual["value"] and first["source"] == "reused"
@@ -111,11 +141,20 @@ def test_reuse_the_last_threshold_of_this_client_and_protocol(qtbot, console):
     assert not [t for t in meta2["thresholds"] if t["source"] == "baseline"]
     rec2 = read_session(s2.path)
     assert np.all(rec2.frames["threshold"] == manual["value"])
+    (limit,) = [e for e in rec2.events if e["kind"] == "inhibit_limit"]
+    assert (limit["inhibit"], limit["value"], limit["sample_index"]) == (
+        "amplitude",
+        80.0,
+        first["sample_index"],
+    )
     assert not box.isChecked()  # never carried over to the next session
 
+    # its report says where its threshold came from
+    assert threshold_origin(rec2) == f"was reused from session {s1.path.name}"
     # a replay of session 2 with its own protocol starts from the reused threshold too
     again = replay(s2.path, s2.path.parent / "replayed")
     assert _thresholds(again) == _thresholds(s2.path)
+    assert [e for e in read_session(again).events if e["kind"] == "inhibit_limit"] == [limit]
     assert np.array_equal(read_session(again).frames["threshold"], rec2.frames["threshold"])
 
     # --- session 3, box left off: the protocol's rule. Its 6 s baselines leave fewer usable
@@ -128,6 +167,7 @@ def test_reuse_the_last_threshold_of_this_client_and_protocol(qtbot, console):
         _step(qtbot, s3, name)
         console.skip_step()
     qtbot.waitUntil(lambda: len(s3.runner.thresholds) > 0, timeout=20000)
+    assert s3.runner.inhibit_limits["amplitude"] == 100.0  # the protocol's own
     meta3 = _stop(qtbot, console, s3)
     first = meta3["thresholds"][0]
     assert first["source"] == "auto" and first["value"] != manual["value"]

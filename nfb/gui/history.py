@@ -299,10 +299,13 @@ class ReuseThresholdBox(QtWidgets.QCheckBox):
             )
             return
         when = entry.start.astimezone().strftime("%Y-%m-%d %H:%M") if entry.start else "?"
+        limits = ", ".join(f"{k} {v:.4g}" for k, v in entry.inhibit_limits.items())
         self.setToolTip(
             f"Start from {entry.last_threshold:.4g}, the last threshold of the session of "
-            f"{when} ({entry.session_id}), instead of the protocol's own rule; the baseline "
-            "then sets no threshold. Off: the protocol's rule"
+            f"{when} ({entry.session_id})"
+            + (f", and the inhibit limits set in it ({limits})" if limits else "")
+            + ", instead of the protocol's own rule; the baseline then sets no threshold. "
+            "Off: the protocol's rule"
         )
 
     def reuse_threshold(self) -> dict | None:
@@ -310,4 +313,8 @@ class ReuseThresholdBox(QtWidgets.QCheckBox):
         ``None`` when the box is off."""
         if not self.isChecked() or self.found is None or self.found.last_threshold is None:
             return None
-        return {"value": self.found.last_threshold, "session_id": self.found.session_id}
+        return {
+            "value": self.found.last_threshold,
+            "session_id": self.found.session_id,
+            "inhibit_limits": dict(self.found.inhibit_limits),
+        }

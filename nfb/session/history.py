@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,8 @@ from .._logging import logger
 from ..errors import NfbError, SessionError, one_line
 from .clients import ClientIndex, validate_client
 from .folders import default_sessions_dir, session_folders
-from .reader import data_file, n_records, session_status
+from .format import INHIBIT_LIMIT_EVENT
+from .reader import data_file, n_records, read_events, session_status
 from .schema import load_meta
 from .summary import session_rows
 
@@ -62,6 +63,10 @@ class HistoryEntry:
         session's day (the client's course), where there is one.
     last_threshold : float | None
         The session's last reward threshold.
+    inhibit_limits : dict
+        The inhibit limits the practitioner set during the session (``inhibit_limit``
+        events): the last value of each, by inhibit name. Filled by :func:`last_threshold`
+        only (the history table does not read the events).
     problem : str | None
         Why the session cannot be read (one line); ``None`` for a readable one.
     """
@@ -80,6 +85,7 @@ class HistoryEntry:
     anxiety_after: float | None = None
     outcomes: dict[str, tuple[float, str]] = field(default_factory=dict)
     last_threshold: float | None = None
+    inhibit_limits: dict[str, float] = field(default_factory=dict)
     problem: str | None = None
 
     @property
@@ -199,8 +205,8 @@ def last_threshold(
 ) -> HistoryEntry | None:
     """The client's newest readable session of this protocol that set a threshold.
 
-    Its :attr:`~HistoryEntry.last_threshold` is what "reuse the last thresholds" starts a
-    new session from; ``None`` if there is none.
+    Its :attr:`~HistoryEntry.last_threshold` and :attr:`~HistoryEntry.inhibit_limits` are
+    what "reuse the last thresholds" starts a new session from; ``None`` if there is none.
     """
     for entry in client_history(sessions_dir, client):
         if (
@@ -208,5 +214,17 @@ def last_threshold(
             and entry.protocol_slug == protocol_slug
             and entry.last_threshold is not None
         ):
-            return entry
+            try:
+                events = read_events(data_file(entry.path, load_meta(entry.path), "events"))
+            except NfbError as err:
+                logger.warning("history: %s; its inhibit limits are not reused", err)
+                events = []
+            limits = {
+                str(e["inhibit"]): float(e["value"])
+                for e in events
+                if e["kind"] == INHIBIT_LIMIT_EVENT
+                and isinstance(e.get("inhibit"), str)
+                and _num(e.get("value")) is not None
+            }
+            return replace(entry, inhibit_limits=limits)
     return None

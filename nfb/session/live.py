@@ -84,9 +84,11 @@ class LiveSession:
         :class:`SessionObserver`).
     reuse_threshold : dict | None
         Start from an earlier session's last threshold instead of the protocol's own rule:
-        ``{"value": float, "session_id": str}`` (see
-        :func:`~nfb.session.history.last_threshold`). Recorded as the first frame's
-        ``threshold`` event (source ``reused``), so a replay starts from it too.
+        ``{"value": float, "session_id": str, "inhibit_limits": {name: float}}`` (see
+        :func:`~nfb.session.history.last_threshold`; the limits are optional, and those of
+        inhibits this protocol does not have are left out). Recorded as the first frame's
+        ``threshold`` event (source ``reused``) and ``inhibit_limit`` events, so a replay
+        starts from them too.
     """
 
     def __init__(
@@ -134,6 +136,13 @@ class LiveSession:
                 source="reused",
                 session=str(reuse_threshold.get("session_id") or ""),
             )
+            for name, value in (reuse_threshold.get("inhibit_limits") or {}).items():
+                if name not in self.runner.inhibit_limits:
+                    logger.info(
+                        "inhibit limit %s not reused: %s has no such inhibit", name, protocol.slug
+                    )
+                    continue
+                self.runner.command("inhibit_limit", inhibit=name, value=value)
         self.error: NfbError | None = None
         self.status = "idle"
         self._done = threading.Event()
