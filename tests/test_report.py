@@ -866,3 +866,31 @@ def test_trend_legends_and_labels_stay_inside_the_figure():
     legend = fig.axes[0].get_legend()
     assert legend.get_texts()[0].get_text().endswith("…")  # cut to fit
     assert all(ax.get_ylabel() for ax in fig.axes)
+
+
+def test_the_course_chart_draws_one_protocols_feature(two_protocol_store, tmp_path):
+    """The course report (``nfb report --client``) opens with a chart whose feature axis was
+    shared by SMR in µV and theta/alpha: now the plan's protocol, else the latest one's."""
+    import shutil
+
+    from nfb.report.course import build_course_report, course_protocol
+    from nfb.session.course import make_plan, read_course, set_plan
+
+    trends = client_trends("two-p", two_protocol_store)
+    smr, theta = trends.sessions[0]["protocol"], trends.sessions[1]["protocol"]
+    store = tmp_path / "store"
+    shutil.copytree(two_protocol_store, store)
+    assert course_protocol(read_course(store, "two-p"), trends) == smr  # the latest session's
+    soup = soup_of(build_course_report("two-p", store))
+    text = " ".join(soup.find("section", id="course-chart").get_text(" ").split())
+    assert f"for the sessions of {smr}" in text
+    section_png(soup, "course-chart")
+    set_plan(store, "two-p", make_plan("alpha-theta", 10, 5))
+    assert course_protocol(read_course(store, "two-p"), trends) == theta  # the plan's
+    text = " ".join(
+        soup_of(build_course_report("two-p", store))
+        .find("section", id="course-chart")
+        .get_text(" ")
+        .split()
+    )
+    assert f"for the sessions of {theta}" in text

@@ -262,16 +262,19 @@ def build_course_report(
     times = [_utc_naive(s["start_time"]) for s in sessions]
     keep = [i for i, t in enumerate(times) if t is not None]
     targets = {s["target_pct"] for s in sessions if s["target_pct"] is not None}
+    # one protocol's feature on the feature axis: two protocols' features are not one scale
+    shown = course_protocol(course, trends)
+    mine = [s["protocol"] == shown for s in sessions]
     png = figures.course_figure(
         [times[i] for i in keep],
         [sessions[i]["reward_pct"] for i in keep],
-        [[b["feature_mean"] for b in trends.blocks[i]] for i in keep],
-        [sessions[i].get("baseline_mean") for i in keep],
+        [[b["feature_mean"] for b in trends.blocks[i]] if mine[i] else [] for i in keep],
+        [sessions[i].get("baseline_mean") if mine[i] else None for i in keep],
         {k: [(o.date, o.total) for o in course.of(k)] for k in qs.QUESTIONNAIRES},
         bands=qs.band_ranges(qs.GAD7),
         max_total=qs.PHQ9.max_total if course.of("phq9") else qs.GAD7.max_total,
         names={k: q.name for k, q in qs.QUESTIONNAIRES.items()},
-        feature_label=_feature_label(trends),
+        feature_label=_feature_label(trends, shown),
         target_pct=targets.pop() if len(targets) == 1 else None,
     )
     parts = [
@@ -282,7 +285,14 @@ def build_course_report(
             img(png, "learning curve and outcomes")
             + '<p class="subtitle">Top: reward % per session. Middle: the feedback feature\'s '
             "mean in each training block (dots, left to right) against the session's "
-            "baseline mean (orange bar). Bottom: questionnaire totals on the same dates; the "
+            "baseline mean (orange bar)"
+            + (
+                f", for the sessions of {esc(shown)} (the others' features are in the trends "
+                "below, each on its own axis)"
+                if len(set(s["protocol"] for s in sessions)) > 1
+                else ""
+            )
+            + ". Bottom: questionnaire totals on the same dates; the "
             "shading marks the GAD-7 bands (0–4 minimal, 5–9 mild, 10–14 moderate, 15–21 "
             "severe).</p>",
         ),
@@ -308,6 +318,20 @@ def build_course_report(
     )
 
 
-def _feature_label(trends: Any) -> str:
-    protocols = {s["protocol"] for s in trends.sessions}
-    return "feature mean" if len(protocols) != 1 else f"feature ({next(iter(protocols))})"
+def course_protocol(course: Course, trends: Any) -> str | None:
+    """The protocol whose feature the course chart draws: the plan's, if the client has a
+    session of it, else that of the client's latest session (``None``: no session)."""
+    sessions = trends.sessions
+    planned = course.plan.protocol if course.plan is not None else None
+    for s in reversed(sessions):
+        if planned and planned in (s.get("protocol_slug"), s["protocol"]):
+            return s["protocol"]
+    return sessions[-1]["protocol"] if sessions else None
+
+
+def _feature_label(trends: Any, protocol: str | None) -> str:
+    """The feature axis's label: the feature and its unit (``smr, amplitude (µV)``)."""
+    row = next((s for s in trends.sessions if s["protocol"] == protocol), None)
+    if row is None:
+        return "feature mean"
+    return f"{row['feature']}, {row['feature_unit']}"

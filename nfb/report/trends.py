@@ -124,6 +124,7 @@ def client_trends(
             continue
         row["label"] = _label(row["start_time"])
         row["feature"], row["feature_unit"] = metrics.feature_axis(rec.meta)
+        row["protocol_slug"] = str(rec.meta.get("protocol_slug") or "")
         row["baseline_mean"] = metrics.baseline_feature_mean(rec)
         out.sessions.append(row)
         out.blocks.append(blocks)
