@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from . import __version__
@@ -65,7 +66,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     set_log_level({0: "WARNING", 1: "INFO"}.get(args.verbose, "DEBUG"))
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        if sys.stdout is not None:
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        # `nfb devices --json | head`: the reader has what it wanted; as other Unix tools do,
+        # stop without a word (Python would print a traceback, and again at exit's flush)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + 13  # SIGPIPE's exit status
     except NfbError as err:
         print(f"nfb {args.command}: error: {err}", file=sys.stderr)
         return err.exit_code

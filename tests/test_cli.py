@@ -524,6 +524,27 @@ def test_devices_lists_every_profile():
     assert sorted(listed) == sorted(p.stem for p in (ROOT / "devices").glob("*.toml"))
 
 
+def test_a_closed_pipe_ends_quietly():
+    # `nfb devices --json | head`: the reader is gone before nfb writes. A pipe whose read end
+    # is already closed makes the first write fail, whatever the pipe buffer's size.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "nfb.cli", "devices", "--json"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=TIMEOUT,
+            cwd=ROOT,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert "Exception ignored" not in proc.stderr, proc.stderr
+    assert proc.returncode == 141, proc.stderr  # 128 + SIGPIPE, as `head`'s writers exit
+
+
 def test_check_prints_a_verdict_per_channel():
     proc = nfb_cli("check", "--device", "synthetic", "--seconds", 2, timeout=TIMEOUT)
     assert proc.returncode == 0, proc.stderr
