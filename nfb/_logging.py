@@ -50,6 +50,19 @@ def set_log_level(verbose: bool | int | str | None = None) -> None:
         logger.addHandler(handler)
 
 
+def terminal_level() -> int:
+    """The level of what ``nfb`` shows on the terminal (stderr).
+
+    The logger's own level where no file handler lowered it; otherwise the level the terminal
+    handler was given by :func:`add_file_handler`, which is what ``-v`` asked for.
+    """
+    level = logger.getEffectiveLevel()
+    for h in logger.handlers:
+        if getattr(h, "_nfb", False) and h.level != logging.NOTSET:
+            level = max(level, h.level)
+    return level
+
+
 def add_file_handler(
     path, level: int = logging.INFO, max_bytes: int = 2_000_000
 ) -> logging.Handler:

@@ -42,7 +42,7 @@ import numpy as np
 from brainflow.board_shim import BoardIds, BoardShim, BrainFlowError, BrainFlowInputParams
 
 from . import ports
-from ._logging import logger
+from ._logging import logger, terminal_level
 from .errors import ConfigError, DeviceError, NfbError, SessionError
 from .session.format import CHANNEL_TYPES, COUNTER_RULES, STREAM_KINDS, STREAM_PRESETS
 
@@ -586,13 +586,18 @@ def _cannot_open(err: BaseException) -> bool:
 
 
 def configure_brainflow_logging() -> None:
-    """Keep BrainFlow's own log quiet unless ``nfb`` is verbose (INFO: info, DEBUG: trace)."""
+    """Keep BrainFlow's own log quiet unless ``nfb`` is verbose (INFO: info, DEBUG: trace).
+
+    BrainFlow writes to the terminal, so the terminal's level decides, not the logger's: the
+    desktop app's log file lowers the logger to INFO without making ``nfb gui`` verbose.
+    """
     import logging
 
+    level = terminal_level()
     try:
-        if logger.isEnabledFor(logging.DEBUG):
+        if level <= logging.DEBUG:
             BoardShim.enable_dev_board_logger()
-        elif logger.isEnabledFor(logging.INFO):
+        elif level <= logging.INFO:
             BoardShim.enable_board_logger()
         else:
             BoardShim.disable_board_logger()

@@ -68,3 +68,30 @@ def test_the_console_points_to_the_report(tmp_path, own_windows, qtbot):
     qtbot.waitUntil(lambda: console.crash_notice.isVisible(), timeout=5000)
     assert str(report) in console.crash_notice.text()
     assert str(report) in console.statusBar().currentMessage()
+
+
+BOARD_CHILD = r"""
+import sys
+from nfb._logging import set_log_level
+set_log_level(sys.argv[2])
+from nfb.crashlog import CrashLog
+from nfb.sources import BrainFlowSource
+log = CrashLog(sys.argv[1])
+log.start()  # the desktop app's log file: the logger goes down to INFO
+source = BrainFlowSource(-1)
+source.open()
+source.close()
+log.stop()
+"""
+
+
+@pytest.mark.parametrize(("level", "loud"), [("WARNING", False), ("INFO", True)])
+def test_the_log_file_does_not_make_brainflow_talk_on_the_terminal(tmp_path, level, loud):
+    # `nfb gui` printed BrainFlow's "incoming json: {...}" on every connect: its log file had
+    # lowered the logger to INFO, and BrainFlow's own logger followed the logger, not -v
+    proc = subprocess.run(
+        [sys.executable, "-c", BOARD_CHILD, str(tmp_path), level], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert ("board_logger" in proc.stderr) is loud, proc.stderr
+    assert "opened" in (tmp_path / "nfb.log").read_text()  # the file still has nfb's INFO
