@@ -152,3 +152,32 @@ def test_the_console_chooses_a_video_and_says_when_it_cannot_play(qtbot, console
     assert console.error_bar.isVisibleTo(console) and "holiday.mp4" in text and "\n" not in text
     assert not console.use_video(tmp_path / "gone.mp4")
     assert "not found" in console.error_text.text() and win.mode == "circle"
+
+
+@pytest.mark.parametrize("fit", [(80, 60), (320, 240)])  # half resolution, full resolution
+def test_the_numpy_conversion_matches_qts(qtbot, clip, fit):
+    from PyQt6.QtCore import QSize, QUrl
+    from PyQt6.QtGui import QImage
+    from PyQt6.QtMultimedia import QMediaPlayer, QVideoFrame, QVideoFrameFormat, QVideoSink
+
+    from nfb.gui.video import frame_to_image
+
+    player, sink, frames = QMediaPlayer(), QVideoSink(), []
+    player.setVideoSink(sink)
+    sink.videoFrameChanged.connect(lambda f: frames.append(QVideoFrame(f)))
+    player.setSource(QUrl.fromLocalFile(str(clip)))
+    player.play()
+    qtbot.waitUntil(lambda: len(frames) > 2, timeout=10000)
+    player.stop()
+    frame = frames[-1]
+    assert frame.pixelFormat() == QVideoFrameFormat.PixelFormat.Format_YUV420P
+    ours = frame_to_image(frame, QSize(*fit))
+    assert ours.width() == (80 if fit[0] == 80 else 160)
+    theirs = frame.toImage().scaled(ours.size()).convertToFormat(QImage.Format.Format_RGB32)
+
+    def rgb(img):
+        b = img.constBits().asstring(img.sizeInBytes())
+        a = np.frombuffer(b, np.uint8).reshape(img.height(), img.bytesPerLine())
+        return a[:, : 4 * img.width()].reshape(img.height(), img.width(), 4)[..., :3].astype(int)
+
+    assert np.abs(rgb(ours) - rgb(theirs)).mean() < 3

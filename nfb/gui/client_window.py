@@ -321,6 +321,7 @@ class ClientWindow(QWidget):
         check_video_file(path)  # before anything changes
         if self._video is None:
             self._video = VideoSource(self)
+            self._video.set_target_size(self.width(), self.height())
             self._video.failed.connect(self._video_error)
             self._video.frame_arrived.connect(self._video_frame)
         self._video.open(path)
@@ -517,6 +518,8 @@ class ClientWindow(QWidget):
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._prepare_caches()
+        if self._video is not None:
+            self._video.set_target_size(self.width(), self.height())
 
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
@@ -767,13 +770,17 @@ class ClientWindow(QWidget):
         if image is None:
             return
         follow = self._video_follow
+        # the frame comes fitted to the window (VideoSource.set_target_size): blit it, or
+        # shrink it with the level (a fast transform: this runs at every repaint)
         scale = min(rect.width() / image.width(), rect.height() / image.height())
         if "size" in follow:  # from a bit over half the window at level 0 to all of it
             scale *= 0.55 + 0.45 * f.level
         w, h = image.width() * scale, image.height() * scale
         target = QRectF(rect.center().x() - w / 2, rect.center().y() - h / 2, w, h)
-        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        p.drawImage(target, image)
+        if abs(w - image.width()) < 1 and abs(h - image.height()) < 1:
+            p.drawImage(QPointF(round(target.left()), round(target.top())), image)
+        else:
+            p.drawImage(target, image)
         light = f.brightness if "brightness" in follow else f.dim
         if light < 0.999:
             p.fillRect(target, QColor(0, 0, 0, round(255 * (1.0 - light))))
