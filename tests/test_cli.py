@@ -545,6 +545,22 @@ def test_a_closed_pipe_ends_quietly():
     assert proc.returncode == 141, proc.stderr  # 128 + SIGPIPE, as `head`'s writers exit
 
 
+@pytest.mark.parametrize("command", ["run", "replay"])
+def test_protocol_help_names_the_users_protocols_folder(command, tmp_path, monkeypatch, capsys):
+    # installed from the wheel there is no protocols/ folder to look in: the help says where
+    # a user's own protocols go, even when that path holds argparse's % sign
+    from nfb.cli import build_parser
+
+    monkeypatch.setenv("NFB_CONFIG_DIR", str(tmp_path / "100%"))
+    monkeypatch.setenv("COLUMNS", "2000")  # argparse wraps help at the terminal's width
+    with pytest.raises(SystemExit) as done:
+        build_parser().parse_args([command, "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert "protocols/*.toml" not in text
+    assert f"yours in {tmp_path / '100%' / 'protocols'}," in text
+
+
 def test_check_prints_a_verdict_per_channel():
     proc = nfb_cli("check", "--device", "synthetic", "--seconds", 2, timeout=TIMEOUT)
     assert proc.returncode == 0, proc.stderr

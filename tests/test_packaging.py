@@ -15,6 +15,7 @@ import ast
 import json
 import os
 import re
+import shutil
 import site
 import subprocess
 import sys
@@ -94,6 +95,24 @@ for name in mods:
         importlib.import_module(name)
 print(json.dumps({"eps": eps, "nfb": str(root), "modules": len(mods)}))
 """
+
+
+@pytest.mark.skipif(
+    shutil.which("desktop-file-validate") is None,
+    reason="desktop-file-validate missing (apt-get install desktop-file-utils; make system-deps)",
+)
+def test_the_desktop_entry_is_valid(tmp_path):
+    # Debian 12's desktop-file-validate (0.26) refused "Version=1.5" as unknown, and hinted
+    # that three categories with two main ones list the app twice; a path with a space, a
+    # quote and a dollar (a user's home) is quoted as the spec asks
+    from nfb.commands.desktop_entry import desktop_file
+
+    entry = tmp_path / "nfb.desktop"
+    entry.write_text(desktop_file('/home/Ann Lee/"nfb" $env/bin/nfb-gui'), encoding="utf-8")
+    proc = subprocess.run(
+        ["desktop-file-validate", str(entry)], capture_output=True, text=True, timeout=30
+    )
+    assert proc.returncode == 0 and proc.stdout.strip() == "", proc.stdout + proc.stderr
 
 
 def _run(cmd, cwd, env, timeout=120):

@@ -2,11 +2,12 @@
 # System packages the GUI and sound tests need: a virtual X server, PulseAudio (a null sink
 # to record what the app plays) and the X/EGL libraries Qt loads. Installed with apt-get when
 # running as root; otherwise the tests that need them skip with a message naming the package.
+# desktop-file-utils: tests/test_packaging.py validates the launcher `nfb desktop-entry` writes.
 set -u
 PKGS="xvfb pulseaudio pulseaudio-utils libpulse0 libpulse-mainloop-glib0 libegl1 libgl1 \
 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 \
 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-xfixes0 \
-libfontconfig1 libdbus-1-3"
+libfontconfig1 libdbus-1-3 desktop-file-utils"
 missing=""
 for p in $PKGS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

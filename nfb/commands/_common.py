@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..protocol import user_protocols_dir
+
 
 def add_device_args(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument(
@@ -47,7 +49,10 @@ def add_protocol_args(p: argparse.ArgumentParser, required: bool = True) -> None
         "--protocol",
         required=required,
         metavar="NAME",
-        help="protocol preset name (protocols/*.toml) or a .toml path",
+        help="a protocol: a built-in preset's name (alpha-up, smr-up...; a wrong name lists "
+        f"them), the name of one of yours in {user_protocols_dir()}, or a .toml path".replace(
+            "%", "%%"  # argparse formats help with %
+        ),
     )
     p.add_argument(
         "--set",

@@ -57,7 +57,12 @@ def applications_dir() -> Path:
 
 
 def desktop_file(exec_path: str) -> str:
-    """The text of the ``.desktop`` file (freedesktop.org Desktop Entry 1.5)."""
+    """The text of the ``.desktop`` file (freedesktop.org Desktop Entry 1.4).
+
+    1.4, not 1.5: the file uses nothing newer, and ``desktop-file-validate`` before 0.27
+    (Debian 12, Ubuntu 22.04) rejects 1.5 as unknown. One main category (Science), so that
+    menus list nfb once.
+    """
     # quoted as the spec asks: inside quotes, \ " ` $ are escaped with a backslash
     inner = "".join("\\" + c if c in '\\"`$' else c for c in exec_path)
     quoted = '"' + inner.replace("\\", "\\\\") + '"'  # and a string value escapes \ again
@@ -65,14 +70,14 @@ def desktop_file(exec_path: str) -> str:
         [
             "[Desktop Entry]",
             "Type=Application",
-            "Version=1.5",
+            "Version=1.4",
             "Name=nfb",
             "GenericName=Neurofeedback workstation",
             "Comment=Supervised neurofeedback sessions (not a medical device)",
             f"Exec={quoted}",
             "Icon=applications-science",
             "Terminal=false",
-            "Categories=Science;MedicalSoftware;Education;",
+            "Categories=Science;MedicalSoftware;",
             "StartupNotify=true",
             "",
         ]
