@@ -476,3 +476,43 @@ def test_the_console_lists_the_screens_and_remembers_the_client_window(
     qtbot.waitExposed(second.client_window)
     assert second.client_window.geometry() == QRect(60, 70, 420, 330)
     assert second.screen_box.currentData() == screen.name()
+
+
+def test_an_eyes_closed_audio_protocol_says_listen_only_while_a_tone_plays(
+    qtbot, console, monkeypatch
+):
+    import os
+    from pathlib import Path
+
+    from tests.test_gui_console import SHORT, connect
+
+    audio = SHORT.replace('feature = "alpha / beta"', 'feature = "alpha / beta"\nmode = "audio"')
+    audio = audio.replace("rest_min = 0.05", 'rest_min = 0.05\neyes = "closed"')
+    (Path(os.environ["NFB_PROTOCOLS_DIR"]) / "short-audio.toml").write_text(audio)
+    console._fill_protocols()  # as after the protocol editor saved one
+    win = console.client_window
+    win.resize(W, H)
+    win.show()
+    connect(qtbot, console)
+    console.client_box.setCurrentText("listen")
+    console.protocol_box.setCurrentText("short-audio")
+    qtbot.mouseClick(console.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: console.session is not None, timeout=10000)
+    session = console.session
+    for name in ("baseline_eyes_open", "baseline_eyes_closed"):
+        qtbot.waitUntil(
+            lambda n=name: (st := session.snapshot().step) is not None and st.name == n,
+            timeout=20000,
+        )
+        console.skip_step()
+    qtbot.waitUntil(lambda: session.snapshot().step.name == "block", timeout=20000)
+    console.refresh()
+    texts, px = drawn_texts(win, monkeypatch)
+    assert texts == ["eyes closed — listen to the tone"]
+    assert not teal(px).any() and px.mean() < 12  # no bar: a dark screen
+    console.mute_box.setChecked(True)  # no tone now: the words must not promise one
+    console.refresh()
+    texts, _ = drawn_texts(win, monkeypatch)
+    assert texts == ["Close your eyes and rest"]
+    console.stop_session()
+    qtbot.waitUntil(lambda: console.session is None and console._busy == 0, timeout=10000)

@@ -94,6 +94,21 @@ def test_the_size_of_the_video_can_follow_the_level(qtbot, window, clip):
         window.set_video_follow({"colour"})
 
 
+def test_the_volume_of_the_video_can_follow_the_level(qtbot, window, clip):
+    window.set_video(clip)
+    window.set_mode("video")
+    assert window.video.volume == pytest.approx(1.0)  # not following: the file's own sound
+    window.set_video_follow({"brightness", "volume"})
+    volumes = []
+    for level in (0.1, 0.9):
+        window.state.level = level
+        settle(window)
+        volumes.append(window.video.volume)
+    assert volumes[0] < 0.3 < 0.85 < volumes[1]
+    window.set_video_follow({"brightness"})
+    assert window.video.volume == pytest.approx(1.0)
+
+
 def test_a_missing_file_is_refused_and_the_mode_stays(window, tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         window.set_video(tmp_path / "nothing.mp4")
@@ -128,8 +143,12 @@ def test_the_video_pauses_outside_training(qtbot, window, clip):
     assert Qt.WindowType.Window & window.windowFlags()
 
 
-def test_the_console_chooses_a_video_and_says_when_it_cannot_play(qtbot, console, clip, tmp_path):
-    """The console's Video… choice, its follow box, a bad file, and the choice remembered."""
+def test_the_console_chooses_a_video_and_says_when_it_cannot_play(
+    qtbot, console, own_windows, clip, tmp_path
+):
+    """The console's Video… choice, its follow box, the choice remembered, a bad file."""
+    from nfb.gui.console import ConsoleWindow
+
     win = console.client_window
     console.mode_box.setCurrentText("circle")
     console.mode_box.setCurrentText("video")  # no video chosen yet: said, and nothing changes
@@ -143,6 +162,17 @@ def test_the_console_chooses_a_video_and_says_when_it_cannot_play(qtbot, console
     qtbot.waitUntil(lambda: win.video.frames_received > 3, timeout=15000)
     console.save_settings()
     assert console.settings.value("last/video") == str(clip)
+    state = FeedbackState()  # the next run: the same video, shown the same way
+    second = own_windows(
+        ConsoleWindow(
+            tmp_path / "sessions2",
+            settings=console.settings,
+            client_window=ClientWindow(state),
+            state=state,
+        )
+    )
+    assert second.client_window.video_path == clip and second.client_window.mode == "video"
+    assert second.client_window.video_follow == {"brightness", "size"}
     bad = tmp_path / "holiday.mp4"
     bad.write_bytes(b"\0" * 4096)
     assert console.use_video(bad)  # readable: the player finds out a moment later
