@@ -123,7 +123,7 @@ def read_entry(folder: str | os.PathLike) -> HistoryEntry:
                 raise SessionError(f"{name} is {what}, not a regular file")
         n = n_records(data_file(folder, meta, "raw"), len(meta["raw"]["columns"]))
         sfreq = _num((meta.get("layout") or {}).get("sfreq"))
-        rows = session_rows(folder)
+        rows = session_rows(folder, meta=meta)
     except (NfbError, OSError, ValueError, TypeError, KeyError, AttributeError) as err:
         # everything a hostile folder can raise on the way is one line in the table
         problem = one_line(err) if isinstance(err, NfbError) else f"cannot be read: {err}"

@@ -71,7 +71,11 @@ def _weighted(blocks: list[dict], key: str) -> float:
 
 
 def session_rows(
-    path: str | os.PathLike, *, source: str = "", unblind: bool = False
+    path: str | os.PathLike,
+    *,
+    source: str = "",
+    unblind: bool = False,
+    meta: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The summary rows of one session folder: the session's, then one per block.
 
@@ -83,9 +87,13 @@ def session_rows(
         What the session was made from (for a batch replay: its source).
     unblind : bool
         Fill the ``sham`` column of sessions with sham blocks (blinded by default).
+    meta : dict | None
+        The session's ``session.json`` as :func:`~nfb.session.schema.load_meta` read it, if
+        the caller has it already (else it is read).
     """
     path = Path(path)
-    meta = load_meta(path)
+    if meta is None:
+        meta = load_meta(path)
     blocks = [b for b in meta.get("blocks") or [] if isinstance(b, dict)]
     thresholds = [t for t in meta.get("thresholds") or [] if isinstance(t, dict)]
     baseline = meta.get("baseline") or {}
