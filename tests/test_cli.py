@@ -26,6 +26,7 @@ from brainflow.board_shim import BoardShim
 from conftest import ROOT, nfb_cli
 
 import nfb
+from nfb.cli import COMMANDS
 from nfb.session.store import recover_session
 
 SYNTHETIC = BoardShim.get_board_descr(-1)
@@ -559,6 +560,22 @@ def test_protocol_help_names_the_users_protocols_folder(command, tmp_path, monke
     text = capsys.readouterr().out
     assert "protocols/*.toml" not in text
     assert f"yours in {tmp_path / '100%' / 'protocols'}," in text
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_help_says_where_the_default_store_is(command, monkeypatch, capsys):
+    # the store moved from ./sessions to the per-user data folder; course and outcome still
+    # said ./sessions, so a newcomer looked for their outcomes in the wrong place
+    from nfb.cli import build_parser
+
+    monkeypatch.setenv("COLUMNS", "2000")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([command, "--help"])
+    text = capsys.readouterr().out
+    assert "./sessions" not in text
+    line = next((x for x in text.splitlines() if x.strip().startswith("--sessions-dir")), "")
+    if line and command != "demo-course":  # demo-course writes a new store, no default
+        assert "$NFB_SESSIONS_DIR, else the per-user" in line, line
 
 
 def test_check_prints_a_verdict_per_channel():

@@ -29,7 +29,7 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--sessions-dir",
         metavar="DIR",
-        help="session store (default $NFB_SESSIONS_DIR or ./sessions)",
+        help="session store (default $NFB_SESSIONS_DIR, else the per-user data folder)",
     )
     p.set_defaults(func=run)
 
