@@ -89,6 +89,13 @@ def test_reuse_the_last_threshold_of_this_client_and_protocol(qtbot, console):
     assert not box.isEnabled() and not box.isChecked()
     assert "not available" in box.toolTip()
 
+    # the client's history, open during the session: empty, then the session once it ends
+    qtbot.mouseClick(console.history_button, LEFT)
+    history = console.history_dialog
+    with qtbot.waitSignal(history.loaded, timeout=10000):
+        pass
+    assert history.entries == [] and "no session" in history.summary.text()
+
     # --- session 1: a manual threshold, set with the slider during the first block
     s1 = _start(qtbot, console)
     for name in ("baseline_eyes_open", "baseline_eyes_closed"):
@@ -103,7 +110,12 @@ def test_reuse_the_last_threshold_of_this_client_and_protocol(qtbot, console):
     qtbot.waitUntil(lambda: any(t["source"] == "manual" for t in s1.runner.thresholds))
     s1.command("inhibit_limit", inhibit="amplitude", value=80.0)  # as the band view sends it
     qtbot.waitUntil(lambda: s1.runner.inhibit_limits["amplitude"] == 80.0)
-    meta1 = _stop(qtbot, console, s1)
+    with qtbot.waitSignal(history.loaded, timeout=20000):
+        meta1 = _stop(qtbot, console, s1)
+    assert [e.path for e in history.entries] == [s1.path]
+    assert history.entries[0].last_threshold == meta1["thresholds"][-1]["value"]
+    assert history.table.item(0, 4).text() == f"{100 * meta1['blocks'][0]['reward_rate']:.0f} %"
+    history.close()
     manual = meta1["thresholds"][-1]
     assert manual["source"] == "manual"
     # after the session, the controls are the protocol's rule again, the box off but offered

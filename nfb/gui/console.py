@@ -419,6 +419,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.client_box.currentTextChanged.connect(self._reuse_lookup)
         self.protocol_box.currentTextChanged.connect(self._reuse_lookup)
         self.session_stopped.connect(self._reuse_lookup)  # that session is now the last
+        self.session_stopped.connect(self._refresh_history)
         self._reuse_lookup()
         mk = QtWidgets.QHBoxLayout()
         self.marker_note = QtWidgets.QLineEdit()
@@ -1491,6 +1492,11 @@ class ConsoleWindow(QtWidgets.QMainWindow):
     def _reuse_lookup(self, *_args) -> None:
         """What "reuse the last thresholds" offers for the client and protocol now chosen."""
         self.reuse_box.update_for(self.client_box.currentText(), self.protocol_box.currentText())
+
+    def _refresh_history(self, *_args) -> None:
+        """An open history shows the session that just ended."""
+        if self.history_dialog is not None and self.history_dialog.isVisible():
+            self.history_dialog.load()
 
     def show_history(self) -> None:
         """The chosen client's past sessions (a dialog; the store is read in a worker)."""
