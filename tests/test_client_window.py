@@ -344,13 +344,22 @@ def test_a_console_session_drives_the_client_screens(qtbot, console, monkeypatch
         console.refresh()
         return drawn_texts(win, monkeypatch)
 
+    from nfb.feedback.tone import ToneGenerator
+
+    tone = ToneGenerator(console.state)  # what the sound card would be asked to play
+
+    def loudness():
+        return float(np.abs(tone.render(4410)).max())  # 0.1 s
+
     texts, px = reach("baseline_eyes_open")
     assert win.screen.kind == "eyes_open" and texts[0] == "Eyes open"
     assert not teal(px).any()
+    assert loudness() == 0  # no tone in a baseline
     console.skip_step()
     texts, px = reach("baseline_eyes_closed")
     assert win.screen.kind == "eyes_closed" and texts[0] == "Close your eyes and rest"
     assert not teal(px).any() and px.mean() < 12
+    assert loudness() == 0
     console.skip_step()
     texts, px = reach("block")
     assert win.screen.draws_feedback and texts == []
@@ -358,6 +367,7 @@ def test_a_console_session_drives_the_client_screens(qtbot, console, monkeypatch
     console.refresh()
     # the bar (once no inhibit dims it: the synthetic board's first block frames may be)
     qtbot.waitUntil(lambda: win.last_frame.dim > 0.95 and teal(pixels(win)).any(), timeout=10000)
+    assert loudness() > 0  # and the tone, in the block
     console.skip_step()
     texts, px = reach("rest")
     assert texts == ["Rest", "block 2 of 2 next"] and not teal(px).any()
