@@ -497,7 +497,10 @@ def _load_protocol(name_or_path: str | os.PathLike, overrides: list[str] | None)
             raise ConfigError(f"protocol file {text} does not exist")
         else:
             names = ", ".join(p.stem for p in list_protocols())
-            raise ConfigError(f"unknown protocol {text!r}; available: {names}")
+            raise ConfigError(
+                f"unknown protocol {text!r}; available: {names} "
+                f"(your own go in {user_protocols_dir()} as NAME.toml)"
+            )
     try:
         data = tomllib.loads(fs.read_text(path, fs.MAX_CONFIG_BYTES, follow=True))
     except tomllib.TOMLDecodeError as err:

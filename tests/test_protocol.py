@@ -140,9 +140,13 @@ def test_bad_values_name_the_field(overrides, needle):
     assert needle in msg and "\n" not in msg
 
 
-def test_unknown_protocol_lists_the_available_ones():
-    with pytest.raises(ConfigError, match=r"unknown protocol 'nope'; available: .*alpha-up"):
+def test_unknown_protocol_lists_the_available_ones(tmp_path, monkeypatch):
+    monkeypatch.setenv("NFB_CONFIG_DIR", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"unknown protocol 'nope'; available: .*alpha-up") as e:
         load_protocol("nope")
+    # a newcomer who installed the wheel has no protocols/ folder: the line says where theirs go
+    assert f"(your own go in {tmp_path / 'protocols'} as NAME.toml)" in str(e.value)
+    assert "\n" not in str(e.value)
 
 
 def test_malformed_toml_names_the_file(tmp_path):
