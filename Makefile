@@ -11,7 +11,7 @@ SESSIONS ?= sessions
 DEMO_SCRIPT = --set script.baseline_eyes_open=0.2 --set script.baseline_eyes_closed=0.2 \
               --set script.blocks=2 --set script.block_min=0.25 --set script.rest_min=0.05
 
-.PHONY: demo test test-gui-stress lint clean system-deps check-wheels
+.PHONY: demo test test-gui-stress lint clean system-deps check-wheels wheel
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ demo: $(VENV)/.installed
 		$(BIN)/nfb run --device synthetic --protocol alpha-beta-up --client demo \
 			--sessions-dir $(SESSIONS) $(DEMO_SCRIPT); \
 	fi
+
+# the wheel a practitioner installs (pipx install dist/nfb-*.whl). build/ goes first: setuptools
+# packs what it left there, so a module deleted since an earlier build would ship again
+wheel:
+	rm -rf build dist/nfb-*.whl
+	$(PYTHON) -m pip wheel --quiet --no-deps . -w dist
 
 # xvfb, pulseaudio and the libraries Qt needs (apt-get as root; skipped otherwise)
 system-deps:

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tomllib
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -134,6 +135,12 @@ def test_wheel_as_a_newcomer(tmp_path):
     )
     assert build.returncode == 0, build.stderr
     (wheel,) = dist.glob("nfb-*.whl")
+    # the wheel's modules are the source's: none left over in build/ from an earlier build
+    with zipfile.ZipFile(wheel) as whl:
+        names = whl.namelist()
+    packed = {n for n in names if n.endswith(".py") and not n.startswith("nfb/builtin_")}
+    source = {p.relative_to(ROOT).as_posix() for p in (ROOT / "nfb").rglob("*.py")}
+    assert packed == source, f"stale build/ (make wheel removes it): {sorted(packed ^ source)}"
 
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=False).create(env_dir)
