@@ -130,13 +130,14 @@ def test_the_bars_show_what_the_session_computes(qtbot, console):
               for n in ("band_theta", "amplitude")],
         ]:  # fmt: skip
             bar = view.bars[name]
-            assert bar.bar.opts["height"][0] == value
+            rect = bar.bar.rect()  # from 0 to the value
+            assert (rect.top() if rect.top() < 0 else rect.bottom()) == value
             share = 100 * recent[:, names.index(flag)].mean()
             assert f"{'rew.' if name == 'reward' else 'inh.'} {share:.0f} %" in (
                 bar.label.toPlainText()
             )
             on = recent[-1, names.index(flag)] > 0
-            colour = bar.bar.opts["brush"].color().getRgb()[:3]
+            colour = bar.bar.brush().color().getRgb()[:3]
             assert (colour == (REWARD_ON if name == "reward" else INHIBIT_ON)) == on
             if np.isfinite(limit):
                 assert bar.line.isVisible() and bar.line.value() == limit

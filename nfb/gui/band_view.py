@@ -26,6 +26,9 @@ REWARD_OFF = (170, 200, 175)
 INHIBIT_ON = (210, 50, 50)
 INHIBIT_OFF = (150, 160, 190)
 LINE = (230, 150, 40)
+_BRUSHES = {
+    c: QtGui.QBrush(QtGui.QColor(*c)) for c in (REWARD_ON, REWARD_OFF, INHIBIT_ON, INHIBIT_OFF)
+}
 #: Seconds of recent frames the percentages are taken over.
 WINDOW_S = 10.0
 #: The bars are drawn at every EVERY-th refresh of the console (30 a second at 60 Hz).
@@ -81,7 +84,7 @@ class _Bar:
     name: str  # "reward" or the inhibit's name
     unit: str
     plot: pg.PlotWidget
-    bar: pg.BarGraphItem
+    bar: QtWidgets.QGraphicsRectItem  # a plain rectangle: setRect is all a new value costs
     line: pg.InfiniteLine
     label: pg.TextItem  # the value and the share, at the top of the bar's plot
     spin: QtWidgets.QDoubleSpinBox | None
@@ -174,7 +177,11 @@ class BandView(QtWidgets.QWidget):
         item.enableAutoRange(False)
         plot.setXRange(-0.5, 0.5, padding=0)
         plot.setMinimumWidth(58)
-        bar = pg.BarGraphItem(x=[0.0], height=[0.0], width=0.6, brush=pg.mkBrush(*INHIBIT_OFF))
+        bar = QtWidgets.QGraphicsRectItem(-0.3, 0.0, 0.6, 0.0)
+        pen = QtGui.QPen(QtGui.QColor(60, 60, 60))
+        pen.setCosmetic(True)
+        bar.setPen(pen)
+        bar.setBrush(_BRUSHES[INHIBIT_OFF])
         plot.addItem(bar)
         line = pg.InfiniteLine(
             pos=0.0,
@@ -287,14 +294,18 @@ class BandView(QtWidgets.QWidget):
             return  # nothing new: no repaint
         old = bar.drawn
         bar.drawn = key
-        if not old or old[0] != height or old[2] != brush:
-            bar.bar.setOpts(height=[height], brush=pg.mkBrush(*brush))
+        if not old or old[0] != height:
+            bar.bar.setRect(-0.3, min(0.0, height), 0.6, abs(height))  # from 0 to the value
+        if not old or old[2] != brush:
+            bar.bar.setBrush(_BRUSHES[brush])
         if limit is None:
             bar.line.setVisible(False)
         elif not bar.line.moving:  # never pulled from under the practitioner's mouse
-            bar.line.setVisible(True)
-            bar.line.setPos(limit)
-        if bar.spin is not None:
+            if not bar.line.isVisible():
+                bar.line.setVisible(True)
+            if bar.line.value() != limit:
+                bar.line.setPos(limit)
+        if bar.spin is not None and (not old or old[1] != limit):
             bar.spin.setEnabled(limit is not None)
             shown = round(limit, bar.spin.decimals()) if limit is not None else None
             if shown is not None and not bar.spin.hasFocus() and bar.spin.value() != shown:
