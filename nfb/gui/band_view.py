@@ -33,8 +33,10 @@ _BRUSHES = {
 WINDOW_S = 10.0
 #: The bars are drawn at every EVERY-th refresh of the console (30 a second at 60 Hz).
 EVERY = 2
-#: Drawings a bar's range stays too wide before it shrinks (about 3 s).
-SHRINK_TICKS = 90
+#: The numbers, shares and ranges are written at every WRITE_EVERY-th drawing (6 a second).
+WRITE_EVERY = 5
+#: Writings a bar's range stays too wide before it shrinks (about 3 s).
+SHRINK_TICKS = 18
 
 
 def inhibit_label(name: str) -> str:
@@ -44,7 +46,7 @@ def inhibit_label(name: str) -> str:
 
 class _Range:
     """A bar's value range: grows at once to show its values and line, shrinks only after
-    they have stayed in less than a third of it for :data:`SHRINK_TICKS` refreshes.
+    they have stayed in less than a third of it for :data:`SHRINK_TICKS` updates.
 
     An inhibit's range starts at 0 (a limit is a level above nothing); the reward feature's
     spans its recent values, so that a threshold a little under the feature stays visible.
@@ -123,8 +125,8 @@ class BandView(QtWidgets.QWidget):
         self._value_col = 0
         self._n_recent = 1
         self._tick = 0
-        #: the snapshot the bars show (None before the first drawing)
-        self.drawn = None
+        #: the (snapshot, rows) the bars and their numbers show (None before the first)
+        self.drawn = self.written = None
 
     # --- a session started -----------------------------------------------------------------
     def start(self, session) -> None:
@@ -260,36 +262,46 @@ class BandView(QtWidgets.QWidget):
         self._tick += 1
         if self._tick % EVERY:
             return  # the bars move at half the console's rate: a repaint of each costs
-        self.drawn = snap  # what the bars show now
-        recent = rows[-self._n_recent :, self._flag_cols]
-        # the feature's recent spread sets its bar's range (a few rows: cheap)
-        values = rows[-self._n_recent :: 8, self._value_col]
-        values = values[np.isfinite(values)]
-        spread = (float(values.min()), float(values.max())) if values.size else ()
-        shares = 100.0 * recent.mean(axis=0)
-        flags = recent[-1] > 0
+        self.drawn = (snap, rows)  # what the bars show now
+        # the numbers, shares and ranges change WRITE_EVERY times less often: a number that
+        # changes 30 times a second cannot be read, and laying out a text costs
+        write = self._tick % (EVERY * WRITE_EVERY) == 0
+        flags = rows[-1, self._flag_cols] > 0
+        shares = spread = None
+        if write:
+            self.written = (snap, rows)
+            shares = 100.0 * rows[-self._n_recent :, self._flag_cols].mean(axis=0)
+            # the feature's recent spread sets its bar's range (a few rows: cheap)
+            values = rows[-self._n_recent :: 8, self._value_col]
+            values = values[np.isfinite(values)]
+            spread = (float(values.min()), float(values.max())) if values.size else ()
         for k, bar in enumerate(self.bars.values()):
+            text = None
             if bar.name == "reward":
                 value, limit = snap.value, snap.threshold
                 brush = REWARD_ON if flags[k] else REWARD_OFF
-                text = f"rew. {shares[k]:.0f} %"
+                if write:
+                    text = f"rew. {shares[k]:.0f} %"
             else:
                 value = snap.inhibit_values.get(bar.name, math.nan)
                 limit = snap.inhibit_limits.get(bar.name)
                 brush = INHIBIT_ON if flags[k] else INHIBIT_OFF
-                text = f"inh. {shares[k]:.0f} %"
+                if write:
+                    text = f"inh. {shares[k]:.0f} %"
                 if bar.wanted is not None:
                     bar.wanted_ticks -= 1
                     if limit == bar.wanted or bar.wanted_ticks <= 0:
                         bar.wanted = None
                     else:
                         limit = bar.wanted
-            self._draw(bar, value, limit, brush, text, spread if bar.name == "reward" else ())
+            limit = limit if limit is not None and math.isfinite(limit) else None
+            self._draw(bar, value, limit, brush)
+            if write:
+                self._write(bar, value, limit, text, spread if bar.name == "reward" else ())
 
-    def _draw(self, bar: _Bar, value: float, limit, brush, text: str, spread=()) -> None:
-        limit = limit if limit is not None and math.isfinite(limit) else None
+    def _draw(self, bar: _Bar, value: float, limit: float | None, brush) -> None:
         height = value if math.isfinite(value) else 0.0
-        key = (height, limit, brush, text)
+        key = (height, limit, brush)
         if key == bar.drawn:
             return  # nothing new: no repaint
         old = bar.drawn
@@ -312,11 +324,13 @@ class BandView(QtWidgets.QWidget):
                 bar.spin.blockSignals(True)
                 bar.spin.setValue(limit)
                 bar.spin.blockSignals(False)
+
+    def _write(self, bar: _Bar, value: float, limit: float | None, text: str, spread) -> None:
         value_text = f"{value:.3g}" if math.isfinite(value) else "—"
         full = f"{value_text} {bar.unit}".strip() + f"\n{text}"
         if bar.label.toPlainText() != full:
             bar.label.setText(full)
-        wanted = bar.range.update(height, limit, *spread)
+        wanted = bar.range.update(value if math.isfinite(value) else 0.0, limit, *spread)
         if wanted is not None:
             bar.plot.setYRange(*wanted, padding=0)
             bar.label.setPos(0.0, wanted[1])
