@@ -69,4 +69,4 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check nfb tests
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis stress-logs
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis stress-logs

@@ -4,8 +4,16 @@ The engine (acquisition, DSP, protocol, reward, session) is headless and never i
 the CLI, the tests and the GUI drive the same engine. Supervised use; not a medical device.
 """
 
+import warnings
+
 from ._logging import set_log_level
 from ._version import __version__
+
+# BrainFlow on Python 3.11 loads its library through pkg_resources, which warns on every
+# import (setuptools 80-81, the last with it: pyproject.toml); the user can do nothing about it
+warnings.filterwarnings(
+    "ignore", message="pkg_resources is deprecated", category=UserWarning, module=r"brainflow\."
+)
 
 __all__ = ["__version__", "list_sessions", "read_session", "set_log_level", "summary_table"]
 

@@ -116,6 +116,59 @@ def test_the_desktop_entry_is_valid(tmp_path):
     assert proc.returncode == 0 and proc.stdout.strip() == "", proc.stdout + proc.stderr
 
 
+def test_brainflow_gets_the_pkg_resources_it_needs():
+    # pipx's environment on Python 3.11 had setuptools 84 (no pkg_resources since 82), and
+    # BrainFlow could not load its library: every command that touches a board failed
+    from packaging.requirements import Requirement
+
+    without = (
+        "import sys; sys.modules['pkg_resources'] = None\n"
+        "from brainflow.board_shim import BoardShim\n"
+        "BoardShim.get_board_descr(-1)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", without], capture_output=True, text=True)
+    if proc.returncode == 0:
+        return  # this BrainFlow on this Python finds its library without pkg_resources
+    assert "pkg_resources" in proc.stderr, proc.stderr
+    py = {"python_version": f"{sys.version_info[0]}.{sys.version_info[1]}"}
+    pins = [
+        r
+        for r in map(Requirement, PYPROJECT["project"]["dependencies"])
+        if r.name == "setuptools" and (r.marker is None or r.marker.evaluate(py))
+    ]
+    assert pins, "BrainFlow needs pkg_resources here: declare setuptools<82 for this Python"
+    assert not any(p.specifier.contains("82.0.0") for p in pins), pins
+    import setuptools  # the one installed by the declared range
+
+    assert any(p.specifier.contains(setuptools.__version__) for p in pins), setuptools.__version__
+
+
+FAKE_PKG_RESOURCES = """
+import importlib.util, os, warnings
+warnings.warn("pkg_resources is deprecated as an API. (setuptools 80-81's words)", UserWarning,
+              stacklevel=2)
+def resource_filename(module, path):
+    package = importlib.util.find_spec(module.rpartition(".")[0])
+    return os.path.join(os.path.dirname(package.origin), path)
+"""
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="BrainFlow uses pkg_resources on 3.11")
+@pytest.mark.parametrize(("first", "warned"), [("import nfb.sources", False), ("pass", True)])
+def test_brainflow_pkg_resources_warning_stays_off_the_terminal(tmp_path, first, warned):
+    # the setuptools that still has pkg_resources warns when BrainFlow imports it: each nfb
+    # command printed two lines of setuptools' advice; the last case shows the warning is real
+    (tmp_path / "pkg_resources").mkdir()
+    (tmp_path / "pkg_resources" / "__init__.py").write_text(FAKE_PKG_RESOURCES)
+    code = f"{first}\nfrom brainflow.board_shim import BoardShim\nBoardShim.get_board_descr(-1)\n"
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert ("pkg_resources is deprecated" in proc.stderr) is warned, proc.stderr
+
+
 def _run(cmd, cwd, env, timeout=120):
     proc = subprocess.run(
         [str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
