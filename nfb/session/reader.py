@@ -28,7 +28,9 @@ untouched.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 from datetime import datetime, timezone
 from functools import cached_property
@@ -52,7 +54,7 @@ from .format import (
     insert_gaps,
     session_gaps,
 )
-from .schema import event_problem, is_int, load_meta
+from .schema import event_problem, is_int, load_meta, stream_problem
 
 if TYPE_CHECKING:  # pragma: no cover
     import mne
@@ -89,11 +91,14 @@ def n_records(file: Path, n_cols: int) -> int:
         raise SessionError(f"{file} is refused: {err.strerror or err}") from None
 
 
-def read_records(file: Path, n_cols: int) -> np.ndarray:
-    """Read whole float64 records of ``n_cols`` values; a partial trailing record is ignored."""
+def read_records(file: Path, n_cols: int, max_records: int | None = None) -> np.ndarray:
+    """Read whole float64 records of ``n_cols`` values; a partial trailing record is ignored,
+    and so is what lies beyond the first ``max_records`` (None: no limit)."""
     try:
         with fs.opened(file) as fd:
             n = os.fstat(fd).st_size // (8 * n_cols)
+            if max_records is not None:
+                n = min(n, max_records)
             data = fs.read_fd(fd, n * n_cols * 8, file, cap=False)  # what it held at open
     except FileNotFoundError:
         return np.empty((0, n_cols))
@@ -206,6 +211,17 @@ def on_eeg_grid(
     out = np.zeros((values.shape[0], n_eeg))
     if stream.n_samples == 0 or n_eeg == 0:
         return out
+    # a damaged record's NaN, inf or beyond-float32 value (FIF stores float32, EDF needs
+    # finite numbers) is no value: the grid takes its row's valid neighbours instead
+    valid = np.isfinite(values) & (np.abs(values) <= np.finfo(np.float32).max)
+    if not valid.all():
+        logger.warning(
+            "the %s stream has %d damaged values (NaN, inf or beyond float32): its valid "
+            "neighbours stand in for them",
+            stream.name,
+            int(valid.size - valid.sum()),
+        )
+        values = _fill_invalid(values, valid)
     ts = stream.timestamps
     usable = (
         ts is not None
@@ -220,9 +236,25 @@ def on_eeg_grid(
         for i, row in enumerate(values):
             out[i] = np.interp(eeg_timestamps, ts, row)
         return out
-    # no common clock: EEG sample j holds the newest stream sample received by then
-    newest = np.searchsorted(stream.eeg_index, np.arange(n_eeg), side="right") - 1
+    # no common clock: EEG sample j holds the newest stream sample received by then (a
+    # damaged eeg_index that goes back is taken as its running maximum: sorted)
+    received = np.maximum.accumulate(stream.eeg_index)
+    newest = np.searchsorted(received, np.arange(n_eeg), side="right") - 1
     return values[:, np.clip(newest, 0, None)]
+
+
+def _fill_invalid(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Each invalid value replaced by its row's previous valid one (the first valid one
+    before it; 0 in a row without any)."""
+    out = np.zeros_like(values)
+    n = values.shape[1]
+    for i, (row, ok) in enumerate(zip(values, valid, strict=True)):
+        if not ok.any():
+            continue
+        last = np.maximum.accumulate(np.where(ok, np.arange(n), -1))
+        last[last < 0] = int(np.argmax(ok))
+        out[i] = row[last]
+    return out
 
 
 def stream_channel_names(taken: list[str], streams: list[RecordedStream]) -> list[str]:
@@ -341,16 +373,47 @@ class RecordedSession:
 
     @cached_property
     def streams(self) -> dict[str, RecordedStream]:
-        """The extra streams (motion, PPG) by name; empty for most devices."""
-        layouts = {str(st.get("name")): st for st in self.layout.get("streams", [])}
+        """The extra streams (motion, PPG) by name; empty for most devices.
+
+        A stream that cannot be read (its layout or columns damaged, its file a link, a
+        FIFO or a folder) is left out with one warning naming it: the EEG stays readable.
+        A file missing reads as a stream without samples. Records beyond what the session's
+        timeline can hold (twice its length at the stream's rate, and a minute) are damage
+        (a sparse or runaway file) and are not read.
+        """
         out = {}
         for name, node in (self.meta.get("streams") or {}).items():
-            layout = layouts.get(name)
-            if layout is None:
-                raise SessionError(f"{self.path / META_FILE}: stream {name!r} has no layout")
-            records = read_records(self.path / str(node["file"]), len(node["columns"]))
+            problem = stream_problem(self.meta, name)
+            file = self.path / str(node["file"])
+            if problem is None:
+                layout = next(st for st in self.layout["streams"] if st.get("name") == name)
+                n_cols = len(node["columns"])
+                cap = self._max_stream_records(float(layout["sfreq"]))
+                try:
+                    records = read_records(file, n_cols, max_records=cap)
+                except SessionError as err:  # said by its file name: the folder comes first
+                    problem = str(err).replace(f"{self.path}{os.sep}", "")
+            if problem is not None:
+                logger.warning("%s: the %s stream is left out: %s", self.path, name, problem)
+                continue
+            if records.shape[0] == cap:
+                with contextlib.suppress(SessionError):
+                    if n_records(file, n_cols) > cap:
+                        logger.warning(
+                            "%s holds more records than the session's timeline can (damaged?):"
+                            " only its first %d are read",
+                            file,
+                            cap,
+                        )
             out[name] = RecordedStream(name, layout, records)
         return out
+
+    def _max_stream_records(self, sfreq: float) -> int:
+        try:
+            seconds = (self.n_samples + self.n_missing) / self.sfreq
+        except (SessionError, ZeroDivisionError, TypeError, ValueError):
+            seconds = 0.0
+        return math.ceil((2 * seconds + 60) * sfreq)
 
     def stream_raw(self, name: str) -> mne.io.RawArray:
         """Stream ``name`` at its own rate as ``misc`` channels (values in their own units),

@@ -30,7 +30,7 @@ from .folders import (
 )
 from .format import META_FILE, RESERVE_FILE, utc_iso, write_json_atomic
 from .reader import data_file, is_live, n_records
-from .schema import is_unix, load_meta
+from .schema import is_unix, load_meta, stream_problem
 
 #: A folder left by a failed start is removed once it is this old (seconds): younger, it may
 #: be a session another nfb is starting right now, between its mkdir and its lock.
@@ -108,7 +108,13 @@ def _truncate_partial(path: Path, meta: dict, raw_fd: int) -> dict[str, int]:
     cut), then cut through its own descriptor, so a link swapped in meanwhile is not cut.
     """
     fds = {"raw": raw_fd}
-    streams = meta.get("streams") or {}
+    streams = {}
+    for name, node in (meta.get("streams") or {}).items():
+        problem = stream_problem(meta, name)
+        if problem is None:
+            streams[name] = node
+        else:  # its record size is unknown: cutting by a wrong one would lose samples
+            logger.warning("%s: the %s stream is left as it is: %s", path, name, problem)
     files = {key: data_file(path, meta, key) for key in ("frames", "events")}
     files.update({f"stream:{name}": path / str(node["file"]) for name, node in streams.items()})
     try:
@@ -136,6 +142,8 @@ def _truncate_partial(path: Path, meta: dict, raw_fd: int) -> dict[str, int]:
                 node["n_samples"] = size // record
                 if size != node["n_samples"] * record:
                     os.ftruncate(fds[key], node["n_samples"] * record)
+            else:  # its file is gone: none of its samples can be read
+                node["n_samples"] = 0
         if "events" in fds:
             data = fs.read_fd(fds["events"], fs.MAX_EVENTS_BYTES, data_file(path, meta, "events"))
             keep = data.rfind(b"\n") + 1

@@ -19,11 +19,16 @@ from .format import (
     BASE_FRAME_COLUMNS,
     CHANNEL_TYPES,
     COUNTER_RULES,
+    EVENTS_FILE,
     FORMAT,
     FORMAT_VERSION,
     FRAME_KINDS,
+    FRAMES_FILE,
     META_FILE,
+    RAW_FILE,
+    RESERVE_FILE,
     STATUSES,
+    STREAM_EXTRA_COLUMNS,
 )
 
 
@@ -274,6 +279,61 @@ def _meta_problem(meta: dict[str, Any]) -> str | None:
         value = meta.get(key)
         if value is not None and not is_unix(value):
             return f"{key} is {value!r}, not a unix time"
+    return None
+
+
+_DATA_FILES = {"raw": RAW_FILE, "frames": FRAMES_FILE, "events": EVENTS_FILE}
+#: Rows of a stream's preset no BrainFlow board comes near (Muse: 9; the synthetic board: 20).
+MAX_STREAM_ROWS = 1024
+
+
+def stream_problem(meta: dict[str, Any], name: str) -> str | None:
+    """What makes stream ``name`` of a checked ``session.json`` unreadable (None: nothing).
+
+    A stream is an extra beside the EEG: its problem leaves it out of a reading (the reader
+    says so in one line) and out of a recovery's cuts, rather than refusing the session.
+    Checked: its layout (``layout.streams``: rate, rows, labels, kinds, timestamp row), its
+    file's columns against the layout's rows, and its file name against the session's other
+    files (a stream file that is ``raw.f64`` would be read, and cut, as a stream).
+    """
+    node = meta["streams"][name]
+    layouts = meta["layout"].get("streams", [])
+    if not isinstance(layouts, list):
+        return "layout.streams is not a list"
+    found = [st for st in layouts if isinstance(st, dict) and st.get("name") == name]
+    if len(found) != 1:
+        return f"layout.streams has {len(found)} entries named {name!r}, not 1"
+    st = found[0]
+    sfreq, n_rows = st.get("sfreq"), st.get("n_rows")
+    if not (is_num(sfreq) and 0 < sfreq < 1e6):
+        return f"its sfreq is {sfreq!r:.40}, not a rate in Hz"
+    if not (is_int(n_rows) and 0 < n_rows <= MAX_STREAM_ROWS):
+        return f"its n_rows is {n_rows!r:.40}, not 1 … {MAX_STREAM_ROWS}"
+    rows, labels, kinds = st.get("rows"), st.get("labels"), st.get("kinds")
+    if (
+        not isinstance(rows, list)
+        or not rows
+        or not all(is_int(r) and 0 <= r < n_rows for r in rows)
+        or not isinstance(labels, list)
+        or not all(isinstance(c, str) and c for c in labels)
+        or len(set(labels)) != len(labels)
+        or not isinstance(kinds, list)
+        or not all(isinstance(k, str) for k in kinds)
+        or not len(rows) == len(labels) == len(kinds)
+    ):
+        return f"its rows, labels and kinds must be as many rows below n_rows ({n_rows}), names"
+    for key in ("counter_row", "timestamp_row"):
+        row = st.get(key)
+        if row is not None and not (is_int(row) and 0 <= row < n_rows):
+            return f"its {key} is {row!r:.40}, not a row of the stream"
+    n_cols = n_rows + len(STREAM_EXTRA_COLUMNS)
+    if len(node["columns"]) != n_cols:
+        return f"streams.{name}.columns has {len(node['columns'])} names, its layout {n_cols}"
+    taken = {META_FILE, RESERVE_FILE}
+    taken |= {str(meta.get(k, {}).get("file", d)) for k, d in _DATA_FILES.items()}
+    taken |= {str(n["file"]) for k, n in meta["streams"].items() if k != name}
+    if node["file"] in taken:
+        return f"streams.{name}.file is {node['file']!r}, a file of the session already"
     return None
 
 
