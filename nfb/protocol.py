@@ -735,12 +735,29 @@ def save_user_protocol(data: dict, stem: str, *, replace: bool = False) -> Path:
     text = dumps_protocol(protocol)
     if tomllib.loads(text) != protocol:  # pragma: no cover - a writer bug, never user input
         raise ConfigError(f"{path.name}: the protocol does not read back as written")
+    try:
+        encoded = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a paste: no file can hold it
+        raise ConfigError(f"{path.name}: the protocol holds text that is not Unicode") from None
+    if len(encoded) > fs.MAX_CONFIG_BYTES:  # what load_protocol would refuse to read back
+        raise ConfigError(
+            f"{path.name}: the protocol is {len(encoded) / 2**20:.1f} MB, more than the "
+            f"{fs.MAX_CONFIG_BYTES // 2**20} MB a protocol file may be (a text field too long?)"
+        )
     folder = path.parent
     try:
         if not folder.parent.exists():
             folder.parent.mkdir(parents=True, mode=0o700)
         fs.mkdir_private(folder, exist_ok=True)  # refuses a link in its place
-        fs.write_atomic(path, text.encode("utf-8"))  # refuses a link or a special file
+    except OSError as err:  # named as the folder: it is what is wrong
+        raise ConfigError(
+            f"{folder}: cannot write protocols there: {err.strerror or err} (nfb never writes "
+            "through a link)"
+            if folder.is_symlink()
+            else f"{folder}: cannot write protocols there: {err.strerror or err}"
+        ) from None
+    try:
+        fs.write_atomic(path, encoded)  # refuses a link or a special file
     except OSError as err:
         raise ConfigError(f"{path}: cannot write: {err.strerror or err}") from None
     return path

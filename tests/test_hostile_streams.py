@@ -233,3 +233,41 @@ def test_a_recovery_counts_a_missing_stream_file_as_empty(session):
     rec = read_session(session)
     assert rec.streams[STREAM].n_samples == 0
     assert set(rec.raw.get_channel_types()) == {"eeg", "misc"}  # an empty stream reads as 0
+
+
+# --- the user's own protocols (the protocol editor's files) ---------------------------------
+def test_a_protocol_too_large_to_read_back_is_not_saved(tmp_path):
+    from nfb.errors import ConfigError
+    from nfb.protocol import load_protocol, save_user_protocol, user_protocols_dir
+
+    data = {**load_protocol("alpha-up").data, "description": "x" * 2_000_000}
+    with pytest.raises(ConfigError, match=r"mine.toml: the protocol is 1.9 MB, more than the 1 MB"):
+        save_user_protocol(data, "mine")
+    assert not (user_protocols_dir() / "mine.toml").exists()
+
+
+def test_a_protocol_with_text_no_file_can_hold_is_one_line(tmp_path):
+    from nfb.errors import ConfigError
+    from nfb.protocol import load_protocol, save_user_protocol
+
+    data = {**load_protocol("alpha-up").data, "name": "alpha \ud800 pasted"}
+    with pytest.raises(ConfigError, match=r"^mine.toml: the protocol holds text that is not Unic"):
+        save_user_protocol(data, "mine")
+
+
+def test_a_linked_user_protocols_folder_is_named_when_a_save_is_refused(tmp_path):
+    from nfb.errors import ConfigError
+    from nfb.protocol import load_protocol, save_user_protocol, user_protocols_dir
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    folder = user_protocols_dir()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.symlink_to(elsewhere)
+    with pytest.raises(ConfigError) as err:
+        save_user_protocol(load_protocol("alpha-up").data, "mine")
+    assert str(err.value) == (
+        f"{folder}: cannot write protocols there: a symbolic link, not a folder (nfb never "
+        "writes through a link)"
+    )
+    assert list(elsewhere.iterdir()) == []
