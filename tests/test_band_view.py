@@ -225,3 +225,17 @@ def test_dragging_and_typing_inhibit_limits_record_commands_the_inhibits_follow(
     held &= s >= changes[0]["sample_index"] + 7 * session.runner.step_samples
     assert held.sum() > 20 and on[held].all()
     assert not rec.frames["inhibit_amplitude"][s >= changes[1]["sample_index"]].any()
+
+
+def test_a_limit_set_after_the_stop_says_so_and_records_nothing(qtbot, console):
+    session = _start(qtbot, console)
+    rec = _stop(qtbot, console, session)
+    spin = console.plots.band_view.bars["amplitude"].spin
+    spin.setFocus()
+    spin.lineEdit().selectAll()
+    qtbot.keyClicks(spin.lineEdit(), "70")
+    qtbot.keyClick(spin.lineEdit(), QtCore.Qt.Key.Key_Return)
+    assert "session has ended" in console.error_text.text()
+    after = nfb.read_session(session.path)
+    assert after.events == rec.events
+    assert not [e for e in after.events if e["kind"] == INHIBIT_LIMIT_EVENT]

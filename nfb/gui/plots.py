@@ -508,6 +508,7 @@ class LivePlots(QtWidgets.QWidget):
     def _limit_changed(self, name: str, value: float) -> None:
         session = self.session
         if session is None or session.finished:
+            self.error.emit("The session has ended: inhibit limits are set during a session.")
             return
         try:
             session.command("inhibit_limit", inhibit=name, value=value)
