@@ -245,6 +245,10 @@ def find_dropped_packets(
     return np.maximum(pos[1:][where], 0).astype(np.int64), lost[where], per_packet
 
 
+#: Seconds of neighbours on each side that time a loss (at least one counter wrap).
+STALL_WINDOW_S = 2.0
+
+
 class DropDetector:
     """Stateful drop counter over successive blocks of one source.
 
@@ -317,6 +321,10 @@ class DropDetector:
             # timed by the earliest time its neighbours are consistent with, so a late
             # arrival alone is never a lost wrap
             period = (modulo // layout.counter_step) * layout.counter_repeat
+            # the neighbours that time each side: a stall's burst is caught up within them
+            # (a wrap alone, 256 ms on a 1000 Hz WiFi board, was shorter than a stall of a
+            # busy laptop, and its catch-up read as a lost wrap)
+            window = max(period, round(STALL_WINDOW_S * layout.sfreq))
             ts = block[ts_row]
             tail = self._ts_tail if self._previous is not None else np.zeros(0)
             joined = np.concatenate((tail, ts))
@@ -326,7 +334,7 @@ class DropDetector:
                 arrival = (ts - before) * layout.sfreq - 1
             candidates = set(found) | set(np.flatnonzero(arrival > period / 2).tolist())
             for j in sorted(candidates):
-                est = _samples_between(joined, k + j, [k + c for c in found], period, layout.sfreq)
+                est = _samples_between(joined, k + j, [k + c for c in found], window, layout.sfreq)
                 if est is None:
                     continue
                 n = found.get(j, (0, ""))[0]
@@ -334,7 +342,7 @@ class DropDetector:
                 if wraps > 0:
                     found[j] = (n + wraps * period, "counter+timestamp")
             start = k + max(found) if found else 0
-            self._ts_tail = joined[start:][-period:].copy()
+            self._ts_tail = joined[start:][-window:].copy()
         return [(a, n, clock) for a, (n, clock) in sorted(found.items())]
 
 
