@@ -177,3 +177,20 @@ def test_a_live_session_records_its_limit_changes_and_replays_bit_for_bit(tmp_pa
     again = nfb.read_session(replay(folder, tmp_path / "replayed", progress=False))
     assert again.frames.tobytes() == rec.frames.tobytes()
     assert _limit_events(again.events) == changes
+
+
+def test_a_limit_change_keeps_the_other_inhibits_of_its_frames():
+    # the relimit stage re-evaluates one rule from frame i on; the frame's other flags
+    # (another stage's, as motion's, and invalid) still inhibit
+    r = SessionRunner(load_protocol("alpha-beta-up", SHORT), LAYOUT)
+    m = len(r.feed(eeg(2), 1000.0))  # the chunk the inhibitor evaluated last
+    inh = {k: np.zeros(m, bool) for k in ("amplitude", "emg", "flat", "invalid")}
+    inh["motion"] = np.zeros(m, bool)
+    inh["motion"][[2, 3]] = True
+    inh["invalid"][4] = True
+    any_inh = [False] * m
+    r.inhibitor.set_limit("emg", 1e6)  # nothing is above it
+    r._relimited.append("emg")
+    r._relimit_stage(2, inh, any_inh)
+    assert any_inh[:5] == [False, False, True, True, True] and not any(any_inh[5:])
+    assert not inh["emg"][2:].any()

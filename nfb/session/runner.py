@@ -870,8 +870,8 @@ class SessionRunner:
             if flags is not None:
                 inh[name] = flags
         self._relimited.clear()
-        kinds = [*(r.kind for r in self.inhibitor.rules), "invalid"]
-        any_inh[i:] = np.logical_or.reduce([inh[k][i:] for k in kinds]).tolist()
+        # every kind's flags, as before the loop (the band ones are still unset from ``i`` on)
+        any_inh[i:] = np.logical_or.reduce([flags[i:] for flags in inh.values()]).tolist()
 
     def _inhibit_stage(
         self, i: int, s: int, inhibited: bool, inh: dict, fb, band_rules: bool
