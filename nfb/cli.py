@@ -62,7 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``nfb`` command line and return its exit code."""
-    parser = build_parser()
+    try:
+        parser = build_parser()  # imports SciPy, MNE, BrainFlow: a second or two
+    except KeyboardInterrupt:  # Ctrl-C while starting: nothing began, nothing to say but that
+        print("nfb: interrupted", file=sys.stderr)
+        return 130
     args = parser.parse_args(argv)
     set_log_level({0: "WARNING", 1: "INFO"}.get(args.verbose, "DEBUG"))
     try:

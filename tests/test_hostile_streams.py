@@ -271,3 +271,59 @@ def test_a_linked_user_protocols_folder_is_named_when_a_save_is_refused(tmp_path
         "writes through a link)"
     )
     assert list(elsewhere.iterdir()) == []
+
+
+# --- Ctrl-C --------------------------------------------------------------------------------
+def test_ctrl_c_while_nfb_starts_is_one_line():
+    """A real SIGINT while the commands import SciPy/MNE/BrainFlow (the first second or two
+    of every nfb command): one line and 130, no traceback."""
+    import subprocess
+    import sys
+
+    code = (
+        "import importlib, os, signal, sys\n"
+        "real = importlib.import_module\n"
+        "def imp(name, *a):\n"
+        "    if name == 'nfb.commands.run':\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return real(name, *a)\n"
+        "importlib.import_module = imp\n"
+        "from nfb.cli import main\n"
+        "sys.exit(main(['run', '--help']))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (out.returncode, out.stderr) == (130, "nfb: interrupted\n")
+
+
+def test_ctrl_c_during_a_recording_with_streams_leaves_them_readable(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    profile = tmp_path / "synth-aux.toml"
+    profile.write_text('board = "SYNTHETIC_BOARD"\nstreams = ["auxiliary"]\n')
+    args = ["run", "--device", profile, "--protocol", "alpha-up", "--client", "c1"]
+    args += ["--duration", "60", "--sessions-dir", tmp_path / "sessions"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nfb.cli", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in proc.stderr:  # the first live line: the session is recording
+            if line.startswith("00:0"):
+                break
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    rec = read_session(out.strip().splitlines()[-1])
+    assert rec.status == "stopped"
+    stream = rec.streams[STREAM]
+    n_cols = len(rec.meta["streams"][STREAM]["columns"])
+    size = (rec.path / f"{STREAM}.f64").stat().st_size
+    assert stream.n_samples > 0 and size == stream.n_samples * n_cols * 8
+    assert rec.meta["streams"][STREAM]["n_samples"] == stream.n_samples
+    assert "accel_x" in rec.raw.ch_names
