@@ -327,3 +327,26 @@ def test_ctrl_c_during_a_recording_with_streams_leaves_them_readable(tmp_path):
     assert stream.n_samples > 0 and size == stream.n_samples * n_cols * 8
     assert rec.meta["streams"][STREAM]["n_samples"] == stream.n_samples
     assert "accel_x" in rec.raw.ch_names
+
+
+def test_a_stream_the_board_never_sends_is_said_at_the_end(tmp_path, caplog):
+    """A Muse told to stream PPG that never does (no 'p61'), a playback without its file."""
+    from nfb.devices import load_profile, open_source
+    from nfb.session.format import BASE_FRAME_COLUMNS
+    from nfb.session.recorder import SessionRecorder
+
+    path = tmp_path / "synth-aux.toml"
+    path.write_text('board = "SYNTHETIC_BOARD"\nstreams = ["auxiliary"]\n')
+    layout = open_source(load_profile(str(path))).layout
+    for seconds, warned in ((9, False), (11, True)):
+        rec = SessionRecorder.create(
+            tmp_path / "store", "c1", f"p{seconds}", {"layout": layout.to_dict()},
+            frame_columns=BASE_FRAME_COLUMNS, threaded=False,
+        )  # fmt: skip
+        rec.append_samples(np.zeros((layout.n_rows, int(seconds * layout.sfreq))), 0.0)
+        caplog.clear()
+        rec.close("stopped")
+        said = [w for w in _warnings(caplog) if "auxiliary stream recorded no samples" in w]
+        assert said == ([f"the auxiliary stream recorded no samples beside {seconds} s of EEG: "
+                         "the board did not send it (see its profile's streams and config)"]
+                        if warned else [])  # fmt: skip

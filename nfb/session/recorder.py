@@ -66,6 +66,9 @@ from .format import (
 )
 from .schema import MAX_SFREQ, MIN_SFREQ
 
+#: EEG seconds after which a stream that has sent nothing is said to be missing at close.
+EMPTY_STREAM_WARN_S = 10.0
+
 
 def raw_columns_from_layout(layout: Mapping[str, Any]) -> list[str]:
     """Return the ``raw.f64`` column names of a board layout.
@@ -548,6 +551,15 @@ class SessionRecorder:
             self._finish(status, end_unix)
         _OPEN.discard(self)
         logger.info("Session %s closed: %s", self._path, self._meta["status"])
+        seconds = self._n_samples / float(self._meta["layout"]["sfreq"])
+        for name, n in self._n_stream_samples.items():
+            if n == 0 and seconds >= EMPTY_STREAM_WARN_S:  # asked for, never sent
+                logger.warning(
+                    "the %s stream recorded no samples beside %.0f s of EEG: the board did "
+                    "not send it (see its profile's streams and config)",
+                    name,
+                    seconds,
+                )
 
     def __enter__(self) -> SessionRecorder:
         return self
