@@ -409,6 +409,14 @@ def test_on_the_consoles_screen_the_client_window_is_smaller_and_beside_it(conso
     assert rect.width() >= 320 and rect.height() >= 240
 
 
+def test_over_a_console_that_fills_the_screen_the_client_takes_the_plots_corner():
+    # a first start on a laptop: the console fills the screen; the client window covered its
+    # menu bar and device form from the top-left corner
+    area = QRect(0, 0, 1366, 740)
+    rect = client_placement(area, QRect(0, 0, 1366, 740))
+    assert rect.bottomRight() == area.bottomRight()
+
+
 def settings_file(tmp_path):
     return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
 

@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("pytestqt")
 from PyQt6 import QtCore, QtGui, QtWidgets
 
-from nfb.gui.console import SHORTCUTS
+from nfb.gui.console import FIRST_SIZE, SHORTCUTS, first_size
 from nfb.gui.messages import plain_error
 from tests.test_gui_console import connect
 from tests.test_gui_console import console as console  # the fixture
@@ -70,9 +70,7 @@ def test_every_control_has_a_tooltip(qtbot, console):
 
 
 def _menu(console, title):
-    (menu,) = [
-        a.menu() for a in console.menuBar().actions() if a.text().replace("&", "") == title
-    ]
+    (menu,) = [a.menu() for a in console.menuBar().actions() if a.text().replace("&", "") == title]
     return menu
 
 
@@ -131,3 +129,28 @@ def test_plain_error_names_the_console_fields():
     )
     assert plain_error("--made-up: kept") == "--made-up: kept"
     assert plain_error("connect a device first").startswith("Connect a device first")
+
+
+def test_a_first_start_fits_the_screen_and_shows_the_synthetic_board(console):
+    assert first_size(QtCore.QRect(0, 0, 1920, 1050)) == QtCore.QSize(*FIRST_SIZE)
+    laptop = first_size(QtCore.QRect(0, 0, 1366, 740))  # less its task bar
+    assert laptop.width() == 1366 and laptop.height() <= 740 - 24
+    assert console.device_box.currentText() == "synthetic"  # not brainbit, the alphabet's first
+
+
+def test_a_stop_question_left_open_closes_when_the_session_ends_by_itself(qtbot, console):
+    connect(qtbot, console)
+    console.client_box.setCurrentText("moot-question")
+    console.protocol_box.setCurrentText("short")
+    qtbot.mouseClick(console.start_button, LEFT)
+    qtbot.waitUntil(lambda: console.session is not None, timeout=10000)
+    session = console.session
+    qtbot.keyClick(console, QtCore.Qt.Key.Key_Period, QtCore.Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: console.confirm_box is not None and console.confirm_box.isVisible())
+    box = console.confirm_box
+    session.command("skip")  # the script runs out of steps while the question is open
+    for _ in range(5):
+        session.command("skip")
+    qtbot.waitUntil(lambda: console.session is None, timeout=30000)
+    assert console.confirm_box is None and not box.isVisible()
+    qtbot.waitUntil(lambda: console.step_label.text().startswith("session"), timeout=20000)

@@ -116,7 +116,8 @@ def client_placement(available: QRect, console: QRect | None) -> QRect:
 
     On a screen of its own it takes the whole area. On the console's screen it opens as a
     normal window of :data:`SHARED_SCREEN_FRACTION` of the area, in the corner farthest from
-    the console's centre, so that it never covers the console.
+    the console's centre; over a console that fills the screen, the bottom right (the plots'
+    corner, not the menus and controls).
     """
     if console is None or not available.intersects(console):
         return QRect(available)
@@ -126,9 +127,14 @@ def client_placement(available: QRect, console: QRect | None) -> QRect:
     h = min(
         available.height(), max(MIN_SIZE[1], round(available.height() * SHARED_SCREEN_FRACTION[1]))
     )
+    # bottom right unless the console sits clearly there: over a console that fills the
+    # screen it covers the plots' corner, not the menus and the device controls
     c, mid = console.center(), available.center()
-    x = available.left() if c.x() > mid.x() else available.left() + available.width() - w
-    y = available.top() if c.y() > mid.y() else available.top() + available.height() - h
+    margin_x, margin_y = available.width() // 10, available.height() // 10
+    right = c.x() <= mid.x() + margin_x
+    bottom = c.y() <= mid.y() + margin_y
+    x = available.left() + available.width() - w if right else available.left()
+    y = available.top() + available.height() - h if bottom else available.top()
     return QRect(x, y, w, h)
 
 

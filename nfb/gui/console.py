@@ -66,6 +66,23 @@ class _Bridge(QtCore.QObject):
     done = QtCore.pyqtSignal(object, object, object)  # callback, result, error
 
 
+#: The console's size on a first start, where the screen has room for it.
+FIRST_SIZE = (1500, 950)
+
+
+def first_size(available: QtCore.QRect) -> QtCore.QSize:
+    """The console's size on a first start: :data:`FIRST_SIZE`, within the screen's area.
+
+    A 1366x768 laptop had the window run off its screen. The height keeps room for the
+    window's title bar.
+    """
+    title_bar = 32
+    return QtCore.QSize(
+        min(FIRST_SIZE[0], available.width()),
+        min(FIRST_SIZE[1], max(available.height() - title_bar, 480)),
+    )
+
+
 class ConsoleWindow(QtWidgets.QMainWindow):
     """The practitioner's window.
 
@@ -654,7 +671,10 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
-            self.resize(1500, 950)
+            self.resize(first_size(self.screen().availableGeometry()))
+        # a first start shows the board every computer has (not the alphabet's first)
+        if s.value("last/device") is None and "synthetic" in self.profiles:
+            self.device_box.setCurrentText("synthetic")
         for key, box in (
             ("device", self.device_box),
             ("protocol", self.protocol_box),
@@ -924,7 +944,8 @@ class ConsoleWindow(QtWidgets.QMainWindow):
 
     def open_store(self) -> None:
         """File ▸ Open the session store folder, in the desktop's file manager."""
-        self.open_url(QtCore.QUrl.fromLocalFile(str(self.sessions_dir)))
+        if not self.open_url(QtCore.QUrl.fromLocalFile(str(self.sessions_dir))):
+            self.error(f"no file manager opened the session store; it is {self.sessions_dir}")
 
     def _client_id(self, name: str) -> str | None:
         """The id of a client the store already knows, else None (nothing is created)."""
@@ -1442,6 +1463,10 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         if session is None:
             return
         self.session = None
+        if self.confirm_box is not None:
+            # the session ended by itself while "Stop?" was asked: the question is moot
+            box, self.confirm_box = self.confirm_box, None
+            box.reject()
         # the client sees the end at once, not the dimmed feedback while the folder closes
         self._client_end_screen = complete_screen(self._blocks_done(session))
         self._ratings["anxiety_after"] = self._rating(self.rating_after)
