@@ -142,6 +142,15 @@ def test_unchanged_blocks_are_not_set_again(plots):
     assert list(plots.blocks.bars.opts["height"]) == [40.0, 0.0, 50.0]
 
 
+def test_the_block_axis_shows_the_protocols_blocks_whole(plots):
+    plots.set_n_blocks(2)  # a two-block protocol showed blocks 1-6 and ticks at 0.2 steps
+    assert plots.blocks.viewRange()[0] == pytest.approx([0.4, 2.6])
+    assert plots.blocks.ticks == [1, 2]
+    plots.show_blocks([{"index": i, "reward_rate": 0.5} for i in (1, 2, 3)])  # one more run
+    assert plots.blocks.viewRange()[0] == pytest.approx([0.4, 3.6])
+    assert plots.blocks.ticks == [1, 2, 3]
+
+
 def test_auto_scale_gives_each_of_16_channels_its_own_row(plots):
     rng = np.random.default_rng(4)
     sd = np.linspace(5, 25, 16)  # some channels busier than others, one flat

@@ -1062,6 +1062,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             f"{html.escape(protocol_origin(proto.source))} protocol"
         )
         self.plots.set_target(p["reward"]["target_rate"])
+        self.plots.set_n_blocks(script["blocks"])
         if self.session is None:
             self._threshold_rule_of(proto)
         if self.last_check is not None:  # the verdict is on this protocol's electrodes

@@ -317,9 +317,23 @@ class BlockRewardView(pg.PlotWidget):
         )
         self.addItem(self.target)
         self._drawn = None
+        self.n_blocks = 6  # the protocol's, once it is known
+        self._set_range(0)
 
     def set_target(self, rate: float) -> None:
         self.target.setPos(100 * rate)
+
+    def set_n_blocks(self, n: int) -> None:
+        """The protocol's number of blocks: the axis shows them all, and no more."""
+        self.n_blocks = max(1, int(n))
+        self._set_range(len(self._drawn or ()))
+
+    def _set_range(self, n_drawn: int) -> None:
+        self.setXRange(0.4, max(self.n_blocks, n_drawn) + 0.6, padding=0)
+        # whole blocks only (a 2-block protocol showed 0.2, 0.4 … 1.8)
+        #: the block numbers on the axis
+        self.ticks = list(range(1, max(self.n_blocks, n_drawn) + 1))
+        self.getPlotItem().getAxis("bottom").setTicks([[(i, str(i)) for i in self.ticks]])
 
     def set_data(self, blocks: list[dict]) -> None:
         key = [(b["index"], b["reward_rate"]) for b in blocks]
@@ -329,7 +343,7 @@ class BlockRewardView(pg.PlotWidget):
         xs = [b["index"] for b in blocks]
         hs = [100 * (b["reward_rate"] or 0.0) for b in blocks]
         self.bars.setOpts(x=xs, height=hs)
-        self.setXRange(0.4, max(6, len(xs)) + 0.6, padding=0)
+        self._set_range(len(xs))
 
 
 class EventFeed:
@@ -528,6 +542,10 @@ class LivePlots(QtWidgets.QWidget):
     def set_target(self, rate: float) -> None:
         """The protocol's target reward rate (0–1), a line on the block view."""
         self.blocks.set_target(rate)
+
+    def set_n_blocks(self, n: int) -> None:
+        """The protocol's number of training blocks, the block view's axis."""
+        self.blocks.set_n_blocks(n)
 
     # --- the 60 Hz feed -------------------------------------------------------------------
     def show_monitor(self, view) -> None:
