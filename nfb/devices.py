@@ -226,9 +226,9 @@ def _resolve(name_or_path: str) -> Path:
     s = str(name_or_path)
     if s.endswith(".toml") or os.sep in s or "/" in s:
         path = Path(s).expanduser()
-        if not path.is_file():
+        if not path.exists():
             raise ConfigError(f"device file {s!r} does not exist")
-        return path
+        return path  # a folder, FIFO or device is refused by the read, saying which
     found = paths.presets("devices").get(s)
     if found is None:
         avail = _available()

@@ -350,3 +350,21 @@ def test_a_stream_the_board_never_sends_is_said_at_the_end(tmp_path, caplog):
         assert said == ([f"the auxiliary stream recorded no samples beside {seconds} s of EEG: "
                          "the board did not send it (see its profile's streams and config)"]
                         if warned else [])  # fmt: skip
+
+
+# --- device profiles -----------------------------------------------------------------------
+@pytest.mark.parametrize("how", ["fifo", "folder", "device"])
+def test_a_device_path_that_is_no_file_says_what_it_is(tmp_path, how):
+    from nfb.devices import load_profile
+    from nfb.errors import ConfigError
+
+    path = tmp_path / "muse.toml"
+    if how == "fifo":
+        os.mkfifo(path)
+    elif how == "folder":
+        path.mkdir()
+    else:
+        path = Path(os.devnull)
+    what = {"fifo": "a FIFO", "folder": "a folder", "device": "a device"}[how]
+    with pytest.raises(ConfigError, match=rf"cannot read \({what}, not a regular file\)$"):
+        load_profile(str(path))
