@@ -14,6 +14,7 @@ import math
 import os
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,9 +108,19 @@ def _threshold_ok(v):
     )
 
 
+def _name_ok(v):
+    # shown in one line everywhere (lists, the live line, errors, reports): no line breaks
+    # or control characters from a paste or a hand edit (a tab shows as a space: fine)
+    return (
+        isinstance(v, str)
+        and 0 < len(v.strip()) <= 200
+        and not any(unicodedata.category(c) in ("Cc", "Zl", "Zp") and c != "\t" for c in v)
+    )
+
+
 SCHEMA: dict[str, dict[str, tuple]] = {
     "": {
-        "name": ("str", None, None, "a name"),
+        "name": ("str", None, _name_ok, "one line of text, at most 200 characters"),
         "description": ("str", "", None, "text"),
     },
     "signal": {

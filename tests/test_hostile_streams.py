@@ -368,3 +368,17 @@ def test_a_device_path_that_is_no_file_says_what_it_is(tmp_path, how):
     what = {"fifo": "a FIFO", "folder": "a folder", "device": "a device"}[how]
     with pytest.raises(ConfigError, match=rf"cannot read \({what}, not a regular file\)$"):
         load_profile(str(path))
+
+
+@pytest.mark.parametrize("name", ["alpha\nup", "alpha\x1b[31m up", "   ", "a" * 201, "x\u2028y"])
+def test_a_protocol_name_is_one_line(name):
+    from nfb.errors import ConfigError
+    from nfb.protocol import load_protocol, save_user_protocol
+
+    data = {**load_protocol("alpha-up").data, "name": name}
+    with pytest.raises(ConfigError) as err:
+        save_user_protocol(data, "mine")
+    assert str(err.value).startswith(
+        "mine.toml: field 'name' must be one line of text, at most 200 characters, got "
+    )
+    assert "\n" not in str(err.value)
