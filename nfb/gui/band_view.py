@@ -151,6 +151,14 @@ class BandView(QtWidgets.QWidget):
             )
         self._n_recent = max(1, round(WINDOW_S * runner.frame_rate))
 
+    def end(self) -> None:
+        """The session has ended: the bars stay for a look, their limits no longer change."""
+        for bar in self.bars.values():
+            if bar.spin is not None:
+                bar.spin.setEnabled(False)
+                bar.spin.setToolTip("The session has ended: limits are set during a session")
+            bar.line.setMovable(False)
+
     def clear(self) -> None:
         """Remove the bars (no session)."""
         for bar in self.bars.values():

@@ -1490,6 +1490,7 @@ class ConsoleWindow(QtWidgets.QMainWindow):
             self._threshold_rule_of(session.runner.protocol)
             self._load_clients()
             self._client_end_screen = complete_screen(self._blocks_done(session))
+            self.plots.end_session()
             self.session_stopped.emit(session.path)
 
         self._in_thread(lambda: session.stop("user"), done)

@@ -519,6 +519,11 @@ class LivePlots(QtWidgets.QWidget):
         self.session = session
         self.band_view.start(session)
 
+    def end_session(self) -> None:
+        """The session has stopped: its per-band view takes no more limits."""
+        self.session = None
+        self.band_view.end()
+
     def _limit_changed(self, name: str, value: float) -> None:
         session = self.session
         if session is None or session.finished:
