@@ -66,6 +66,28 @@ class _Bridge(QtCore.QObject):
     done = QtCore.pyqtSignal(object, object, object)  # callback, result, error
 
 
+def _message_bar(colours: tuple[str, str, str], dismiss_tip: str, on_dismiss):
+    """A hidden bar of text that stays until its Dismiss button: (frame, label, button).
+
+    ``colours`` are the background, the border and the text's.
+    """
+    background, border, text_colour = colours
+    bar = QtWidgets.QFrame()
+    bar.setStyleSheet(f"QFrame {{ background: {background}; border: 1px solid {border}; }}")
+    row = QtWidgets.QHBoxLayout(bar)
+    row.setContentsMargins(6, 4, 6, 4)
+    text = QtWidgets.QLabel("")
+    text.setWordWrap(True)
+    text.setStyleSheet(f"border: none; color: {text_colour};")
+    dismiss = QtWidgets.QPushButton("Dismiss")
+    dismiss.setToolTip(dismiss_tip)
+    dismiss.clicked.connect(on_dismiss)
+    row.addWidget(text, 1)
+    row.addWidget(dismiss)
+    bar.hide()
+    return bar, text, dismiss
+
+
 #: The console's size on a first start, where the screen has room for it.
 FIRST_SIZE = (1500, 950)
 
@@ -570,37 +592,21 @@ class ConsoleWindow(QtWidgets.QMainWindow):
         self.report_button.hide()  # shown once a session has ended
         rv.addWidget(self.report_button, 0, QtCore.Qt.AlignmentFlag.AlignLeft)
         # the session's warnings (no usable baseline, a fallback): they stay until dismissed
-        self.warning_bar = QtWidgets.QFrame()
-        self.warning_bar.setStyleSheet("QFrame { background: #fff3cd; border: 1px solid #e0a800; }")
-        wb = QtWidgets.QHBoxLayout(self.warning_bar)
-        wb.setContentsMargins(6, 4, 6, 4)
-        self.warning_text = QtWidgets.QLabel("")
-        self.warning_text.setWordWrap(True)
-        self.warning_text.setStyleSheet("border: none; color: #533f03;")
-        self.warning_dismiss = QtWidgets.QPushButton("Dismiss")
-        self.warning_dismiss.setToolTip("Hide this warning (it stays in the session's events)")
-        self.warning_dismiss.clicked.connect(self.dismiss_warnings)
-        wb.addWidget(self.warning_text, 1)
-        wb.addWidget(self.warning_dismiss)
-        self.warning_bar.hide()
+        self.warning_bar, self.warning_text, self.warning_dismiss = _message_bar(
+            ("#fff3cd", "#e0a800", "#533f03"),
+            "Hide this warning (it stays in the session's events)",
+            self.dismiss_warnings,
+        )
         self._warnings_seen = 0
         rv.addWidget(self.warning_bar)
         # an error stays until it is dismissed (a status-bar message left after 15 s, often
         # before the practitioner looked)
-        self.error_bar = QtWidgets.QFrame()
-        self.error_bar.setStyleSheet("QFrame { background: #f8d7da; border: 1px solid #c82333; }")
-        eb = QtWidgets.QHBoxLayout(self.error_bar)
-        eb.setContentsMargins(6, 4, 6, 4)
-        self.error_text = QtWidgets.QLabel("")
-        self.error_text.setWordWrap(True)
-        self.error_text.setStyleSheet("border: none; color: #721c24;")
+        self.error_bar, self.error_text, self.error_dismiss = _message_bar(
+            ("#f8d7da", "#c82333", "#721c24"),
+            "Hide this message (it is also in the log)",
+            self.dismiss_error,
+        )
         self.error_text.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error_dismiss = QtWidgets.QPushButton("Dismiss")
-        self.error_dismiss.setToolTip("Hide this message (it is also in the log)")
-        self.error_dismiss.clicked.connect(self.dismiss_error)
-        eb.addWidget(self.error_text, 1)
-        eb.addWidget(self.error_dismiss)
-        self.error_bar.hide()
         rv.addWidget(self.error_bar)
         self.plots = LivePlots()
         self.plots.window_changed.connect(self._window_changed)
