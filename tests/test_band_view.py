@@ -5,8 +5,6 @@ folder read back. The bars are compared with the snapshot and frame rows the con
 refresh read (spied on, not replaced); limits are set with the mouse and the keyboard.
 """
 
-import shutil
-
 import numpy as np
 import pytest
 
@@ -14,11 +12,9 @@ pytest.importorskip("pytestqt")
 from PyQt6 import QtCore, QtGui, QtWidgets
 
 import nfb
-from nfb.feedback.level import FeedbackState
 from nfb.gui.band_view import EVERY, INHIBIT_ON, REWARD_ON, WINDOW_S, WRITE_EVERY
-from nfb.gui.console import ConsoleWindow
-from nfb.protocol import protocols_dir
 from nfb.session.format import INHIBIT_LIMIT_EVENT
+from tests.test_gui_console import open_console
 
 PROTOCOL = """
 name = "SMR bars"
@@ -44,23 +40,8 @@ block_min = 1
 
 @pytest.fixture
 def console(qtbot, own_windows, tmp_path, monkeypatch):
-    protocols = tmp_path / "protocols"
-    protocols.mkdir()
-    for p in protocols_dir().glob("*.toml"):
-        shutil.copy(p, protocols)
-    (protocols / "smr-bars.toml").write_text(PROTOCOL)
-    monkeypatch.setenv("NFB_PROTOCOLS_DIR", str(protocols))
-    settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
-    from nfb.gui.client_window import ClientWindow
-
-    state = FeedbackState()
-    window = own_windows(
-        ConsoleWindow(
-            tmp_path / "sessions", settings=settings, client_window=ClientWindow(state), state=state
-        )
-    )
+    window = open_console(own_windows, tmp_path, monkeypatch, {"smr-bars": PROTOCOL})
     window.resize(1600, 1000)
-    window.show()
     return window
 
 

@@ -36,14 +36,20 @@ rest_min = 0.05
 """
 
 
-@pytest.fixture
-def console(qtbot, own_windows, tmp_path, monkeypatch):
-    protocols = tmp_path / "protocols"
-    protocols.mkdir()
-    for p in protocols_dir().glob("*.toml"):
-        shutil.copy(p, protocols)
-    (protocols / "short.toml").write_text(SHORT)
-    monkeypatch.setenv("NFB_PROTOCOLS_DIR", str(protocols))
+def open_console(own_windows, tmp_path, monkeypatch=None, protocols=None):
+    """A shown console with a client window, its store and settings in ``tmp_path``.
+
+    ``protocols`` (name -> TOML text) are added beside the presets in a protocols folder of
+    the test's own.
+    """
+    if protocols is not None:
+        folder = tmp_path / "protocols"
+        folder.mkdir()
+        for p in protocols_dir().glob("*.toml"):
+            shutil.copy(p, folder)
+        for name, text in protocols.items():
+            (folder / f"{name}.toml").write_text(text)
+        monkeypatch.setenv("NFB_PROTOCOLS_DIR", str(folder))
     settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
     from nfb.gui.client_window import ClientWindow
 
@@ -55,6 +61,22 @@ def console(qtbot, own_windows, tmp_path, monkeypatch):
     )
     window.show()
     return window
+
+
+@pytest.fixture
+def console(qtbot, own_windows, tmp_path, monkeypatch):
+    return open_console(own_windows, tmp_path, monkeypatch, {"short": SHORT})
+
+
+def start(qtbot, console, client, protocol="short"):
+    """Start a session for ``client`` with the Start button; the session, at its first step."""
+    console.client_box.setCurrentText(client)
+    console.protocol_box.setCurrentText(protocol)
+    qtbot.mouseClick(console.start_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: console.session is not None, timeout=10000)
+    session = console.session
+    qtbot.waitUntil(lambda: session.snapshot().step is not None, timeout=30000)
+    return session
 
 
 def connect(qtbot, console, device="synthetic"):

@@ -11,7 +11,7 @@ from PyQt6 import QtCore, QtGui, QtWidgets
 
 from nfb.gui.console import FIRST_SIZE, SHORTCUTS, first_size
 from nfb.gui.messages import plain_error
-from tests.test_gui_console import connect
+from tests.test_gui_console import connect, start
 from tests.test_gui_console import console as console  # the fixture
 
 LEFT = QtCore.Qt.MouseButton.LeftButton
@@ -140,11 +140,7 @@ def test_a_first_start_fits_the_screen_and_shows_the_synthetic_board(console):
 
 def test_a_stop_question_left_open_closes_when_the_session_ends_by_itself(qtbot, console):
     connect(qtbot, console)
-    console.client_box.setCurrentText("moot-question")
-    console.protocol_box.setCurrentText("short")
-    qtbot.mouseClick(console.start_button, LEFT)
-    qtbot.waitUntil(lambda: console.session is not None, timeout=10000)
-    session = console.session
+    session = start(qtbot, console, "moot-question")
     qtbot.keyClick(console, QtCore.Qt.Key.Key_Period, QtCore.Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: console.confirm_box is not None and console.confirm_box.isVisible())
     box = console.confirm_box

@@ -10,7 +10,7 @@ pytest.importorskip("pytestqt")
 from PyQt6 import QtCore
 
 import nfb
-from tests.test_gui_console import answer, connect
+from tests.test_gui_console import answer, connect, start
 from tests.test_gui_console import console as console
 
 Key = QtCore.Qt.Key
@@ -19,13 +19,7 @@ LEFT = QtCore.Qt.MouseButton.LeftButton
 
 def _start(qtbot, console):
     connect(qtbot, console)
-    console.client_box.setCurrentText("keys-test")
-    console.protocol_box.setCurrentText("short")
-    qtbot.mouseClick(console.start_button, LEFT)
-    qtbot.waitUntil(lambda: console.session is not None, timeout=10000)
-    session = console.session
-    qtbot.waitUntil(lambda: session.snapshot().step is not None, timeout=30000)
-    return session
+    return start(qtbot, console, "keys-test")
 
 
 def _markers(path):

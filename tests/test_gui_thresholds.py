@@ -10,20 +10,14 @@ pytest.importorskip("pytestqt")
 from PyQt6 import QtCore
 
 import nfb
-from tests.test_gui_console import connect
+from tests.test_gui_console import connect, start
 from tests.test_gui_console import console as console  # the fixture
 
 LEFT = QtCore.Qt.MouseButton.LeftButton
 
 
 def _start(qtbot, console, protocol="short"):
-    console.client_box.setCurrentText("thresholds-test")
-    console.protocol_box.setCurrentText(protocol)
-    qtbot.mouseClick(console.start_button, LEFT)
-    qtbot.waitUntil(lambda: console.session is not None, timeout=10000)
-    session = console.session
-    qtbot.waitUntil(lambda: session.snapshot().step is not None, timeout=30000)
-    return session
+    return start(qtbot, console, "thresholds-test", protocol)
 
 
 def _stop(qtbot, console, session):

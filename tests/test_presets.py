@@ -389,11 +389,8 @@ def test_edf_and_bids_keep_the_stream_channels(muse_session, tmp_path):
 def test_the_console_shows_the_heart_rate(qtbot, own_windows, tmp_path):
     """Connected to the Muse playback, the console's status bar shows the pulse's rate."""
     pytest.importorskip("pytestqt")
-    from PyQt6 import QtCore
 
-    from nfb.feedback.level import FeedbackState
-    from nfb.gui.client_window import ClientWindow
-    from nfb.gui.console import ConsoleWindow
+    from tests.test_gui_console import open_console
 
     write_muse_recording(tmp_path, seconds=15.0)
     devices = tmp_path / "user-config" / "devices"  # NFB_CONFIG_DIR of conftest
@@ -402,14 +399,7 @@ def test_the_console_shows_the_heart_rate(qtbot, own_windows, tmp_path):
     for name in ("eeg", "aux", "anc"):
         text = text.replace(f'"{name}.csv"', json.dumps(str(tmp_path / f"{name}.csv")))
     (devices / "muse-play.toml").write_text(text)
-    settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
-    state = FeedbackState()
-    console = own_windows(
-        ConsoleWindow(
-            tmp_path / "sessions", settings=settings, client_window=ClientWindow(state), state=state
-        )
-    )
-    console.show()
+    console = open_console(own_windows, tmp_path)
     assert console.status_heart.text() == ""
     console.device_box.setCurrentText("muse-play")
     console.connect_device()
